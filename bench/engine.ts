@@ -1,0 +1,363 @@
+/**
+ * (a) engine: no-op job throughput of our engine against graphile-worker and pg-boss on the same
+ * server, 10 concurrent jobs in one in-process worker each, N jobs loaded in bulk beforehand.
+ * The clock runs from "start processing" to "the last job is completed", as seen by a 20 ms poll
+ * of the engine's own job table. A statement profile (pg_stat_statements) explains the gap.
+ */
+import { graphileWorker, ours, pgBoss, type Contender } from './engine-contenders.js';
+import { busyShare, machineCpu } from './lib/cpu.js';
+import { createBenchDatabase, Observer, vacuumAnalyze } from './lib/db.js';
+import type { Table, TargetCheck, ScenarioReport } from './lib/report.js';
+import type { Scenario, ScenarioContext } from './lib/scenario.js';
+import { formatInt, perSecond, pollUntil, ratio, seconds, since } from './lib/timing.js';
+
+const CONCURRENCY = 10;
+const TARGET_RATIO = 1.5;
+
+interface Measurement {
+  contender: Contender;
+  jobs: number;
+  ms: number;
+  jobsPerSec: number;
+  commitsPerJob: number;
+  walBytesPerJob: number;
+  /** Share of all cores busy during the run (this process, PostgreSQL, anything else). */
+  machineBusy: number;
+  /** Ours: outline of the claim statement's plan on the loaded table. */
+  claimPlan?: string;
+}
+
+interface StatementStat {
+  statement: string;
+  callsPerJob: number;
+  meanMs: number;
+  share: number;
+}
+
+export const engineScenario: Scenario = {
+  name: 'engine',
+  async run(ctx) {
+    const jobs = ctx.quick ? 5_000 : 20_000;
+    // pg-boss with one job per fetch is capped by its 0.5 s minimum polling interval (about 20
+    // jobs/s for 10 loops), so that configuration gets a size that ends in seconds.
+    const pollingCapped = ctx.quick ? 100 : 200;
+    const profileJobs = ctx.quick ? 2_000 : 5_000;
+
+    const oursMain = ours('ours', { concurrency: CONCURRENCY }, {
+      config: `WORKER_CONCURRENCY=${CONCURRENCY}, JOB_BATCH_PAUSE_MS=0, pool ${CONCURRENCY + 2}`,
+    });
+    const gwDefault = graphileWorker('gw', { concurrency: CONCURRENCY }, `concurrency ${CONCURRENCY}, maxPoolSize ${CONCURRENCY + 2}, defaults (no batching)`);
+    const oursClaimIdx = ours('ours_claimidx', { concurrency: CONCURRENCY, claimOrderIndex: true }, {
+      config: 'diagnostic: as above plus `CREATE INDEX … ON jobs (priority DESC, run_at, id) WHERE status = \'queued\'`',
+      informational: true,
+    });
+    const plan: Array<[Contender, number]> = [
+      [oursMain, jobs],
+      [gwDefault, jobs],
+      [graphileWorker('gw_batched', { concurrency: CONCURRENCY, batching: { localQueueSize: 500, completeJobBatchDelay: 0 } },
+        `concurrency ${CONCURRENCY}, maxPoolSize ${CONCURRENCY + 2}, localQueue.size 500, completeJobBatchDelay 0 (their performance-page settings)`), jobs],
+      [pgBoss('boss_batch', { workers: CONCURRENCY, batchSize: 100 }, {
+        config: `${CONCURRENCY} work() loops × batchSize 100, pollingIntervalSeconds 0.5 (up to 1 000 jobs in flight)`,
+      }), jobs],
+      [pgBoss('boss_single', { workers: CONCURRENCY, batchSize: 1 }, {
+        config: `${CONCURRENCY} work() loops × batchSize 1 (10 jobs in flight, like the others)`,
+        informational: true,
+      }), pollingCapped],
+      [oursClaimIdx, jobs],
+      [ours('ours_claimidx_nonotify', { concurrency: CONCURRENCY, claimOrderIndex: true, withoutNotifyTrigger: true }, {
+        config: 'diagnostic: that index, and the jobs_notify trigger disabled (no pg_notify per job UPDATE)',
+        informational: true,
+      }), jobs],
+    ];
+
+    const results: Measurement[] = [];
+    for (const [contender, n] of plan) {
+      ctx.progress(`engine: ${contender.engine} — ${contender.config} (${formatInt(n)} jobs)`);
+      const m = await measure(ctx, contender, n);
+      ctx.progress(`engine:   ${formatInt(m.jobsPerSec)} jobs/s`);
+      results.push(m);
+    }
+
+    const profiles: Array<[string, StatementStat[]]> = [];
+    if (ctx.server.canProfile) {
+      const profiled: Array<[string, Contender]> = [
+        ['bulkhead (ours)', oursMain],
+        ['bulkhead (ours) + claim-order index (diagnostic)', oursClaimIdx],
+        [gwDefault.engine, gwDefault],
+      ];
+      for (const [label, contender] of profiled) {
+        ctx.progress(`engine: statement profile of ${label} (${formatInt(profileJobs)} jobs)`);
+        profiles.push([label, await profile(ctx, contender, profileJobs)]);
+      }
+    }
+    return report(results, profiles, { jobs, profileJobs, canProfile: ctx.server.canProfile });
+  },
+};
+
+async function measure(ctx: ScenarioContext, contender: Contender, jobs: number): Promise<Measurement> {
+  const db = await createBenchDatabase(ctx.server, `engine_${contender.key}`);
+  let observer: Observer | null = null;
+  try {
+    const queue = await contender.load(db.url, db.pool, jobs);
+    await vacuumAnalyze(db.pool, contender.tables);
+    const claimPlan = await contender.claimPlan?.(db.pool);
+    observer = await Observer.open(db);
+    const o = observer;
+    const before = await o.counters();
+    const cpuBefore = await machineCpu();
+    const t0 = performance.now();
+    let ms: number;
+    let machineBusy: number;
+    try {
+      await queue.start();
+      await pollUntil(async () => (await queue.remaining(o)) === 0, { what: `${contender.key} to finish`, intervalMs: 20, timeoutMs: 600_000 });
+      ms = since(t0);
+      machineBusy = busyShare(cpuBefore, await machineCpu());
+    } finally {
+      await queue.stop();
+    }
+    await db.pool.end();
+    await o.waitForOthersToLeave();
+    const after = await o.counters();
+    return {
+      contender,
+      jobs,
+      ms,
+      jobsPerSec: perSecond(jobs, ms),
+      commitsPerJob: (after.commits - before.commits) / jobs,
+      walBytesPerJob: (after.walBytes - before.walBytes) / jobs,
+      machineBusy,
+      ...(claimPlan ? { claimPlan } : {}),
+    };
+  } finally {
+    await observer?.close();
+    await db.drop();
+  }
+}
+
+/** A separate, smaller run with pg_stat_statements tracking this database only. */
+async function profile(ctx: ScenarioContext, contender: Contender, jobs: number): Promise<StatementStat[]> {
+  const db = await createBenchDatabase(ctx.server, `engine_profile_${contender.key}`);
+  let observer: Observer | null = null;
+  try {
+    await db.pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    await db.pool.query(`ALTER DATABASE ${db.name} SET pg_stat_statements.track = 'top'`);
+    const queue = await contender.load(db.url, db.pool, jobs);
+    await vacuumAnalyze(db.pool, contender.tables);
+    observer = await Observer.open(db);
+    const o = observer;
+    await o.query('SELECT pg_stat_statements_reset()');
+    try {
+      await queue.start();
+      await pollUntil(async () => (await queue.remaining(o)) === 0, { what: `${contender.key} to finish`, intervalMs: 20, timeoutMs: 600_000 });
+    } finally {
+      await queue.stop();
+    }
+    const rows = await o.query<{ query: string; calls: number; total_ms: number; mean_ms: number }>(
+      `SELECT s.query, s.calls::int AS calls, s.total_exec_time AS total_ms, s.mean_exec_time AS mean_ms
+         FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+        WHERE d.datname = $1 AND s.query NOT LIKE '%bench-observer%'`,
+      [db.name],
+    );
+    const total = rows.reduce((sum, r) => sum + r.total_ms, 0);
+    return rows
+      .map((r) => ({ statement: r.query.replace(/\s+/g, ' ').trim(), callsPerJob: r.calls / jobs, meanMs: r.mean_ms, share: total > 0 ? r.total_ms / total : 0 }))
+      .filter((s) => s.callsPerJob >= 0.01)
+      .sort((a, b) => b.callsPerJob - a.callsPerJob || b.share - a.share);
+  } finally {
+    await observer?.close();
+    await db.drop();
+  }
+}
+
+function shorten(sql: string): string {
+  const flat = sql.replace(/\s+/g, ' ').trim();
+  return flat.length > 90 ? `${flat.slice(0, 87)}…` : flat;
+}
+
+function best(results: Measurement[], engine: string): Measurement | undefined {
+  return results
+    .filter((m) => m.contender.engine === engine && !m.contender.informational)
+    .sort((a, b) => b.jobsPerSec - a.jobsPerSec)[0];
+}
+
+function report(
+  results: Measurement[],
+  profiles: Array<[string, StatementStat[]]>,
+  sizes: { jobs: number; profileJobs: number; canProfile: boolean },
+): ScenarioReport {
+  const main = results.find((m) => m.contender.key === 'ours');
+  if (!main) throw new Error('engine: our own run is missing');
+  const table: Table = {
+    title: 'Throughput (no-op jobs, 10 concurrent, one in-process worker each)',
+    columns: ['engine', 'configuration', 'jobs', 'time', 'jobs/s', 'ours ÷ this', 'commits / job', 'WAL / job', 'machine busy'],
+    rows: results.map((m) => [
+      m.contender.engine,
+      m.contender.config + (m.contender.informational ? ' *(not a target row)*' : ''),
+      formatInt(m.jobs),
+      seconds(m.ms),
+      formatInt(m.jobsPerSec),
+      m === main ? '—' : ratio(main.jobsPerSec / m.jobsPerSec),
+      m.commitsPerJob.toFixed(2),
+      `${formatInt(m.walBytesPerJob)} B`,
+      `${(m.machineBusy * 100).toFixed(0)} %`,
+    ]),
+  };
+  const targets: TargetCheck[] = [];
+  for (const engine of ['graphile-worker 0.17.3', 'pg-boss 10.4.2']) {
+    const peer = best(results, engine);
+    if (!peer) continue;
+    const r = main.jobsPerSec / peer.jobsPerSec;
+    targets.push({
+      subject: `ours vs ${engine} (its fastest configuration here: ${peer.contender.config.split(',')[0]}${peer.contender.key === 'gw_batched' ? ', batching' : ''})`,
+      target: `≥ ${TARGET_RATIO.toFixed(1)}×`,
+      measured: `${ratio(r)} (${formatInt(main.jobsPerSec)} vs ${formatInt(peer.jobsPerSec)} jobs/s)`,
+      pass: r >= TARGET_RATIO,
+    });
+  }
+  const tables = [table];
+  for (const [engine, stats] of profiles) {
+    tables.push({
+      title: `Statement profile: ${engine} (pg_stat_statements, ${formatInt(sizes.profileJobs)} jobs, separate run)`,
+      columns: ['statement', 'calls / job', 'mean', 'share of server time'],
+      rows: stats.slice(0, 10).map((s) => [`\`${shorten(s.statement)}\``, s.callsPerJob.toFixed(2), `${s.meanMs.toFixed(3)} ms`, `${(s.share * 100).toFixed(0)} %`]),
+    });
+  }
+  return {
+    title: 'no-op job throughput vs graphile-worker and pg-boss',
+    summary: 'How many jobs per second each engine completes when the jobs themselves do nothing: the cost of the engine alone '
+      + '(claiming, fencing, progress, completion) on one PostgreSQL server.',
+    setup: [
+      `${formatInt(sizes.jobs)} jobs per engine, inserted in bulk before the clock starts (ours: one \`INSERT … SELECT generate_series\` into jobs; `
+        + 'graphile-worker: `addJobs` via `makeWorkerUtils`; pg-boss: `insert` in chunks of 10 000), then `VACUUM (ANALYZE)` of the job table.',
+      'Each engine runs in this process with its own pool on its own fresh database `bh_bench_engine_*` of the same server; its handler does nothing '
+        + '(ours: a registered test type returning `{processed: 1, succeeded: 1, failed: 0, checkpoint: null, done: true}`).',
+      'Time: from the call that starts processing (`worker.start()`, `run()`, the `work()` calls) until a 20 ms poll of the engine\'s job table '
+        + 'finds no job left that is not completed (graphile-worker deletes completed jobs; pg-boss marks them `completed`).',
+      '"commits / job" is the database\'s `pg_stat_database.xact_commit` delta over the run divided by the jobs (the observer\'s own transactions '
+        + 'are taken out); "WAL / job" is the server\'s WAL growth over the run divided by the jobs.',
+      'Rows marked *not a target row* are context: pg-boss with one job per fetch is limited by its minimum 0.5 s polling interval per `work()` '
+        + 'loop (it waits that long after every fetch unless notified); the two diagnostic rows run our engine with one extra index on the benchmark '
+        + 'database, and with that index plus the `jobs_notify` trigger disabled, to measure what each costs.',
+      ...(sizes.canProfile ? [] : ['The statement profile was skipped: the server does not preload pg_stat_statements.']),
+    ],
+    tables,
+    targets,
+    analysis: analyse(results, main, profiles, targets),
+  };
+}
+
+/** What a statement of our engine's profile is, for the analysis (matched on its normalized text). */
+function describeStatement(sql: string): string {
+  if (sql.startsWith('WITH next AS')) return 'the claim';
+  if (sql === 'BEGIN' || sql === 'COMMIT') return `\`${sql}\``;
+  if (/^UPDATE jobs SET processed/.test(sql)) {
+    return /locked_by = \$2 AND attempts = \$3/.test(sql) || /WHERE id = \$1 AND locked_by/.test(sql)
+      ? 'the fenced progress/completion `UPDATE`' : 'the progress/completion `UPDATE`';
+  }
+  if (/FOR UPDATE/.test(sql)) return 'the fence `SELECT … FOR UPDATE`';
+  if (/^SELECT \(extract/.test(sql)) return 'the next-due query';
+  return `\`${sql.slice(0, 40)}…\``;
+}
+
+function analyse(results: Measurement[], main: Measurement, profiles: Array<[string, StatementStat[]]>, targets: TargetCheck[]): string[] {
+  const out: string[] = [];
+  const byKey = (key: string) => results.find((m) => m.contender.key === key);
+  const gw = byKey('gw');
+  const gwBatched = byKey('gw_batched');
+  const boss = byKey('boss_batch');
+  const withIndex = byKey('ours_claimidx');
+  const withIndexNoNotify = byKey('ours_claimidx_nonotify');
+  const missed = targets.filter((t) => !t.pass);
+  const peers = (list: TargetCheck[]) => list.map((t) => t.subject.replace(/^ours vs /, '').replace(/ \(.*$/, '')).join(' and ');
+  const profileOf = (label: string) => profiles.find(([l]) => l === label)?.[1];
+  const oursProfile = profileOf('bulkhead (ours)');
+  const idxProfile = profileOf('bulkhead (ours) + claim-order index (diagnostic)');
+  const gwProfile = profiles.find(([label]) => label.startsWith('graphile'))?.[1];
+  const claimOf = (stats: StatementStat[] | undefined) => stats?.find((st) => st.statement.startsWith('WITH next AS'));
+  const claim = claimOf(oursProfile);
+  const claimIdx = claimOf(idxProfile);
+  const claimSorts = (main.claimPlan ?? '').includes('Sort');
+  const separateFence = oursProfile?.some((st) => !st.statement.startsWith('WITH next AS') && /FOR UPDATE/.test(st.statement)) ?? false;
+
+  out.push(missed.length === 0
+    ? `Ours completes ${formatInt(main.jobsPerSec)} no-op jobs/s and meets the ${TARGET_RATIO}× target against both peers.`
+    : `Ours completes ${formatInt(main.jobsPerSec)} no-op jobs/s and **misses** the ${TARGET_RATIO}× target against ${peers(missed)}`
+      + (gw ? ` — it reaches ${ratio(main.jobsPerSec / gw.jobsPerSec)} of graphile-worker even at graphile-worker's defaults` : '') + '.');
+
+  if (claimSorts) {
+    out.push('**The claim reads and sorts every queued job (a defect).** The claim CTE orders by `priority DESC, run_at, id` and filters '
+      + '`queue = ANY($2::text[])`; the index meant for it, `jobs_claim (queue, priority DESC, run_at, id) WHERE status = \'queued\'`, leads with '
+      + '`queue`, and an `= ANY(array)` condition on a leading column cannot return rows in that order, so PostgreSQL takes every queued row and '
+      + `sorts it to pick ${CONCURRENCY}: the plan on the loaded table is \`${main.claimPlan ?? 'unknown'}\`. `
+      + (claim ? `In the profile one claim costs ${claim.meanMs.toFixed(2)} ms of server time on average and the claims are ${(claim.share * 100).toFixed(0)} % `
+        + 'of all server time; the cost grows with the backlog (each claim is O(queued jobs)) and only one claim runs at a time per worker. ' : '')
+      + (withIndex
+        ? `With one extra index in the claim's order, \`(priority DESC, run_at, id) WHERE status = 'queued'\`, the plan becomes \`${withIndex.claimPlan ?? 'unknown'}\``
+          + (claimIdx ? `, a claim costs ${claimIdx.meanMs.toFixed(2)} ms` : '')
+          + ` and throughput goes from ${formatInt(main.jobsPerSec)} to ${formatInt(withIndex.jobsPerSec)} jobs/s (diagnostic row; the index exists only in that benchmark database).`
+        : ''));
+  } else if (main.claimPlan) {
+    out.push(`The claim walks an index in its sort order (plan: \`${main.claimPlan}\`)`
+      + (claim ? `, ${claim.meanMs.toFixed(2)} ms of server time per claim.` : '.'));
+  }
+
+  const perJobProfile = claimSorts ? (idxProfile ?? oursProfile) : oursProfile;
+  if (perJobProfile) {
+    const total = perJobProfile.reduce((sum, st) => sum + st.callsPerJob, 0);
+    const list = perJobProfile.map((st) => `${describeStatement(st.statement)} ×${st.callsPerJob.toFixed(2)}`).join(', ');
+    out.push(`**Every job is a full durable batch (by design).** Per job ours sends ${total.toFixed(1)} statements — ${list} — `
+      + (gwProfile ? `where graphile-worker sends ${gwProfile.reduce((sum, st) => sum + st.callsPerJob, 0).toFixed(1)} (its claim-and-lock function and a delete); ` : '')
+      + 'each is a round trip, and the batch transaction also takes a pool checkout. '
+      + `It commits ${main.commitsPerJob.toFixed(1)} transactions and writes ${formatInt(main.walBytesPerJob)} bytes of WAL per job`
+      + (gw ? ` (graphile-worker: ${gw.commitsPerJob.toFixed(1)} and ${formatInt(gw.walBytesPerJob)} B)` : '')
+      + ': the claim and the completion change indexed columns (`status`, `locked_by`, `finished_at`), so neither update is HOT and each adds '
+      + 'entries to the table\'s indexes. On 2 cores shared by this process and PostgreSQL, the round trips and that write volume are what '
+      + (claimSorts && withIndex && gw ? `remains once the claim is fixed: ${formatInt(withIndex.jobsPerSec)} jobs/s against graphile-worker's ${formatInt(gw.jobsPerSec)}.`
+        : 'separates ours from graphile-worker at equal concurrency.'));
+  }
+  if (withIndex && withIndexNoNotify) {
+    const delta = (withIndexNoNotify.jobsPerSec / withIndex.jobsPerSec - 1) * 100;
+    out.push(`With the \`jobs_notify\` trigger disabled as well (last diagnostic row), throughput changes by ${delta >= 0 ? '+' : ''}${delta.toFixed(0)} % `
+      + `(${formatInt(withIndexNoNotify.jobsPerSec)} jobs/s)` + (Math.abs(delta) < 10 ? ', within run-to-run noise on this shared machine: NOTIFY is not the bottleneck' : '')
+      + `; commits per job drop from ${withIndex.commitsPerJob.toFixed(2)} to ${withIndexNoNotify.commitsPerJob.toFixed(2)}, because each notification `
+      + 'also costs every listening session a transaction to read the queue.');
+  }
+  if (gwBatched || boss) {
+    out.push('**The batched peers.** '
+      + (gwBatched ? `graphile-worker with its local queue and batched completion (${formatInt(gwBatched.jobsPerSec)} jobs/s) fetches up to 500 jobs per `
+        + `statement and completes many per statement (${gwBatched.commitsPerJob.toFixed(2)} commits per job). ` : '')
+      + (boss ? `pg-boss (${formatInt(boss.jobsPerSec)} jobs/s) fetches and completes 100 jobs per statement per loop (${boss.commitsPerJob.toFixed(2)} `
+        + 'commits per job); with one job per fetch, i.e. 10 in flight like the others, its 0.5 s minimum polling interval caps it at about 20 jobs/s (see its row). ' : '')
+      + 'Neither has a per-job transaction that fences the claim and commits the job\'s data change together with its progress — the guarantee '
+      + 'our engine exists for. Matching them needs the same batching: completing several single-batch jobs in one transaction, which '
+      + 'changes the failure model (one failing handler rolls back its neighbours) and is a design decision, not a tuning one.');
+  }
+  if (missed.length > 0) {
+    const ideas: string[] = [];
+    if (claimSorts) {
+      ideas.push('give the claim an index it can walk in order — `(priority DESC, run_at, id) WHERE status = \'queued\'` with `queue` as a filter, '
+        + 'or one claim per queue with `queue = $2` so `jobs_claim` is walked in order (the measured diagnostic above)');
+    }
+    if (separateFence) {
+      ideas.push('fold the fence `SELECT … FOR UPDATE` into the progress `UPDATE` (`AND locked_by = $w AND attempts = $a`, 0 rows → roll back): '
+        + 'one round trip less per batch');
+    }
+    const perJobClaim = claimOf(perJobProfile);
+    if (perJobClaim) {
+      ideas.push(`claim ahead, like graphile-worker's local queue: the profile shows ${perJobClaim.callsPerJob.toFixed(2)} claims per job because a claim `
+        + 'mostly refills the one or two slots just freed (and, when it gets fewer jobs than asked, is followed by the next-due query); keeping '
+        + '`concurrency` jobs claimed ahead takes claims off the per-job path');
+    }
+    if (main.commitsPerJob > 1.5) {
+      ideas.push('for a job whose first batch finishes it, commit the claim together with that batch (claim + handler + completion in one '
+        + 'transaction: one transaction per job instead of two; a crash rolls the claim back too, so nothing needs rescuing)');
+    }
+    if (gw && main.walBytesPerJob > 1.5 * gw.walBytesPerJob) {
+      ideas.push(`review the \`jobs\` indexes that every status change maintains (WAL per job is ${ratio(main.walBytesPerJob / gw.walBytesPerJob)} graphile-worker's)`);
+    }
+    out.push('**Suggestions for src/jobs and the schema** (not applied by the benchmark; only the first is measured here, the others are '
+      + 'expectations): ' + ideas.map((idea, n) => `(${n + 1}) ${idea}`).join('; ') + '. None of these weakens fencing or the exactly-once batch commit.');
+  }
+  return out;
+}

@@ -1,0 +1,85 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type pg from 'pg';
+import { z } from 'zod';
+import type { AcceptDeps } from '../gate/accept.js';
+import { idempotencyOf, sendAccepted } from '../http/accepted.js';
+import { caller } from '../http/auth.js';
+import { decodeCursor, encodeCursor, listQuery, page } from '../http/pagination.js';
+import { IdempotencyHeaders, IdParam } from '../http/schemas.js';
+import { NotFoundError } from '../lib/errors.js';
+import { getBroadcast, listBroadcasts, listRecipients } from './broadcasts.repo.js';
+import { BroadcastBody, OptOutBody, RecipientStatusParam } from './broadcasts.schemas.js';
+import { acceptBroadcast, getBroadcastWithCounts, optOut } from './broadcasts.service.js';
+import { broadcastView, optOutView, recipientView } from './broadcasts.view.js';
+import { listOptOuts } from './opt-outs.repo.js';
+import { progressOf } from './send.repo.js';
+
+export interface BroadcastRouteDeps {
+  pool: pg.Pool;
+  accept: AcceptDeps;
+  phoneNumberId: string;
+}
+
+export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod => async (app) => {
+  const { pool } = deps;
+
+  app.post('/whatsapp/broadcasts', {
+    schema: {
+      tags: ['whatsapp'],
+      summary: 'Broadcast a text or template message (broadcast_whatsapp job); phones are normalized, duplicates sent once, opted-out numbers skipped',
+      headers: IdempotencyHeaders,
+      body: BroadcastBody,
+    },
+  }, async (request, reply) => {
+    const stored = await acceptBroadcast(deps, caller(request), request.body, idempotencyOf(request, request.body));
+    return sendAccepted(reply, stored);
+  });
+
+  app.get('/whatsapp/broadcasts', {
+    schema: { tags: ['whatsapp'], summary: 'Broadcasts of your business, newest first', querystring: z.object(listQuery) },
+  }, async (request) => {
+    const { businessId } = caller(request);
+    const rows = await listBroadcasts(pool, businessId, { beforeId: decodeCursor(request.query.cursor), limit: request.query.limit + 1 });
+    const items = [];
+    for (const b of rows.slice(0, request.query.limit)) items.push(broadcastView(b, (await progressOf(pool, businessId, b.id)).counts));
+    const last = rows.length > request.query.limit ? rows[request.query.limit - 1] : undefined;
+    return { items, next_cursor: last ? encodeCursor(last.id) : null };
+  });
+
+  app.get('/whatsapp/broadcasts/:id', {
+    schema: { tags: ['whatsapp'], summary: 'A broadcast with its recipient counts by status (they add up to the recipients)', params: IdParam },
+  }, async (request) => {
+    const { broadcast, counts } = await getBroadcastWithCounts(pool, caller(request).businessId, request.params.id);
+    return broadcastView(broadcast, counts);
+  });
+
+  app.get('/whatsapp/broadcasts/:id/recipients', {
+    schema: {
+      tags: ['whatsapp'],
+      summary: 'Recipients of a broadcast, by id; filter by status',
+      params: IdParam,
+      querystring: z.object({ ...listQuery, status: RecipientStatusParam.optional() }),
+    },
+  }, async (request) => {
+    const { businessId } = caller(request);
+    if (!(await getBroadcast(pool, businessId, request.params.id))) throw new NotFoundError('Broadcast');
+    const q = request.query;
+    const rows = await listRecipients(pool, businessId, request.params.id, { status: q.status, afterId: decodeCursor(q.cursor), limit: q.limit + 1 });
+    return page(rows, q.limit, recipientView);
+  });
+
+  app.post('/whatsapp/opt-outs', {
+    schema: { tags: ['whatsapp'], summary: 'Opt a number out of broadcasts (normalized; idempotent)', body: OptOutBody },
+  }, async (request, reply) => {
+    const row = await optOut(pool, caller(request), request.body.phone);
+    return reply.status(201).send(optOutView(row));
+  });
+
+  app.get('/whatsapp/opt-outs', {
+    schema: { tags: ['whatsapp'], summary: 'Opted-out numbers of your business', querystring: z.object(listQuery) },
+  }, async (request) => {
+    const q = request.query;
+    const rows = await listOptOuts(pool, caller(request).businessId, { afterId: decodeCursor(q.cursor), limit: q.limit + 1 });
+    return page(rows, q.limit, optOutView);
+  });
+};

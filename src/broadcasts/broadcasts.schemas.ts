@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { Id } from '../http/schemas.js';
+import { RECIPIENT_STATUSES } from './recipient-status.js';
+
+const RawPhone = z.string().min(1).max(40);
+const MAX_RECIPIENTS = 100_000;
+
+const Template = z.strictObject({
+  name: z.string().min(1).max(512).regex(/^[a-z0-9_]+$/, 'template names are lowercase letters, digits and underscores'),
+  language: z.string().min(2).max(15).regex(/^[A-Za-z]{2,3}(_[A-Za-z0-9]{2,8})?$/, 'a language code such as en or en_US'),
+  variables: z.array(z.string().min(1).max(1024)).max(100).optional(),
+});
+
+export const BroadcastBody = z
+  .strictObject({
+    text: z.string().trim().min(1).max(4096).optional().describe('a text message (only inside the 24-hour window of each recipient)'),
+    template: Template.optional().describe('an approved template; {{1}}, {{2}} … take `variables` in order'),
+    recipients: z.array(z.strictObject({ phone: RawPhone, lead_id: Id.optional() })).max(MAX_RECIPIENTS).optional(),
+    lead_ids: z.array(Id).max(MAX_RECIPIENTS).optional(),
+  })
+  .refine((b) => (b.text === undefined) !== (b.template === undefined), { message: 'give exactly one of text or template' })
+  .refine((b) => (b.recipients?.length ?? 0) + (b.lead_ids?.length ?? 0) > 0, { message: 'give recipients and/or lead_ids (at least one)' })
+  .refine((b) => (b.recipients?.length ?? 0) + (b.lead_ids?.length ?? 0) <= MAX_RECIPIENTS, { message: `at most ${MAX_RECIPIENTS} recipients in all` });
+export type BroadcastBody = z.infer<typeof BroadcastBody>;
+
+export const RecipientStatusParam = z.enum(RECIPIENT_STATUSES);
+
+export const OptOutBody = z.strictObject({ phone: RawPhone });

@@ -1,0 +1,139 @@
+import type { Queryable } from '../db/pool.js';
+import { UNKNOWN_OUTCOME, emptyCounts, type RecipientCounts, type RecipientStatus } from './recipient-status.js';
+import type { RecipientOutcome } from './send-outcome.js';
+
+/**
+ * The statements of the sending loop. Each runs on its own (autocommit), NOT in the batch
+ * transaction: `sending` must be durable BEFORE the provider call and the outcome durable right
+ * after it, whatever happens to the batch (Invariant 5). See docs/BROADCASTS.md.
+ */
+
+export interface ClaimedRecipient {
+  id: number;
+  phone: string;
+  status: 'sending' | 'skipped';
+  attempts: number;
+}
+
+/**
+ * Marks the next due queued recipients `sending` (or `skipped`, when the number opted out since
+ * the broadcast was created), fenced by the job claim: a worker that lost its claim (it stalled
+ * and was rescued) claims nothing more. SKIP LOCKED: two holders never get the same row.
+ */
+export async function claimWave(
+  db: Queryable,
+  w: { businessId: number; broadcastId: number; jobId: number; workerId: string; claim: number; limit: number },
+): Promise<ClaimedRecipient[]> {
+  const { rows } = await db.query<ClaimedRecipient>({
+    name: 'bulkhead_wa_claim_wave',
+    text: `WITH fence AS (
+             SELECT 1 FROM jobs WHERE id = $3 AND business_id = $1 AND locked_by = $4 AND attempts = $5 AND status = 'running'
+           ), picked AS (
+             SELECT r.id,
+                    EXISTS (SELECT 1 FROM whatsapp_opt_outs o WHERE o.business_id = $1 AND o.phone = r.phone) AS opted_out
+               FROM whatsapp_recipients r
+              WHERE r.business_id = $1 AND r.broadcast_id = $2 AND r.status = 'queued'
+                AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= now())
+                AND EXISTS (SELECT 1 FROM fence)
+              ORDER BY r.id
+              LIMIT $6
+              FOR UPDATE OF r SKIP LOCKED
+           )
+           UPDATE whatsapp_recipients r
+              SET status = CASE WHEN p.opted_out THEN 'skipped' ELSE 'sending' END,
+                  reason = CASE WHEN p.opted_out THEN 'opted_out' ELSE r.reason END,
+                  attempts = r.attempts + CASE WHEN p.opted_out THEN 0 ELSE 1 END,
+                  send_claim = $5, updated_at = now()
+             FROM picked p
+            WHERE r.business_id = $1 AND r.id = p.id
+        RETURNING r.id, r.phone, r.status, r.attempts`,
+    values: [w.businessId, w.broadcastId, w.jobId, w.workerId, w.claim, w.limit],
+  });
+  return rows.sort((a, b) => a.id - b.id);
+}
+
+export async function hasDueRecipients(db: Queryable, businessId: number, broadcastId: number): Promise<boolean> {
+  const { rows } = await db.query({
+    name: 'bulkhead_wa_has_due',
+    text: `SELECT 1 FROM whatsapp_recipients
+            WHERE business_id = $1 AND broadcast_id = $2 AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+            LIMIT 1`,
+    values: [businessId, broadcastId],
+  });
+  return rows.length > 0;
+}
+
+/**
+ * Writes what each send did. Applies to rows still `sending`, or to ones a successor already
+ * reconciled as failed-unknown while this (stalled) worker was still sending: what actually
+ * happened beats the guess. Returns the message ids recorded.
+ */
+export async function recordOutcomes(db: Queryable, businessId: number, outcomes: readonly RecipientOutcome[]): Promise<void> {
+  if (outcomes.length === 0) return;
+  await db.query({
+    name: 'bulkhead_wa_record_outcomes',
+    text: `UPDATE whatsapp_recipients r
+              SET status = v.status, reason = v.reason, error_code = v.error_code,
+                  message_id = coalesce(v.message_id, r.message_id),
+                  attempts = r.attempts - CASE WHEN v.not_sent THEN 1 ELSE 0 END,
+                  next_attempt_at = CASE WHEN v.retry_ms IS NULL THEN NULL
+                                         ELSE clock_timestamp() + make_interval(secs => v.retry_ms / 1000) END,
+                  sent_at = CASE WHEN v.status = 'sent' THEN clock_timestamp() ELSE r.sent_at END,
+                  updated_at = now()
+             FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::float8[], $8::boolean[])
+                  AS v(id, status, reason, error_code, message_id, retry_ms, not_sent)
+            WHERE r.business_id = $1 AND r.id = v.id
+              AND (r.status = 'sending' OR (r.status = 'failed' AND r.reason = $9 AND NOT v.not_sent))`,
+    values: [
+      businessId,
+      outcomes.map((o) => o.id),
+      outcomes.map((o) => o.status),
+      outcomes.map((o) => o.reason),
+      outcomes.map((o) => o.errorCode),
+      outcomes.map((o) => o.messageId),
+      outcomes.map((o) => o.retryAfterMs),
+      outcomes.map((o) => o.notSent),
+      UNKNOWN_OUTCOME,
+    ],
+  });
+}
+
+/**
+ * Recipients left `sending` by a batch that did not finish (a killed or rescued worker, a batch
+ * that threw). Whether the provider got them is unknown, so they are never resent: they become
+ * failed with reason unknown_outcome, and a later status webhook for their message can still
+ * settle them. Runs at the start of each batch, when this job has no send in flight.
+ */
+export async function reconcileOrphans(db: Queryable, businessId: number, broadcastId: number): Promise<number> {
+  const { rowCount } = await db.query({
+    name: 'bulkhead_wa_reconcile_orphans',
+    text: `UPDATE whatsapp_recipients SET status = 'failed', reason = $3, updated_at = now()
+            WHERE business_id = $1 AND broadcast_id = $2 AND status = 'sending'`,
+    values: [businessId, broadcastId, UNKNOWN_OUTCOME],
+  });
+  return rowCount ?? 0;
+}
+
+export interface BroadcastProgress {
+  counts: RecipientCounts;
+  /** ms until the earliest queued recipient is due (≤ 0: due now); null when none is queued. */
+  nextDueInMs: number | null;
+}
+
+export async function progressOf(db: Queryable, businessId: number, broadcastId: number): Promise<BroadcastProgress> {
+  const { rows } = await db.query<{ status: RecipientStatus; n: number; next_due_ms: number | string | null }>({
+    name: 'bulkhead_wa_progress',
+    text: `SELECT status, count(*)::int AS n,
+                  extract(epoch FROM (min(coalesce(next_attempt_at, now())) - now())) * 1000 AS next_due_ms
+             FROM whatsapp_recipients WHERE business_id = $1 AND broadcast_id = $2
+            GROUP BY status`,
+    values: [businessId, broadcastId],
+  });
+  const counts = emptyCounts();
+  let nextDueInMs: number | null = null;
+  for (const r of rows) {
+    counts[r.status] = r.n;
+    if (r.status === 'queued' && r.next_due_ms !== null) nextDueInMs = Number(r.next_due_ms);
+  }
+  return { counts, nextDueInMs };
+}

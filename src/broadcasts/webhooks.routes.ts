@@ -1,0 +1,94 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type pg from 'pg';
+import { z } from 'zod';
+import { AppError, ValidationError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { safeEqual } from '../tenancy/tokens.js';
+import { verifySignature } from '../providers/whatsapp/signature.js';
+import { WebhookEnvelope } from '../providers/whatsapp/webhook-payload.js';
+import { handleWebhook } from './webhooks.service.js';
+
+export class ForbiddenWebhookError extends AppError {
+  constructor(message: string) {
+    super(403, 'forbidden', message);
+  }
+}
+
+/**
+ * The raw bytes of a webhook body. A class with a private field: the app-wide NUL guard walks
+ * request bodies by their own enumerable properties, and this has none (a Buffer would be
+ * walked byte by byte).
+ */
+export class RawBody {
+  readonly #bytes: Buffer;
+  constructor(bytes: Buffer) {
+    this.#bytes = bytes;
+  }
+  get bytes(): Buffer {
+    return this.#bytes;
+  }
+}
+
+/** Cloud API payloads are small (statuses come in batches of tens); this bounds a forged one. */
+const WEBHOOK_BODY_LIMIT = 1024 * 1024;
+
+export interface WebhookDeps {
+  pool: pg.Pool;
+  appSecret: string;
+  verifyToken: string;
+  log: Logger;
+}
+
+/**
+ * `/webhooks/whatsapp`. The body is taken as raw bytes by a content-type parser of this
+ * (encapsulated) plugin only, so the signature is checked on exactly what Meta signed; JSON is
+ * parsed after the check. Anything unsigned or forged: 403, nothing read, nothing changed.
+ */
+export const whatsappWebhooks = (deps: WebhookDeps): FastifyPluginAsyncZod => async (app) => {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_req, body, done) => {
+    done(null, new RawBody(body as Buffer));
+  });
+
+  app.get('/whatsapp', {
+    schema: {
+      tags: ['webhooks'],
+      summary: 'WhatsApp webhook verification (echoes hub.challenge when hub.verify_token matches WHATSAPP_VERIFY_TOKEN)',
+      querystring: z.looseObject({
+        'hub.mode': z.string().max(64).optional(),
+        'hub.verify_token': z.string().max(512).optional(),
+        'hub.challenge': z.string().max(512).optional(),
+      }),
+    },
+  }, async (request, reply) => {
+    const q = request.query;
+    const token = q['hub.verify_token'];
+    if (q['hub.mode'] !== 'subscribe' || token === undefined || !safeEqual(token, deps.verifyToken) || q['hub.challenge'] === undefined) {
+      throw new ForbiddenWebhookError('The verification token does not match.');
+    }
+    return reply.status(200).type('text/plain; charset=utf-8').send(q['hub.challenge']);
+  });
+
+  app.post('/whatsapp', {
+    schema: { tags: ['webhooks'], summary: 'WhatsApp status and inbound-message events, verified with X-Hub-Signature-256' },
+  }, async (request, reply) => {
+    const raw = request.body instanceof RawBody ? request.body.bytes : Buffer.alloc(0);
+    if (!verifySignature(raw, request.headers['x-hub-signature-256'], deps.appSecret)) {
+      throw new ForbiddenWebhookError('The X-Hub-Signature-256 header is missing or does not match the body.');
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new ValidationError('The webhook body is not valid JSON.', [{ path: 'body', message: 'is not valid JSON' }]);
+    }
+    const parsed = WebhookEnvelope.safeParse(json);
+    if (!parsed.success) {
+      // Signed by Meta but not a WhatsApp messages envelope (another object type): acknowledged, ignored.
+      request.log.debug({ issues: parsed.error.issues.slice(0, 3) }, 'WhatsApp webhook ignored');
+      return reply.status(200).send({ ok: true, ignored: true });
+    }
+    const result = await handleWebhook(deps, parsed.data);
+    return reply.status(200).send({ ok: true, ...result });
+  });
+};

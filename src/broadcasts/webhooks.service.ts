@@ -1,0 +1,45 @@
+import type pg from 'pg';
+import { maskPhone, type Logger } from '../lib/logger.js';
+import { DELIVERY_STATUSES, batchesOf, type DeliveryStatus, type WebhookEnvelope } from '../providers/whatsapp/webhook-payload.js';
+import { fromWaId } from '../providers/whatsapp/types.js';
+import { applyStatusUpdates, type StatusUpdate } from './delivery.repo.js';
+import { addOptOut, businessesThatMessaged } from './opt-outs.repo.js';
+
+/** An inbound message that opts the sender out: "STOP", any case, surrounding blanks ignored. */
+export function isStopMessage(body: string | undefined): boolean {
+  return body !== undefined && body.trim().toUpperCase() === 'STOP';
+}
+
+/** Pure: the status events of an envelope we act on (unknown statuses are ignored). */
+export function statusUpdatesOf(envelope: WebhookEnvelope): StatusUpdate[] {
+  const out: StatusUpdate[] = [];
+  for (const batch of batchesOf(envelope)) {
+    for (const s of batch.statuses) {
+      if (!(DELIVERY_STATUSES as readonly string[]).includes(s.status)) continue;
+      out.push({ messageId: s.id, status: s.status as DeliveryStatus, at: new Date(Number(s.timestamp) * 1000), errorCode: s.errors?.[0]?.code ?? null });
+    }
+  }
+  return out;
+}
+
+export async function handleWebhook(
+  deps: { pool: pg.Pool; log: Logger },
+  envelope: WebhookEnvelope,
+): Promise<{ statuses: number; applied: number; opted_out: number }> {
+  const updates = statusUpdatesOf(envelope);
+  const { applied } = await applyStatusUpdates(deps.pool, updates);
+  let optedOut = 0;
+  for (const batch of batchesOf(envelope)) {
+    for (const m of batch.messages) {
+      if (m.type !== 'text' || !isStopMessage(m.text?.body)) continue;
+      const phone = fromWaId(m.from);
+      // One sender number serves every business of the deployment: the STOP goes to each
+      // business that messaged this number from it (docs/BROADCASTS.md, "Opt-outs").
+      const businesses = await businessesThatMessaged(deps.pool, batch.phoneNumberId, phone);
+      for (const businessId of businesses) await addOptOut(deps.pool, businessId, phone, 'inbound_stop');
+      optedOut += businesses.length;
+      deps.log.info({ event: 'WHATSAPP_STOP', from: maskPhone(phone), businesses: businesses.length }, 'inbound STOP: opted out');
+    }
+  }
+  return { statuses: updates.length, applied, opted_out: optedOut };
+}

@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The environment is parsed once, here, into a frozen object. Names are part of the public
+ * contract (API.md "Configuration"); the engine tunables below are Bulkhead's own additions.
+ */
+const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+const EnvSchema = z.object({
+  PORT: intFrom(3000, 0),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z.string().url().optional(),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
+  PUBLIC_BASE_URL: z.string().url().optional(),
+  DEMO: z.enum(['0', '1']).default('0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ENV: z.string().default('development'),
+
+  DB_POOL_MAX: intFrom(10, 1),
+  WORKER_CONCURRENCY: intFrom(4, 1),
+  WORKER_QUEUES: z.string().default('recordings,default,maintenance,broadcasts'),
+  JOB_BATCH_SIZE: intFrom(50, 1),
+  JOB_BATCH_PAUSE_MS: intFrom(200),
+  JOB_RUNTIME_SLICE_MS: intFrom(300_000, 1),
+  JOB_MAX_CONSECUTIVE_FAILURES: intFrom(10, 1),
+  JOB_RETRY_BASE_MS: intFrom(1_000, 1),
+  DB_IDLE_IN_TX_TIMEOUT_MS: intFrom(30_000, 0),
+  WORKER_HEARTBEAT_MS: intFrom(2_000, 50),
+  WORKER_STALE_MS: intFrom(10_000, 100),
+  WORKER_POLL_MS: intFrom(5_000, 50),
+  GATE_DEDUP_WINDOW_S: intFrom(10, 0),
+  JOB_RETENTION_DAYS: intFrom(30, 1),
+
+  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must look like AC followed by 32 hex digits').optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(8).optional(),
+  TWILIO_FROM: z.string().min(3).optional(),
+  TWILIO_CPS: z.coerce.number().positive().optional(),
+  /** Where the Twilio REST API is (a simulator run by `bulkhead simulators`); unset = in-process simulator or real Twilio. */
+  TWILIO_API_BASE: z.string().url().optional(),
+  WHATSAPP_TOKEN: z.string().min(1).optional(),
+  WHATSAPP_PHONE_NUMBER_ID: z.string().min(1).optional(),
+  WHATSAPP_APP_SECRET: z.string().min(8).optional(),
+  WHATSAPP_VERIFY_TOKEN: z.string().min(1).optional(),
+  WHATSAPP_API_BASE: z.string().url().optional(),
+  /** Messages per second our pacer allows per sender number (all workers together); default 80 real, SIM_WHATSAPP_MPS simulated. */
+  WHATSAPP_MPS: z.coerce.number().positive().optional(),
+  WHATSAPP_API_VERSION: z.string().regex(/^v\d+\.\d+$/, 'must look like v21.0').default('v21.0'),
+  SIM_CALL_MS: intFrom(2_000, 0),
+  SIM_OUTCOMES: z.string().default('completed:0.8,no-answer:0.1,busy:0.1'),
+  SIM_WHATSAPP_MPS: intFrom(80, 1),
+
+  /** Default calling hours (business time zone) when a business has set none: HH:MM-HH:MM. */
+  DIALER_CALLING_HOURS: z.string().regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/, 'must look like 08:00-21:00').default('08:00-21:00'),
+  /** How often each worker's dialer sweeps (stale calls, unconfirmed dials, due retries, cancelled runs). */
+  DIALER_SWEEP_MS: intFrom(5_000, 10),
+  /** An active call without news for this long is looked up at the provider. */
+  DIALER_CHECK_AFTER_MS: intFrom(120_000, 10),
+  /** A claimed call the provider never confirmed is reconciled after this long (> the create-call timeout). */
+  DIALER_UNCONFIRMED_AFTER_MS: intFrom(60_000, 10),
+  /** How long a run's job waits between progress checks when nothing wakes it. */
+  DIALER_RUN_POLL_MS: intFrom(5_000, 10),
+  /** Maximum call duration (seconds) unless the business sets its own; also sent to Twilio as TimeLimit. */
+  DIALER_MAX_CALL_S: intFrom(3_600, 10),
+  /** Create-call HTTP timeout. */
+  DIALER_CREATE_TIMEOUT_MS: intFrom(15_000, 100),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  adminToken: string;
+  adminTokenGenerated: boolean;
+  publicBaseUrl: string;
+  demo: boolean;
+  logLevel: Env['LOG_LEVEL'];
+  production: boolean;
+  dbPoolMax: number;
+  dbIdleInTxTimeoutMs: number;
+  worker: WorkerConfig;
+  gate: { dedupWindowS: number };
+  jobRetentionDays: number;
+  twilio: TwilioConfig;
+  whatsapp: WhatsAppConfig;
+  sim: { callMs: number; outcomes: string; whatsappMps: number };
+  dialer: DialerConfig;
+}
+
+export interface DialerConfig {
+  callingHours: string;
+  sweepMs: number;
+  checkAfterMs: number;
+  unconfirmedAfterMs: number;
+  runPollMs: number;
+  maxCallS: number;
+  createTimeoutMs: number;
+}
+
+export interface TwilioConfig {
+  /** false: the simulator (in-process, or at apiBase), with the development credentials below. */
+  real: boolean;
+  accountSid: string;
+  authToken: string;
+  from: string;
+  cps: number;
+  apiBase: string | undefined;
+}
+
+export interface WhatsAppConfig {
+  real: boolean;
+  token: string;
+  phoneNumberId: string;
+  appSecret: string;
+  verifyToken: string;
+  apiBase: string | undefined;
+  /** Sends per second per sender number, shared by every worker (the pacer's rate). */
+  mps: number;
+  apiVersion: string;
+}
+
+/** Development credentials of the simulators: they sign webhooks with these, we verify them. */
+export const SIM_TWILIO_ACCOUNT_SID = 'AC00000000000000000000000000000000';
+export const SIM_TWILIO_AUTH_TOKEN = 'sim-twilio-auth-token';
+export const SIM_WHATSAPP_APP_SECRET = 'sim-whatsapp-app-secret';
+
+export interface WorkerConfig {
+  concurrency: number;
+  queues: string[];
+  batchSize: number;
+  batchPauseMs: number;
+  runtimeSliceMs: number;
+  maxConsecutiveFailures: number;
+  retryBaseMs: number;
+  heartbeatMs: number;
+  staleMs: number;
+  pollMs: number;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  if (production && !e.ADMIN_TOKEN) {
+    throw new ConfigError('ADMIN_TOKEN must be set when NODE_ENV=production');
+  }
+  if (e.TWILIO_ACCOUNT_SID && (!e.TWILIO_AUTH_TOKEN || !e.TWILIO_FROM)) {
+    throw new ConfigError('TWILIO_ACCOUNT_SID is set: TWILIO_AUTH_TOKEN and TWILIO_FROM must be set too');
+  }
+  if (e.WHATSAPP_TOKEN && (!e.WHATSAPP_PHONE_NUMBER_ID || !e.WHATSAPP_APP_SECRET || !e.WHATSAPP_VERIFY_TOKEN)) {
+    throw new ConfigError('WHATSAPP_TOKEN is set: WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET and WHATSAPP_VERIFY_TOKEN must be set too');
+  }
+  const adminToken = e.ADMIN_TOKEN ?? `adm_${randomBytes(18).toString('base64url')}`;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.DATA_DIR),
+    adminToken,
+    adminTokenGenerated: !e.ADMIN_TOKEN,
+    publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/$/, ''),
+    demo: e.DEMO === '1',
+    logLevel: e.LOG_LEVEL,
+    production,
+    dbPoolMax: e.DB_POOL_MAX,
+    dbIdleInTxTimeoutMs: e.DB_IDLE_IN_TX_TIMEOUT_MS,
+    worker: Object.freeze({
+      concurrency: e.WORKER_CONCURRENCY,
+      queues: e.WORKER_QUEUES.split(',').map((q) => q.trim()).filter(Boolean),
+      batchSize: e.JOB_BATCH_SIZE,
+      batchPauseMs: e.JOB_BATCH_PAUSE_MS,
+      runtimeSliceMs: e.JOB_RUNTIME_SLICE_MS,
+      maxConsecutiveFailures: e.JOB_MAX_CONSECUTIVE_FAILURES,
+      retryBaseMs: e.JOB_RETRY_BASE_MS,
+      heartbeatMs: e.WORKER_HEARTBEAT_MS,
+      staleMs: e.WORKER_STALE_MS,
+      pollMs: e.WORKER_POLL_MS,
+    }),
+    gate: Object.freeze({ dedupWindowS: e.GATE_DEDUP_WINDOW_S }),
+    jobRetentionDays: e.JOB_RETENTION_DAYS,
+    twilio: Object.freeze({
+      real: e.TWILIO_ACCOUNT_SID !== undefined,
+      accountSid: e.TWILIO_ACCOUNT_SID ?? SIM_TWILIO_ACCOUNT_SID,
+      authToken: e.TWILIO_AUTH_TOKEN ?? SIM_TWILIO_AUTH_TOKEN,
+      from: e.TWILIO_FROM ?? '+15005550006',
+      cps: e.TWILIO_CPS ?? (e.TWILIO_ACCOUNT_SID ? 1 : 50),
+      apiBase: e.TWILIO_API_BASE,
+    }),
+    whatsapp: Object.freeze({
+      real: e.WHATSAPP_TOKEN !== undefined,
+      token: e.WHATSAPP_TOKEN ?? 'sim-whatsapp-token',
+      phoneNumberId: e.WHATSAPP_PHONE_NUMBER_ID ?? '100000000000001',
+      appSecret: e.WHATSAPP_APP_SECRET ?? SIM_WHATSAPP_APP_SECRET,
+      verifyToken: e.WHATSAPP_VERIFY_TOKEN ?? 'sim-verify-token',
+      apiBase: e.WHATSAPP_API_BASE,
+      mps: e.WHATSAPP_MPS ?? (e.WHATSAPP_TOKEN ? 80 : e.SIM_WHATSAPP_MPS),
+      apiVersion: e.WHATSAPP_API_VERSION,
+    }),
+    sim: Object.freeze({ callMs: e.SIM_CALL_MS, outcomes: e.SIM_OUTCOMES, whatsappMps: e.SIM_WHATSAPP_MPS }),
+    dialer: Object.freeze({
+      callingHours: e.DIALER_CALLING_HOURS,
+      sweepMs: e.DIALER_SWEEP_MS,
+      checkAfterMs: e.DIALER_CHECK_AFTER_MS,
+      unconfirmedAfterMs: e.DIALER_UNCONFIRMED_AFTER_MS,
+      runPollMs: e.DIALER_RUN_POLL_MS,
+      maxCallS: e.DIALER_MAX_CALL_S,
+      createTimeoutMs: e.DIALER_CREATE_TIMEOUT_MS,
+    }),
+  });
+}

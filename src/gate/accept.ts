@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { withTx } from '../db/pool.js';
+import { GateRefusal } from '../lib/errors.js';
+import { insertJob } from '../jobs/jobs.repo.js';
+import type { JobRow } from '../jobs/types.js';
+import { passGate } from './gate.js';
+import { canonicalJson, rememberResponse, replayIdempotent, type StoredResponse } from './idempotency.js';
+import { OPERATIONS, type OperationType } from './operations.js';
+
+export interface Caller {
+  businessId: number;
+  userId: number;
+}
+
+export interface Idempotency {
+  key: string;
+  requestHash: string;
+}
+
+export interface AcceptDeps {
+  pool: pg.Pool;
+  dedupWindowS: number;
+  onRefuse?: (code: string, op: string) => void;
+}
+
+export interface AcceptRequest {
+  caller: Caller;
+  op: OperationType;
+  /** Public params shown on the job. */
+  params: Record<string, unknown>;
+  /** Large id lists kept beside the job (not in params). */
+  targets?: number[];
+  /** For operations with a custom lock (one run per lead set, one download per recording). */
+  lockKey?: string | null;
+  /** What makes two requests "identical" for dedup; defaults to params + targets. */
+  identity?: unknown;
+  total: number;
+  idempotency?: Idempotency | undefined;
+  /** Creates the job's domain rows in the same transaction; returns extra response fields. */
+  prepare?: (tx: pg.PoolClient, job: JobRow) => Promise<Record<string, unknown>>;
+}
+
+export interface Accepted extends StoredResponse {
+  replayed: boolean;
+}
+
+export function paramsHash(identity: unknown): string {
+  return createHash('sha256').update(canonicalJson(identity)).digest('hex');
+}
+
+/**
+ * The one way bulk work enters the system: idempotency replay, the gate, the job and its domain
+ * rows, and the stored idempotent answer, all in ONE transaction. A refusal rolls everything back.
+ */
+export async function acceptJob(deps: AcceptDeps, req: AcceptRequest): Promise<Accepted> {
+  const spec = OPERATIONS[req.op];
+  const { businessId, userId } = req.caller;
+  const hash = paramsHash(req.identity ?? { params: req.params, targets: req.targets ?? null });
+  const lockKey = spec.lock === 'operation' ? req.op : spec.lock === 'custom' ? (req.lockKey ?? null) : null;
+  try {
+    return await withTx(deps.pool, async (tx) => {
+      if (req.idempotency) {
+        const stored = await replayIdempotent(tx, businessId, req.idempotency.key, req.idempotency.requestHash);
+        if (stored) return { ...stored, replayed: true };
+      }
+      await passGate(
+        tx,
+        { businessId, type: req.op, lockKey, paramsHash: hash, limits: { ratePerMinute: spec.ratePerMinute, dedupWindowS: deps.dedupWindowS } },
+        (code) => deps.onRefuse?.(code, req.op),
+      );
+      const job = await insertJob(tx, {
+        businessId,
+        type: req.op,
+        queue: spec.queue,
+        priority: spec.priority,
+        params: req.params,
+        targets: req.targets ?? null,
+        paramsHash: hash,
+        lockKey,
+        total: req.total,
+        createdBy: userId,
+      });
+      const extra = req.prepare ? await req.prepare(tx, job) : {};
+      const response: StoredResponse = { statusCode: 202, body: { job_id: job.id, status: job.status, type: job.type, ...extra } };
+      if (req.idempotency) await rememberResponse(tx, businessId, req.idempotency.key, req.idempotency.requestHash, response);
+      return { ...response, replayed: false };
+    });
+  } catch (err) {
+    // Two requests with different operations but one custom lock key can still meet at the
+    // unique index; the loser is told which job holds the lock, never a 500.
+    if (isActiveLockViolation(err) && lockKey) {
+      const { rows } = await deps.pool.query<{ id: number }>(
+        `SELECT id FROM jobs WHERE business_id = $1 AND lock_key = $2 AND status IN ('queued','running','paused') LIMIT 1`,
+        [businessId, lockKey],
+      );
+      deps.onRefuse?.('operation_in_progress', req.op);
+      throw new GateRefusal('operation_in_progress', 'This operation is already in progress for your business.', 5, {
+        job_id: rows[0]?.id ?? null,
+      });
+    }
+    throw err;
+  }
+}
+
+function isActiveLockViolation(err: unknown): boolean {
+  return (
+    typeof err === 'object' && err !== null &&
+    (err as { code?: unknown }).code === '23505' &&
+    (err as { constraint?: unknown }).constraint === 'jobs_active_lock'
+  );
+}

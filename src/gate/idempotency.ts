@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import type { Queryable } from '../db/pool.js';
+import { UnprocessableError } from '../lib/errors.js';
+
+export interface StoredResponse {
+  statusCode: number;
+  body: Record<string, unknown>;
+}
+
+const KEY_TTL = '24 hours';
+
+/** A stable hash of a request: method, route and a canonical (key-sorted) JSON body. */
+export function requestHash(method: string, route: string, body: unknown): string {
+  return createHash('sha256').update(`${method} ${route}\n${canonicalJson(body)}`).digest('hex');
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/**
+ * Looks the key up inside the caller's transaction, serialized per (business, key): the same
+ * key and body → the stored answer; the same key with another body → 422. Only accepted work
+ * is stored (by `rememberResponse`, in the same transaction as the job), so a 429 can be retried
+ * with the same key.
+ */
+export async function replayIdempotent(
+  tx: Queryable,
+  businessId: number,
+  key: string,
+  hash: string,
+): Promise<StoredResponse | null> {
+  await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('idem:' || $1::text || ':' || $2, 0))`, [businessId, key]);
+  const { rows } = await tx.query<{ request_hash: string; status_code: number; response: Record<string, unknown> }>(
+    `SELECT request_hash, status_code, response FROM idempotency_keys
+      WHERE business_id = $1 AND key = $2 AND created_at > now() - interval '${KEY_TTL}'`,
+    [businessId, key],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  if (row.request_hash !== hash) {
+    throw new UnprocessableError(
+      'idempotency_key_reused',
+      'This Idempotency-Key was already used with a different request body; use a new key for a new request.',
+      { idempotency_key: key },
+    );
+  }
+  return { statusCode: row.status_code, body: row.response };
+}
+
+export async function rememberResponse(
+  tx: Queryable,
+  businessId: number,
+  key: string,
+  hash: string,
+  res: StoredResponse,
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO idempotency_keys (business_id, key, request_hash, status_code, response)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (business_id, key) DO UPDATE
+       SET request_hash = EXCLUDED.request_hash, status_code = EXCLUDED.status_code,
+           response = EXCLUDED.response, created_at = now()`,
+    [businessId, key, hash, res.statusCode, JSON.stringify(res.body)],
+  );
+}
+
+export async function pruneIdempotencyKeys(db: Queryable): Promise<number> {
+  const { rowCount } = await db.query(`DELETE FROM idempotency_keys WHERE created_at < now() - interval '${KEY_TTL}'`);
+  return rowCount ?? 0;
+}

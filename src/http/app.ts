@@ -1,0 +1,86 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type pg from 'pg';
+import type { Config } from '../config/config.js';
+import type { AcceptDeps } from '../gate/accept.js';
+import type { JobEvents } from '../jobs/job-events.js';
+import type { Logger } from '../lib/logger.js';
+import { tenantAuth } from './auth.js';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './errors.js';
+import type { AppMetrics } from './metrics.js';
+import { rejectNulCharacters } from './nul-guard.js';
+import { adminRoutes } from './routes/admin.routes.js';
+import { jobRoutes } from './routes/jobs.routes.js';
+import { opsRoutes } from './routes/ops.routes.js';
+import { domainRoutes } from './routes/index.js';
+import type { DomainModule } from '../cli/module.js';
+
+export interface AppDeps {
+  pool: pg.Pool;
+  config: Pick<Config, 'adminToken' | 'gate' | 'publicBaseUrl' | 'dataDir'>;
+  log: Logger;
+  metrics: AppMetrics;
+  jobEvents: JobEvents | null;
+  /** Provider-backed domains: their tenant routes and signed webhooks. */
+  modules?: readonly DomainModule[];
+  /** Sees every route as it is added, with its schemas (tests check that each one is covered). */
+  onRoute?: (route: RouteOptions) => void;
+}
+
+export function acceptDeps(pool: pg.Pool, dedupWindowS: number, metrics: AppMetrics): AcceptDeps {
+  return { pool, dedupWindowS, onRefuse: (code, operation) => metrics.gateRefusals.inc({ code, operation }) };
+}
+
+/** Bodies up to 16 MiB: a 100 000-id bulk request is ~1 MiB, a CSV import of 100k rows ~8 MiB. */
+const BODY_LIMIT = 16 * 1024 * 1024;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT,
+    // Per-request access lines are left to the proxy; our own logs are structured events.
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { maxParamLength: 200 },
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+  }).withTypeProvider<ZodTypeProvider>();
+  if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorateRequest('auth', null);
+  registerErrorHandling(app);
+
+  // CSV bodies arrive as text and are parsed by the import service.
+  app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'Bulkhead API', version: '1.0.0', description: 'Durable, gated bulk operations for a multi-tenant CRM.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  const accept = acceptDeps(deps.pool, deps.config.gate.dedupWindowS, deps.metrics);
+
+  await app.register(opsRoutes(deps.pool, deps.metrics));
+  // The NUL guard covers the API, not the webhooks: a forged webhook must get its 403 first.
+  await app.register(async (admin) => {
+    admin.addHook('preValidation', rejectNulCharacters);
+    await admin.register(adminRoutes(deps.pool, deps.config.adminToken));
+  }, { prefix: '/api/v1/admin' });
+  await app.register(async (tenant) => {
+    tenant.addHook('onRequest', tenantAuth(deps.pool));
+    tenant.addHook('preValidation', rejectNulCharacters);
+    await tenant.register(jobRoutes(deps.pool, deps.jobEvents));
+    await tenant.register(domainRoutes({ pool: deps.pool, accept, log: deps.log }));
+    for (const m of deps.modules ?? []) if (m.routes) await tenant.register(m.routes);
+  }, { prefix: '/api/v1' });
+  for (const m of deps.modules ?? []) if (m.webhooks) await app.register(m.webhooks, { prefix: '/webhooks' });
+
+  return app;
+}

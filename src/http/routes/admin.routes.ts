@@ -1,0 +1,111 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type pg from 'pg';
+import { withTx } from '../../db/pool.js';
+import { NotFoundError, ConflictError } from '../../lib/errors.js';
+import { OPERATION_TYPES } from '../../gate/operations.js';
+import { getBusiness, insertBusiness, insertUserWithToken, updateBusiness, type Business, type User } from '../../tenancy/tenancy.repo.js';
+import { adminAuth } from '../auth.js';
+import { IdParam } from '../schemas.js';
+
+const Timezone = z.string().min(1).max(64).refine(isTimeZone, { message: 'must be an IANA time zone such as Europe/London' });
+const Email = z.email().max(254);
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function businessView(b: Business) {
+  return {
+    id: b.id,
+    name: b.name,
+    max_outbound_calls: b.max_outbound_calls,
+    timezone: b.timezone,
+    default_country: b.default_country,
+    rate_limits: b.rate_limits,
+    created_at: b.created_at.toISOString(),
+  };
+}
+
+export function userView(u: User) {
+  return { id: u.id, business_id: u.business_id, email: u.email, created_at: u.created_at.toISOString() };
+}
+
+export const adminRoutes = (pool: pg.Pool, adminToken: string): FastifyPluginAsyncZod => async (app) => {
+  app.addHook('onRequest', adminAuth(adminToken));
+
+  app.post('/businesses', {
+    schema: {
+      tags: ['admin'],
+      summary: 'Create a business with its first user and that user\'s bearer token',
+      body: z.strictObject({
+        name: z.string().trim().min(1).max(200),
+        max_outbound_calls: z.number().int().min(1).max(1000).optional(),
+        timezone: Timezone.optional(),
+        default_country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 country code').optional(),
+        email: Email.optional(),
+      }),
+    },
+  }, async (request, reply) => {
+    const b = request.body;
+    const created = await withTx(pool, async (tx) => {
+      const business = await insertBusiness(tx, {
+        name: b.name,
+        maxOutboundCalls: b.max_outbound_calls,
+        timezone: b.timezone,
+        defaultCountry: b.default_country,
+      });
+      const { user, token } = await insertUserWithToken(tx, business.id, b.email ?? `owner@business-${business.id}.local`);
+      return { business, user, token };
+    });
+    return reply.status(201).send({ business: businessView(created.business), user: userView(created.user), token: created.token });
+  });
+
+  app.patch('/businesses/:id', {
+    schema: {
+      tags: ['admin'],
+      summary: 'Change a business\'s call limit, time zone or per-operation rate limits',
+      params: IdParam,
+      body: z.strictObject({
+        max_outbound_calls: z.number().int().min(1).max(1000).optional(),
+        timezone: Timezone.optional(),
+        rate_limits: z.partialRecord(z.enum(OPERATION_TYPES), z.number().int().min(0).max(100_000)).optional(),
+      }),
+    },
+  }, async (request) => {
+    const b = request.body;
+    const business = await updateBusiness(pool, request.params.id, {
+      maxOutboundCalls: b.max_outbound_calls,
+      timezone: b.timezone,
+      rateLimits: b.rate_limits as Record<string, number> | undefined,
+    });
+    if (!business) throw new NotFoundError('Business');
+    return { business: businessView(business) };
+  });
+
+  app.post('/businesses/:id/users', {
+    schema: {
+      tags: ['admin'],
+      summary: 'Add a user to a business and issue its bearer token',
+      params: IdParam,
+      body: z.strictObject({ email: Email }),
+    },
+  }, async (request, reply) => {
+    const business = await getBusiness(pool, request.params.id);
+    if (!business) throw new NotFoundError('Business');
+    try {
+      const { user, token } = await insertUserWithToken(pool, business.id, request.body.email);
+      return reply.status(201).send({ user: userView(user), token });
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') {
+        throw new ConflictError('user_exists', 'A user with this email already exists in this business.');
+      }
+      throw err;
+    }
+  });
+};

@@ -1,0 +1,130 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type pg from 'pg';
+import { ConflictError, NotFoundError } from '../../lib/errors.js';
+import type { JobEvents } from '../../jobs/job-events.js';
+import { toJobView } from '../../jobs/job-view.js';
+import { cancelJob, getJob, listJobs, pauseJob, resumeJob } from '../../jobs/jobs.repo.js';
+import { isTerminal, JOB_STATUSES, type JobRow } from '../../jobs/types.js';
+import { caller } from '../auth.js';
+import { decodeCursor, listQuery, page } from '../pagination.js';
+import { IdParam } from '../schemas.js';
+
+type Transition = (db: pg.Pool, businessId: number, jobId: number) => Promise<JobRow | null>;
+
+const TRANSITIONS: Record<'pause' | 'resume' | 'cancel', { run: Transition; allowedFrom: string }> = {
+  pause: { run: pauseJob, allowedFrom: 'queued or running' },
+  resume: { run: resumeJob, allowedFrom: 'paused' },
+  cancel: { run: cancelJob, allowedFrom: 'queued, running or paused' },
+};
+
+export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPluginAsyncZod => async (app) => {
+  app.get('/jobs', {
+    schema: {
+      tags: ['jobs'],
+      summary: 'List jobs, newest first',
+      querystring: z.object({ ...listQuery, status: z.enum(JOB_STATUSES).optional(), type: z.string().max(64).optional() }),
+    },
+  }, async (request) => {
+    const q = request.query;
+    const rows = await listJobs(pool, caller(request).businessId, {
+      status: q.status,
+      type: q.type,
+      beforeId: decodeCursor(q.cursor),
+      limit: q.limit + 1,
+    });
+    // Newest first: the cursor is the last (smallest) id of the page.
+    return page(rows, q.limit, toJobView);
+  });
+
+  app.get('/jobs/:id', { schema: { tags: ['jobs'], summary: 'One job with its progress', params: IdParam } }, async (request) => {
+    const job = await getJob(pool, caller(request).businessId, request.params.id);
+    if (!job) throw new NotFoundError('Job');
+    return toJobView(job);
+  });
+
+  for (const [name, t] of Object.entries(TRANSITIONS)) {
+    app.post(`/jobs/:id/${name}`, {
+      schema: {
+        tags: ['jobs'],
+        summary: `${name[0]?.toUpperCase()}${name.slice(1)} a job (takes effect at the next batch boundary)`,
+        params: IdParam,
+      },
+    }, async (request) => {
+      const { businessId } = caller(request);
+      const updated = await t.run(pool, businessId, request.params.id);
+      if (updated) return toJobView(updated);
+      const job = await getJob(pool, businessId, request.params.id);
+      if (!job) throw new NotFoundError('Job');
+      throw new ConflictError(
+        'invalid_transition',
+        `Cannot ${name} job ${job.id}: it is ${job.status}${job.cancel_requested ? ' (cancel requested)' : ''}; only a ${t.allowedFrom} job can be ${name === 'cancel' ? 'cancelled' : `${name}d`}.`,
+        { status: job.status },
+      );
+    });
+  }
+
+  app.get('/jobs/:id/events', {
+    schema: { tags: ['jobs'], summary: 'Server-sent progress events until the job ends', params: IdParam },
+  }, async (request, reply) => {
+    const { businessId } = caller(request);
+    const jobId = request.params.id;
+    const first = await getJob(pool, businessId, jobId);
+    if (!first) throw new NotFoundError('Job');
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    let closed = false;
+    let lastSent = '';
+    let reading = false;
+    let again = false;
+    const send = (job: JobRow) => {
+      const data = JSON.stringify(toJobView(job));
+      if (data === lastSent) return;
+      lastSent = data;
+      res.write(`event: progress\nid: ${job.id}-${job.processed}-${job.status}\ndata: ${data}\n\n`);
+      if (isTerminal(job.status)) finish();
+    };
+    // Re-read on every change, coalescing bursts: one read in flight, at most one more queued.
+    const refresh = async () => {
+      if (closed) return;
+      if (reading) {
+        again = true;
+        return;
+      }
+      reading = true;
+      try {
+        do {
+          again = false;
+          const job = await getJob(pool, businessId, jobId);
+          if (!job) return finish();
+          send(job);
+        } while (again && !closed);
+      } catch (err) {
+        request.log.warn({ err }, 'SSE refresh failed');
+      } finally {
+        reading = false;
+      }
+    };
+    const unsubscribe = events?.subscribe(jobId, () => void refresh()) ?? (() => undefined);
+    // Keep-alive comments, and a slow poll as a safety net should a notification be missed.
+    const ticker = setInterval(() => {
+      res.write(': keep-alive\n\n');
+      void refresh();
+    }, events ? 15_000 : 1_000);
+    function finish() {
+      if (closed) return;
+      closed = true;
+      clearInterval(ticker);
+      unsubscribe();
+      res.end();
+    }
+    request.raw.on('close', finish);
+    send(first);
+  });
+};

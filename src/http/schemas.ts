@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+/** Ids are positive JSON integers that fit PostgreSQL's bigint and JavaScript's safe range. */
+export const Id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+export const IdParam = z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
+export const LeadIds = z.array(Id).min(1).max(100_000);
+
+const FIRST_INSTANT = Date.parse('0001-01-01T00:00:00.000Z');
+const LAST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
+
+function storableMs(s: string): number | null {
+  const ms = Date.parse(s);
+  return Number.isFinite(ms) && ms >= FIRST_INSTANT && ms <= LAST_INSTANT ? ms : null;
+}
+
+/**
+ * An ISO 8601 date-time with an offset, handed on as UTC (`…Z`). The zod format alone admits
+ * instants PostgreSQL refuses — year 0000, offsets beyond ±15:59 — which were a 500; years past
+ * 9999 (after applying the offset) would come back as `+010000-…`, which clients cannot parse.
+ */
+export const IsoInstant = z.iso
+  .datetime({ offset: true })
+  .refine((s) => storableMs(s) !== null, { message: 'must be a date-time between 0001-01-01 and 9999-12-31 (UTC)' })
+  // Runs even when a check above failed, so it must not throw on any string.
+  .overwrite((s) => {
+    const ms = storableMs(s);
+    return ms === null ? s : new Date(ms).toISOString();
+  });
+
+export const ErrorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
+});
+
+export const AcceptedSchema = z.looseObject({ job_id: z.number(), status: z.string() });
+
+/** Idempotency-Key header, optional on every POST that creates a job. */
+export const IdempotencyHeaders = z.looseObject({
+  'idempotency-key': z.string().min(1).max(255).optional(),
+});

@@ -1,0 +1,312 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type pg from 'pg';
+import type { WorkerConfig } from '../config/config.js';
+import { sleep } from '../lib/abortable.js';
+import { backoffMs } from '../lib/backoff.js';
+import { LostClaimError, PermanentError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { isRetryablePgError } from '../db/pool.js';
+import { PgListener } from './listener.js';
+import type { JobMetrics } from './metrics.js';
+import type { HandlerRegistry } from './registry.js';
+import { commitBatch } from './sql/batch.js';
+import { claimJobs, nextDueIn } from './sql/claim.js';
+import { heartbeat, markWorkerStopped, pruneWorkers, registerWorker, rescueStaleJobs } from './sql/liveness.js';
+import { recordBatchFailure, releaseJob } from './sql/release.js';
+import type { BatchHandler, BatchResult, ClaimedJob, JobStatus } from './types.js';
+
+export interface WorkerDeps {
+  pool: pg.Pool;
+  databaseUrl: string;
+  registry: HandlerRegistry;
+  config: WorkerConfig;
+  log: Logger;
+  metrics?: JobMetrics;
+}
+
+type BatchOutcome = { kind: 'continue' } | { kind: 'stop' } | { kind: 'snooze'; ms: number };
+
+const PROGRESS_LOG_EVERY_MS = 5_000;
+
+/**
+ * A worker process's job runner. The producer loop claims only as many jobs as it has free
+ * slots, wakes on NOTIFY (polling is the fallback), and runs each job batch by batch; the engine
+ * owns looping, heartbeats, pause/cancel, checkpoints and retries, handlers only do one batch.
+ */
+export class Worker {
+  readonly id = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  readonly #deps: WorkerDeps;
+  readonly #log: Logger;
+  readonly #active = new Map<number, Promise<void>>();
+  readonly #stopping = new AbortController();
+  #wake: (() => void) | null = null;
+  #listener: PgListener | null = null;
+  #loop: Promise<void> | null = null;
+  #heartbeatTimer: NodeJS.Timeout | null = null;
+  #stopped: Promise<void> | null = null;
+
+  constructor(deps: WorkerDeps) {
+    this.#deps = deps;
+    this.#log = deps.log.child({ workerId: this.id });
+  }
+
+  get activeJobs(): number {
+    return this.#active.size;
+  }
+
+  async start(): Promise<void> {
+    const { pool, config } = this.#deps;
+    await pool.query(registerWorker(this.id, hostname(), process.pid, config.queues));
+    this.#listener = new PgListener({
+      url: this.#deps.databaseUrl,
+      channels: ['bulkhead_queue'],
+      log: this.#log,
+      onNotify: (_channel, queue) => {
+        if (config.queues.includes(queue)) this.notify();
+      },
+      onReconnect: () => this.notify(),
+    });
+    await this.#listener.start();
+    this.#heartbeatTimer = setInterval(() => void this.#beat(), config.heartbeatMs);
+    this.#heartbeatTimer.unref();
+    this.#loop = this.#produce();
+    this.#log.info({ queues: config.queues, concurrency: config.concurrency }, 'worker started');
+  }
+
+  /** Skip the wait: there may be work. */
+  notify(): void {
+    this.#wake?.();
+  }
+
+  async #produce(): Promise<void> {
+    const { config } = this.#deps;
+    let failures = 0;
+    while (!this.#stopping.signal.aborted) {
+      let waitMs = config.pollMs;
+      const free = config.concurrency - this.#active.size;
+      try {
+        if (free > 0) {
+          const jobs = await this.#claim(free);
+          for (const job of jobs) this.#startJob(job);
+          if (jobs.length === free) continue; // maybe more; slots permitting, claim again at once
+          const due = await this.#deps.pool.query<{ ms: number | null }>(nextDueIn(config.queues));
+          const ms = due.rows[0]?.ms;
+          if (ms !== null && ms !== undefined) waitMs = Math.max(5, Math.min(waitMs, Math.ceil(ms)));
+        }
+        failures = 0;
+      } catch (err) {
+        failures += 1;
+        waitMs = backoffMs(failures, 200, 5_000);
+        this.#log.warn({ err, retryInMs: waitMs }, 'claiming jobs failed');
+      }
+      await this.#waitForWork(waitMs);
+    }
+  }
+
+  #waitForWork(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = null;
+        this.#stopping.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+      this.#stopping.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async #claim(limit: number): Promise<ClaimedJob[]> {
+    const { rows } = await this.#deps.pool.query<ClaimedJob & { targets: (number | string)[] | null }>(
+      claimJobs(this.id, this.#deps.config.queues, limit),
+    );
+    return rows.map((r) => ({ ...r, targets: r.targets ? r.targets.map(Number) : null }));
+  }
+
+  #startJob(job: ClaimedJob): void {
+    const run = this.#runJob(job)
+      .catch((err) => this.#log.error({ err, jobId: job.id }, 'job runner crashed'))
+      .finally(() => {
+        this.#active.delete(job.id);
+        this.notify(); // a slot is free
+      });
+    this.#active.set(job.id, run);
+  }
+
+  async #runJob(job: ClaimedJob): Promise<void> {
+    const { config, registry, metrics } = this.#deps;
+    const log = this.#log.child({ jobId: job.id, businessId: job.business_id, type: job.type });
+    const handler = registry.get(job.type);
+    if (!handler) {
+      await this.#fail(job, `no handler registered for job type ${job.type}`, true, log);
+      return;
+    }
+    const sliceEnds = Date.now() + config.runtimeSliceMs;
+    let lastProgressLog = 0;
+    log.info({ event: 'JOB_START', attempt: job.attempts, processed: job.processed, total: job.total }, 'JOB_START');
+    for (;;) {
+      if (this.#stopping.signal.aborted || Date.now() >= sliceEnds) {
+        const reason = this.#stopping.signal.aborted ? 'worker stopping' : 'runtime slice over';
+        await this.#release(job, 0, log, reason);
+        return;
+      }
+      const started = process.hrtime.bigint();
+      let outcome: BatchOutcome;
+      try {
+        outcome = await this.#runBatch(job, handler.batch, log);
+        metrics?.batchSeconds.observe({ type: job.type, outcome: 'ok' }, Number(process.hrtime.bigint() - started) / 1e9);
+      } catch (err) {
+        metrics?.batchSeconds.observe({ type: job.type, outcome: 'error' }, Number(process.hrtime.bigint() - started) / 1e9);
+        if (err instanceof LostClaimError) {
+          log.warn({ event: 'JOB_LOST' }, 'claim lost (the job was rescued from this worker); batch rolled back');
+          return;
+        }
+        const permanent = err instanceof PermanentError;
+        await this.#fail(job, errorMessage(err), permanent, log);
+        return;
+      }
+      if (outcome.kind === 'stop') return;
+      if (outcome.kind === 'snooze') {
+        await this.#release(job, outcome.ms, log, 'snoozed');
+        return;
+      }
+      if (Date.now() - lastProgressLog >= PROGRESS_LOG_EVERY_MS) {
+        lastProgressLog = Date.now();
+        log.info({ event: 'JOB_PROGRESS', processed: job.processed, total: job.total }, 'JOB_PROGRESS');
+      }
+      const pauseMs = handler.batchPauseMs ?? config.batchPauseMs;
+      if (pauseMs > 0) await sleep(pauseMs, this.#stopping.signal);
+    }
+  }
+
+  /** One batch: handler, then progress + checkpoint + fence in one UPDATE, one transaction. */
+  async #runBatch(job: ClaimedJob, batch: BatchHandler, log: Logger): Promise<BatchOutcome> {
+    const { pool, config } = this.#deps;
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result: BatchResult = await batch({
+        tx: client,
+        job,
+        checkpoint: job.checkpoint,
+        batchSize: config.batchSize,
+        log,
+        signal: this.#stopping.signal,
+      });
+      const committed = await client.query<{ status: JobStatus; processed: number; total: number; succeeded: number; failed: number }>(
+        commitBatch(job.id, this.id, job.attempts, result),
+      );
+      const after = committed.rows[0];
+      if (!after) throw new LostClaimError(`job ${job.id} is no longer held by ${this.id}`);
+      await client.query('COMMIT');
+      Object.assign(job, after, { checkpoint: result.checkpoint ?? null });
+      switch (after.status) {
+        case 'completed':
+        case 'cancelled':
+          this.#logDone(log, job, after.status);
+          return { kind: 'stop' };
+        case 'paused':
+          log.info({ event: 'JOB_PAUSED', processed: job.processed }, 'JOB_PAUSED');
+          return { kind: 'stop' };
+        default:
+          return result.snoozeMs !== undefined ? { kind: 'snooze', ms: result.snoozeMs } : { kind: 'continue' };
+      }
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
+      throw err;
+    } finally {
+      client.release(broken || undefined);
+    }
+  }
+
+  async #release(job: ClaimedJob, delayMs: number, log: Logger, reason: string): Promise<void> {
+    try {
+      const { rows } = await this.#deps.pool.query<{ status: JobStatus }>(releaseJob(job.id, this.id, job.attempts, delayMs));
+      const status = rows[0]?.status;
+      if (status === 'cancelled') this.#logDone(log, job, 'cancelled');
+      else log.info({ event: 'JOB_RELEASED', reason, status, processed: job.processed }, 'JOB_RELEASED');
+    } catch (err) {
+      // The rescuer hands it back once our heartbeat is gone; nothing is lost meanwhile.
+      log.warn({ err }, 'could not release job; the rescuer will');
+    }
+  }
+
+  async #fail(job: ClaimedJob, message: string, permanent: boolean, log: Logger): Promise<void> {
+    const { config, pool } = this.#deps;
+    const retryInMs = backoffMs(job.consecutive_failures + 1, config.retryBaseMs);
+    try {
+      const { rows } = await pool.query<{ status: JobStatus; consecutive_failures: number }>(
+        recordBatchFailure(job.id, this.id, job.attempts, message, permanent, config.maxConsecutiveFailures, retryInMs),
+      );
+      const row = rows[0];
+      if (!row) return;
+      job.consecutive_failures = row.consecutive_failures;
+      if (row.status === 'failed' || row.status === 'cancelled') {
+        this.#logDone(log, job, row.status, message);
+      } else {
+        log.warn({ event: 'JOB_RETRY', error: message, retryInMs, consecutiveFailures: row.consecutive_failures }, 'batch failed; will retry');
+      }
+    } catch (err) {
+      log.warn({ err, original: message, transient: isRetryablePgError(err) }, 'could not record batch failure; the rescuer will hand the job back');
+    }
+  }
+
+  #logDone(log: Logger, job: ClaimedJob, status: JobStatus, error?: string): void {
+    this.#deps.metrics?.jobsFinished.inc({ type: job.type, status });
+    log.info(
+      { event: 'JOB_DONE', status, processed: job.processed, succeeded: job.succeeded, failed: job.failed, total: job.total, error },
+      'JOB_DONE',
+    );
+  }
+
+  async #beat(): Promise<void> {
+    const { pool, config } = this.#deps;
+    try {
+      const { rows } = await pool.query<{ alive: number }>(heartbeat(this.id));
+      if (rows[0]?.alive === 0 && !this.#stopping.signal.aborted) {
+        // Our row was pruned (we were silent for long): re-register. Any job we held was
+        // rescued and its fence has moved on, so our in-flight batches cannot commit.
+        await pool.query(registerWorker(this.id, hostname(), process.pid, config.queues));
+      }
+      const rescued = await pool.query<{ id: number; type: string; business_id: number; status: JobStatus }>(
+        rescueStaleJobs(config.staleMs),
+      );
+      for (const r of rescued.rows) {
+        this.#log.warn({ event: 'JOB_RESCUED', jobId: r.id, type: r.type, businessId: r.business_id, status: r.status }, 'JOB_RESCUED');
+      }
+      if (rescued.rows.length > 0) this.notify();
+      if (Math.random() < 0.01) await pool.query(pruneWorkers());
+    } catch (err) {
+      this.#log.warn({ err }, 'heartbeat failed');
+    }
+  }
+
+  /**
+   * Stops claiming, lets each running job finish its current batch and hands it back to the
+   * queue at once (so another worker continues it without waiting for staleness). Idempotent.
+   */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#stopping.abort();
+      this.notify();
+      await this.#loop;
+      await Promise.allSettled(this.#active.values());
+      if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+      await this.#listener?.stop();
+      await this.#deps.pool.query(markWorkerStopped(this.id)).catch(() => undefined);
+      this.#log.info('worker stopped');
+    })();
+    return this.#stopped;
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,90 @@
+import type { Queryable } from '../db/pool.js';
+
+/** Deletes the caller's leads among `ids`; notes, activities and reminders go by ON DELETE CASCADE. */
+export async function deleteLeadsByIds(db: Queryable, businessId: number, ids: number[]): Promise<number> {
+  const { rowCount } = await db.query(`DELETE FROM leads WHERE business_id = $1 AND id = ANY($2::bigint[])`, [businessId, ids]);
+  return rowCount ?? 0;
+}
+
+export interface LeadChanges {
+  status?: string | undefined;
+  /** undefined: keep; null: unassign. */
+  ownerUserId?: number | null | undefined;
+  tagsAdd?: string[] | undefined;
+  tagsRemove?: string[] | undefined;
+}
+
+/**
+ * Applies one change set to the caller's leads among `ids`. Tags keep their order; added tags
+ * that a lead already has are not repeated, and a tag both added and removed ends up removed.
+ */
+export async function updateLeadsByIds(db: Queryable, businessId: number, ids: number[], c: LeadChanges): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE leads
+        SET status = coalesce($3, status),
+            owner_user_id = CASE WHEN $4::boolean THEN $5::bigint ELSE owner_user_id END,
+            tags = ARRAY(SELECT u.t FROM unnest(tags || $6::text[]) WITH ORDINALITY AS u(t, ord)
+                          WHERE u.t <> ALL ($7::text[])
+                          GROUP BY u.t ORDER BY min(u.ord)),
+            updated_at = now()
+      WHERE business_id = $1 AND id = ANY($2::bigint[])`,
+    [businessId, ids, c.status ?? null, c.ownerUserId !== undefined, c.ownerUserId ?? null, c.tagsAdd ?? [], c.tagsRemove ?? []],
+  );
+  return rowCount ?? 0;
+}
+
+/** Only imported leads among `ids` are deleted; manual ones stay (and count as failed). */
+export async function deleteImportedByIds(db: Queryable, businessId: number, ids: number[]): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM leads WHERE business_id = $1 AND id = ANY($2::bigint[]) AND source = 'import'`,
+    [businessId, ids],
+  );
+  return rowCount ?? 0;
+}
+
+export interface QueryBatch {
+  /** Ids the batch selected (fewer than the limit: nothing is left after them). */
+  picked: number;
+  /** Of those, how many this batch deleted (the rest vanished meanwhile). */
+  deleted: number;
+  lastId: number | null;
+}
+
+/**
+ * The next `limit` imported leads after `afterId` (all of them, or those of one import), deleted
+ * in one statement. Keyset on id rather than OFFSET: each batch starts where the last stopped.
+ * The SELECT takes no row locks: a lead deleted meanwhile is simply not deleted again, and the
+ * count picked still says whether more may follow. pg sends unnamed statements, which PostgreSQL
+ * plans with the actual values, so `$2 IS NULL OR …` folds away and the import index is used.
+ */
+export async function deleteImportedAfter(
+  db: Queryable,
+  businessId: number,
+  importId: number | null,
+  afterId: number,
+  limit: number,
+): Promise<QueryBatch> {
+  const { rows } = await db.query<{ picked: number; deleted: number; last_id: number | null }>(
+    `WITH picked AS (
+       SELECT id FROM leads
+        WHERE business_id = $1 AND source = 'import' AND ($2::bigint IS NULL OR import_id = $2)
+          AND id > $3
+        ORDER BY id LIMIT $4),
+     gone AS (
+       DELETE FROM leads l USING picked p WHERE l.business_id = $1 AND l.id = p.id RETURNING l.id)
+     SELECT (SELECT count(*)::int FROM picked) AS picked,
+            (SELECT count(*)::int FROM gone) AS deleted,
+            (SELECT max(id) FROM picked) AS last_id`,
+    [businessId, importId, afterId, limit],
+  );
+  const r = rows[0];
+  return { picked: r?.picked ?? 0, deleted: r?.deleted ?? 0, lastId: r?.last_id ?? null };
+}
+
+export async function countImported(db: Queryable, businessId: number, importId: number | null): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM leads WHERE business_id = $1 AND source = 'import' AND ($2::bigint IS NULL OR import_id = $2)`,
+    [businessId, importId],
+  );
+  return rows[0]?.n ?? 0;
+}

@@ -1,0 +1,71 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type pg from 'pg';
+import { z } from 'zod';
+import type { AcceptDeps } from '../gate/accept.js';
+import { caller } from '../http/auth.js';
+import { Id, IdempotencyHeaders, LeadIds } from '../http/schemas.js';
+import { idempotencyOf, sendAccepted } from '../http/accepted.js';
+import { acceptBulkDelete, acceptBulkUpdate, acceptDeleteImported } from './bulk.service.js';
+import { Slug, Tags } from './leads.schemas.js';
+
+const LeadSetBody = z
+  .strictObject({
+    status: Slug.optional(),
+    owner_user_id: Id.nullable().optional().describe('a user of your business, or null to unassign'),
+    tags_add: Tags.optional(),
+    tags_remove: Tags.optional().describe('applied after tags_add'),
+  })
+  .refine((s) => Object.values(s).some((v) => v !== undefined), {
+    message: 'set at least one of status, owner_user_id, tags_add, tags_remove',
+  });
+
+const DeleteImportedBody = z
+  .strictObject({
+    import_id: Id.optional(),
+    lead_ids: LeadIds.optional(),
+    all: z.literal(true).optional(),
+  })
+  .refine((b) => [b.import_id, b.lead_ids, b.all].filter((v) => v !== undefined).length === 1, {
+    message: 'give exactly one of import_id, lead_ids or all: true',
+  });
+
+export const bulkRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAsyncZod => async (app) => {
+  app.post('/leads/bulk-delete', {
+    schema: {
+      tags: ['leads'],
+      summary: 'Delete leads with their notes, activities and reminders (delete_leads_bulk job)',
+      headers: IdempotencyHeaders,
+      body: z.strictObject({ lead_ids: LeadIds }),
+    },
+  }, async (request, reply) => {
+    const stored = await acceptBulkDelete(accept, caller(request), request.body.lead_ids, idempotencyOf(request, request.body));
+    return sendAccepted(reply, stored);
+  });
+
+  app.post('/leads/bulk-update', {
+    schema: {
+      tags: ['leads'],
+      summary: 'Change status, owner or tags of many leads (update_leads_bulk job)',
+      headers: IdempotencyHeaders,
+      body: z.strictObject({ lead_ids: LeadIds, set: LeadSetBody }),
+    },
+  }, async (request, reply) => {
+    const b = request.body;
+    const stored = await acceptBulkUpdate(accept, caller(request), b.lead_ids, b.set, idempotencyOf(request, b));
+    return sendAccepted(reply, stored);
+  });
+
+  app.post('/leads/imported/bulk-delete', {
+    schema: {
+      tags: ['leads'],
+      summary: 'Delete imported leads: of one import, by ids, or all of them (delete_imported_leads job)',
+      headers: IdempotencyHeaders,
+      body: DeleteImportedBody,
+    },
+  }, async (request, reply) => {
+    const b = request.body;
+    const scope = b.import_id !== undefined ? { importId: b.import_id } : b.lead_ids !== undefined ? { leadIds: b.lead_ids } : { all: true as const };
+    const stored = await acceptDeleteImported(accept, pool, caller(request), scope, idempotencyOf(request, b));
+    return sendAccepted(reply, stored);
+  });
+};

@@ -1,0 +1,169 @@
+import { parse } from 'csv-parse/sync';
+import { ValidationError } from '../lib/errors.js';
+import { Email, LIMITS, Name, RawPhone, Tags, uniqueTags } from './leads.schemas.js';
+import { normalizePhone } from './phone.js';
+
+/**
+ * An import row as staged in import_chunks, before validation: only the known fields, with
+ * whatever values the file had. Validation happens in the job, row by row, so one bad row
+ * becomes one entry in the import's errors instead of refusing the whole file.
+ */
+export interface RawImportRow {
+  phone?: unknown;
+  name?: unknown;
+  email?: unknown;
+  tags?: unknown;
+}
+
+export interface ValidLeadRow {
+  phone: string;
+  name: string | null;
+  email: string | null;
+  tags: string[];
+}
+
+export interface ImportError {
+  /** 1-based number of the data row (the CSV header is not counted). */
+  row: number;
+  message: string;
+}
+
+export type RowVerdict = { ok: true; lead: ValidLeadRow } | { ok: false; message: string };
+
+const FIELDS = ['phone', 'name', 'email', 'tags'] as const;
+
+/** Keeps the known fields of a JSON row; extra fields are not stored. */
+export function pickRow(row: Record<string, unknown>): RawImportRow {
+  const picked: RawImportRow = {};
+  for (const f of FIELDS) if (row[f] !== undefined) picked[f] = shallow(row[f]);
+  return picked;
+}
+
+const isScalar = (v: unknown): boolean => v === null || typeof v !== 'object';
+
+/**
+ * A cell value cut to what validation can tell apart: scalars, and arrays of scalars (tags).
+ * Anything deeper becomes an empty object or array, which fails validation with the same message
+ * as the original; kept whole, a value nested 100 000 levels deep made JSON.stringify overflow
+ * the stack while staging the rows (a 500).
+ */
+function shallow(v: unknown): unknown {
+  if (isScalar(v)) return v;
+  if (!Array.isArray(v)) return {};
+  return v.map((e: unknown) => (isScalar(e) ? e : Array.isArray(e) ? [] : {}));
+}
+
+/** A tags cell: "vip; spring|west" → ["vip", "spring", "west"]. */
+export function splitTagCell(cell: string): string[] {
+  return cell.split(/[;|]/).map((t) => t.trim()).filter((t) => t.length > 0);
+}
+
+/**
+ * A CSV body → raw rows. The header row names the columns (any order, any case; unknown columns
+ * are ignored); `phone` is required. Empty cells are absent values. Rows with too few or too many
+ * cells are kept and judged by the row validator, so the file's author sees which row is wrong.
+ */
+export function parseCsvImport(text: string): RawImportRow[] {
+  let records: string[][];
+  try {
+    records = parse(text, { bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, relax_quotes: false });
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ValidationError(`The CSV could not be read: ${reason}`, [{ path: 'body', message: reason }]);
+  }
+  const [header, ...data] = records;
+  const columns = (header ?? []).map((h) => h.trim().toLowerCase());
+  if (!columns.includes('phone')) {
+    throw new ValidationError('The CSV needs a header row with a "phone" column (optional: name, email, tags).', [
+      { path: 'body', message: 'missing "phone" column in the header row' },
+    ]);
+  }
+  checkRowCount(data.length, 'body');
+  return data.map((cells) => {
+    const row: RawImportRow = {};
+    columns.forEach((column, i) => {
+      const cell = cells[i];
+      if (cell === undefined || cell === '') return;
+      if (column === 'tags') row.tags = splitTagCell(cell);
+      else if (column === 'phone' || column === 'name' || column === 'email') row[column] = cell;
+    });
+    return row;
+  });
+}
+
+export function checkRowCount(count: number, path: string): void {
+  if (count === 0) {
+    throw new ValidationError('The import has no rows.', [{ path, message: 'at least one data row is required' }]);
+  }
+  if (count > LIMITS.importRows) {
+    throw new ValidationError(`An import holds at most ${LIMITS.importRows} rows; this one has ${count}.`, [
+      { path, message: `at most ${LIMITS.importRows} rows` },
+    ]);
+  }
+}
+
+const absent = (v: unknown): boolean => v === undefined || v === null || v === '';
+
+function fieldError(field: string, result: { success: false; error: { issues: { message: string }[] } }): RowVerdict {
+  return { ok: false, message: `${field}: ${result.error.issues[0]?.message ?? 'is invalid'}` };
+}
+
+/** The same rules as POST /leads, applied to one import row. Pure. */
+export function validateImportRow(data: RawImportRow, defaultCountry: string): RowVerdict {
+  if (absent(data.phone)) return { ok: false, message: 'phone: is required' };
+  const rawPhone = RawPhone.safeParse(typeof data.phone === 'number' ? String(data.phone) : data.phone);
+  if (!rawPhone.success) return fieldError('phone', rawPhone);
+  const phone = normalizePhone(rawPhone.data, defaultCountry);
+  if (!phone) return { ok: false, message: `phone: "${rawPhone.data}" is not a valid phone number` };
+
+  let name: string | null = null;
+  if (!absent(data.name)) {
+    const r = Name.safeParse(data.name);
+    if (!r.success) return fieldError('name', r);
+    name = r.data;
+  }
+  let email: string | null = null;
+  if (!absent(data.email)) {
+    const r = Email.safeParse(typeof data.email === 'string' ? data.email.trim() : data.email);
+    if (!r.success) return fieldError('email', r);
+    email = r.data;
+  }
+  let tags: string[] = [];
+  if (!absent(data.tags)) {
+    const r = Tags.safeParse(typeof data.tags === 'string' ? splitTagCell(data.tags) : data.tags);
+    if (!r.success) return fieldError('tags', r);
+    tags = uniqueTags(r.data);
+  }
+  return { ok: true, lead: { phone, name, email, tags } };
+}
+
+export interface ImportBatchPlan {
+  /** Valid rows, each phone once (the earliest row wins). */
+  leads: ValidLeadRow[];
+  errors: ImportError[];
+  /** Valid rows whose phone an earlier row of this batch already has. */
+  duplicatesInBatch: number;
+}
+
+/**
+ * Validates one batch of rows. A phone repeated inside the batch is a duplicate here; one
+ * repeated from an earlier batch, or already a lead, is caught by the unique index on insert.
+ */
+export function planImportBatch(rows: readonly { row_no: number; data: RawImportRow }[], defaultCountry: string): ImportBatchPlan {
+  const leads: ValidLeadRow[] = [];
+  const errors: ImportError[] = [];
+  const phones = new Set<string>();
+  let duplicatesInBatch = 0;
+  for (const { row_no, data } of rows) {
+    const verdict = validateImportRow(data, defaultCountry);
+    if (!verdict.ok) {
+      errors.push({ row: row_no, message: verdict.message });
+    } else if (phones.has(verdict.lead.phone)) {
+      duplicatesInBatch += 1;
+    } else {
+      phones.add(verdict.lead.phone);
+      leads.push(verdict.lead);
+    }
+  }
+  return { leads, errors, duplicatesInBatch };
+}

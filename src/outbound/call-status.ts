@@ -1,0 +1,54 @@
+import type { ProviderCallStatus } from '../providers/telephony/types.js';
+
+/**
+ * A call's status: 'dialing' is ours (claimed, the provider has not confirmed it); the rest are
+ * the provider's. Callbacks arrive duplicated and out of order, so a status only ever moves
+ * forward by rank; a terminal status never changes again.
+ */
+export type CallStatus = 'dialing' | ProviderCallStatus;
+
+export const ACTIVE_CALL_STATUSES: readonly CallStatus[] = ['dialing', 'queued', 'initiated', 'ringing', 'in-progress'];
+export const FINAL_CALL_STATUSES: readonly CallStatus[] = ['completed', 'busy', 'no-answer', 'failed', 'canceled'];
+
+const RANK: Record<CallStatus, number> = {
+  dialing: 0,
+  queued: 1,
+  initiated: 2,
+  ringing: 3,
+  'in-progress': 4,
+  completed: 5,
+  busy: 5,
+  'no-answer': 5,
+  failed: 5,
+  canceled: 5,
+};
+
+export function isActiveCall(s: CallStatus): boolean {
+  return RANK[s] < 5;
+}
+
+export function isFinalCall(s: CallStatus): boolean {
+  return RANK[s] === 5;
+}
+
+/** The status after `incoming` is reported, or null when it changes nothing (late, duplicate). */
+export function advance(current: CallStatus, incoming: CallStatus): CallStatus | null {
+  if (isFinalCall(current)) return null;
+  return RANK[incoming] > RANK[current] ? incoming : null;
+}
+
+/** What a run item records when its call ends. */
+export type CallOutcome = 'completed' | 'busy' | 'no_answer' | 'failed';
+
+export function outcomeOf(final: CallStatus): CallOutcome {
+  switch (final) {
+    case 'completed':
+      return 'completed';
+    case 'busy':
+      return 'busy';
+    case 'no-answer':
+      return 'no_answer';
+    default:
+      return 'failed';
+  }
+}

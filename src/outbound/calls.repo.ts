@@ -1,0 +1,152 @@
+import type { Queryable } from '../db/pool.js';
+import type { CallStatus } from './call-status.js';
+
+export interface CallRow {
+  id: number;
+  business_id: number;
+  lead_id: number | null;
+  run_id: number | null;
+  run_item_id: number | null;
+  attempt: number;
+  direction: string;
+  from_number: string;
+  to_number: string;
+  status: CallStatus;
+  call_sid: string | null;
+  duration_s: number | null;
+  error: string | null;
+  recording_sid: string | null;
+  recording_status: string | null;
+  recording_duration_s: number | null;
+  created_at: Date;
+  answered_at: Date | null;
+  ended_at: Date | null;
+  updated_at: Date;
+}
+
+export const CALL_COLUMNS = `id, business_id, lead_id, run_id, run_item_id, attempt, direction, from_number, to_number, status,
+  call_sid, duration_s, error, recording_sid, recording_status, recording_duration_s, created_at, answered_at, ended_at, updated_at`;
+
+/** The statuses that hold a call slot, as a SQL list (kept in step with call-status.ts). */
+export const ACTIVE_SQL = `('dialing', 'queued', 'initiated', 'ringing', 'in-progress')`;
+
+export async function getCallBySid(db: Queryable, businessId: number, sid: string): Promise<CallRow | null> {
+  const { rows } = await db.query<CallRow>(`SELECT ${CALL_COLUMNS} FROM calls WHERE business_id = $1 AND call_sid = $2`, [businessId, sid]);
+  return rows[0] ?? null;
+}
+
+export async function getCall(db: Queryable, businessId: number, id: number): Promise<CallRow | null> {
+  const { rows } = await db.query<CallRow>(`SELECT ${CALL_COLUMNS} FROM calls WHERE business_id = $1 AND id = $2`, [businessId, id]);
+  return rows[0] ?? null;
+}
+
+export interface CallFilter {
+  leadId?: number | undefined;
+  status?: string | undefined;
+  beforeId?: number | undefined;
+  limit: number;
+}
+
+/** Newest first, keyset-paginated by id. */
+export async function listCalls(db: Queryable, businessId: number, f: CallFilter): Promise<CallRow[]> {
+  const { rows } = await db.query<CallRow>(
+    `SELECT ${CALL_COLUMNS} FROM calls
+      WHERE business_id = $1
+        AND ($2::bigint IS NULL OR lead_id = $2)
+        AND ($3::text IS NULL OR status = $3)
+        AND ($4::bigint IS NULL OR id < $4)
+      ORDER BY id DESC LIMIT $5`,
+    [businessId, f.leadId ?? null, f.status ?? null, f.beforeId ?? null, f.limit],
+  );
+  return rows;
+}
+
+export async function listActiveCalls(db: Queryable, businessId: number): Promise<CallRow[]> {
+  const { rows } = await db.query<CallRow>(
+    `SELECT ${CALL_COLUMNS} FROM calls WHERE business_id = $1 AND status IN ${ACTIVE_SQL} ORDER BY id`,
+    [businessId],
+  );
+  return rows;
+}
+
+export async function countActiveCalls(db: Queryable, businessId: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM calls WHERE business_id = $1 AND status IN ${ACTIVE_SQL}`,
+    [businessId],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+export interface NewCall {
+  leadId: number | null;
+  runId: number | null;
+  runItemId: number | null;
+  attempt: number;
+  from: string;
+  to: string;
+}
+
+/** Inserts claimed calls (status 'dialing') in one statement; returns them in input order. */
+export async function insertCalls(db: Queryable, businessId: number, calls: NewCall[]): Promise<CallRow[]> {
+  if (calls.length === 0) return [];
+  const { rows } = await db.query<CallRow & { ord: number }>(
+    `INSERT INTO calls (business_id, lead_id, run_id, run_item_id, attempt, from_number, to_number)
+     SELECT $1, c.lead_id, c.run_id, c.run_item_id, c.attempt, c.from_number, c.to_number
+       FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::int[], $6::text[], $7::text[])
+            WITH ORDINALITY AS c(lead_id, run_id, run_item_id, attempt, from_number, to_number, ord)
+      ORDER BY c.ord
+     RETURNING ${CALL_COLUMNS}`,
+    [
+      businessId,
+      calls.map((c) => c.leadId),
+      calls.map((c) => c.runId),
+      calls.map((c) => c.runItemId),
+      calls.map((c) => c.attempt),
+      calls.map((c) => c.from),
+      calls.map((c) => c.to),
+    ],
+  );
+  return rows;
+}
+
+/** Locks one call for a state change (callbacks, dial results and the sweeper serialize on it). */
+export async function lockCall(db: Queryable, businessId: number, id: number): Promise<CallRow | null> {
+  const { rows } = await db.query<CallRow>(`SELECT ${CALL_COLUMNS} FROM calls WHERE business_id = $1 AND id = $2 FOR UPDATE`, [businessId, id]);
+  return rows[0] ?? null;
+}
+
+export interface CallChange {
+  status: CallStatus;
+  sid: string | null;
+  durationS: number | null;
+  error: string | null;
+}
+
+export async function updateCall(db: Queryable, businessId: number, id: number, c: CallChange): Promise<void> {
+  await db.query(
+    `UPDATE calls
+        SET status = $3,
+            call_sid = coalesce(call_sid, $4),
+            duration_s = coalesce($5, duration_s),
+            error = coalesce($6, error),
+            answered_at = CASE WHEN $3 = 'in-progress' AND answered_at IS NULL THEN now() ELSE answered_at END,
+            ended_at = CASE WHEN $3 IN ('completed', 'busy', 'no-answer', 'failed', 'canceled') AND ended_at IS NULL THEN now() ELSE ended_at END,
+            updated_at = now(), checked_at = now()
+      WHERE business_id = $1 AND id = $2`,
+    [businessId, id, c.status, c.sid, c.durationS, c.error],
+  );
+}
+
+export async function setRecording(
+  db: Queryable,
+  businessId: number,
+  id: number,
+  r: { sid: string | null; status: string; durationS: number | null },
+): Promise<void> {
+  await db.query(
+    `UPDATE calls SET recording_sid = coalesce($3, recording_sid), recording_status = $4,
+                      recording_duration_s = coalesce($5, recording_duration_s), updated_at = now()
+      WHERE business_id = $1 AND id = $2 AND (recording_status IS DISTINCT FROM 'completed' OR $4 = 'completed')`,
+    [businessId, id, r.sid, r.status, r.durationS],
+  );
+}

@@ -1,0 +1,180 @@
+import type pg from 'pg';
+import { withTx, type Queryable } from '../db/pool.js';
+import { AppError, ConflictError } from '../lib/errors.js';
+import { callingWindowState } from './calling-hours.js';
+import { ACTIVE_SQL, insertCalls, type CallRow } from './calls.repo.js';
+import { CPS_BACKLOG_SQL, cpsAllowance } from './cps.js';
+import { settingsFromRow, SETTINGS_SELECT, type SettingsDefaults } from './settings.repo.js';
+import { freeSlots, pickRoundRobin, type RunCandidates } from './slots.js';
+
+/**
+ * Every claim of a call slot — the next run items, or a direct call — happens in a transaction
+ * holding this business's slot lock, and counts the business's active calls in the calls table
+ * inside it. So at most max_outbound_calls calls are ever active, whatever the number of runs,
+ * workers, API processes and direct calls. A transaction-scoped advisory lock rather than
+ * SELECT … FOR UPDATE on the businesses row: FOR UPDATE would also block every insert that
+ * references the business (leads, jobs: their foreign keys take FOR KEY SHARE on it).
+ */
+export async function lockBusinessSlots(tx: pg.PoolClient, businessId: number): Promise<void> {
+  await tx.query({ name: 'bulkhead_slot_lock', text: `SELECT pg_advisory_xact_lock(hashtextextended('outbound:slots:' || $1::text, 0))`, values: [businessId] });
+}
+
+export class ConcurrencyLimitError extends AppError {
+  constructor(active: number, limit: number, wanted: number) {
+    super(429, 'concurrency_limit', `Your business has ${limit - active} free call slot(s) of ${limit}; ${wanted} call(s) need a slot each. Try again when a call ends.`,
+      { active, limit, requested: wanted, retry_after: 5 }, { 'retry-after': '5' });
+  }
+}
+
+export type ClaimOutcome =
+  | { kind: 'claimed'; calls: CallRow[]; more: boolean; maxCallS: number; cpsDelaysMs: number[] }
+  | { kind: 'no_slots' | 'idle' | 'gone' }
+  | { kind: 'closed' | 'cps_busy'; retryInMs: number };
+
+interface Observation {
+  timezone: string;
+  max_outbound_calls: number;
+  calling_start: string | null;
+  calling_end: string | null;
+  retry_busy: number | null;
+  retry_no_answer: number | null;
+  retry_delay_s: number | null;
+  max_call_s: number | null;
+  active: number;
+  cps_backlog_ms: number;
+}
+
+interface Candidate {
+  id: number;
+  run_id: number;
+  lead_id: number;
+  phone: string;
+  attempts: number;
+  dnc: boolean;
+}
+
+export interface ClaimOptions {
+  from: string;
+  defaults: SettingsDefaults;
+  cps: number;
+  cpsLookaheadMs: number;
+  /** Reserves CPS turns inside the claim transaction (one round trip less per fill). */
+  cpsLimiter: { reserve(n: number, db?: Queryable): Promise<number[]> };
+  now?: Date;
+}
+
+/** Extra candidates per run, so do-not-call leads found among them do not waste the pass. */
+const DNC_LOOKAHEAD = 5;
+
+/**
+ * Claims the next run items of a business for its free slots, round-robin across its running
+ * runs within each run's concurrency, inside the calling hours and the CPS budget: each becomes a
+ * call row in status 'dialing' (with our own id, before the provider hears of it) and the item
+ * 'dialing'. The caller dials them after commit.
+ */
+export async function claimRunItems(pool: pg.Pool, businessId: number, o: ClaimOptions): Promise<ClaimOutcome> {
+  return withTx(pool, async (tx) => {
+    await lockBusinessSlots(tx, businessId);
+    const { rows: obs } = await tx.query<Observation>(
+      `SELECT s.*, (SELECT count(*)::int FROM calls WHERE business_id = $1 AND status IN ${ACTIVE_SQL}) AS active,
+              ${CPS_BACKLOG_SQL} AS cps_backlog_ms
+         FROM (${SETTINGS_SELECT}) s`,
+      [businessId],
+    );
+    const b = obs[0];
+    if (!b) return { kind: 'gone' };
+    const settings = settingsFromRow(b, o.defaults);
+    let free = freeSlots(b.active, b.max_outbound_calls);
+    if (free === 0) return { kind: 'no_slots' };
+    const window = callingWindowState(o.now ?? new Date(), settings.timezone, settings.callingHours);
+    if (!window.open) return { kind: 'closed', retryInMs: window.opensInMs };
+    const allowance = cpsAllowance(b.cps_backlog_ms, o.cpsLookaheadMs, o.cps);
+    if (allowance === 0) return { kind: 'cps_busy', retryInMs: Math.max(5, b.cps_backlog_ms - o.cpsLookaheadMs) };
+    free = Math.min(free, allowance);
+
+    const { rows: runs } = await tx.query<{ id: number; concurrency: number; active: number }>(
+      `SELECT r.id, r.concurrency,
+              (SELECT count(*)::int FROM calls c WHERE c.business_id = $1 AND c.run_id = r.id AND c.status IN ${ACTIVE_SQL}) AS active
+         FROM outbound_runs r JOIN jobs j ON j.id = r.job_id AND j.business_id = $1
+        WHERE r.business_id = $1 AND j.status IN ('queued', 'running') AND NOT j.cancel_requested
+        ORDER BY r.last_dial_at, r.id`,
+      [businessId],
+    );
+    const open = runs.map((r) => ({ ...r, free: freeSlots(b.active, b.max_outbound_calls, r) })).filter((r) => r.free > 0);
+    if (open.length === 0) return { kind: 'idle' };
+    const { rows: candidates } = await tx.query<Candidate>(
+      `SELECT i.id, i.run_id, i.lead_id, i.phone, i.attempts,
+              EXISTS (SELECT 1 FROM dnc_numbers d WHERE d.business_id = $1 AND d.phone = i.phone) AS dnc
+         FROM unnest($2::bigint[], $3::int[]) AS r(id, lim)
+         CROSS JOIN LATERAL (
+           SELECT id, run_id, lead_id, phone, attempts FROM run_items i
+            WHERE i.business_id = $1 AND i.run_id = r.id AND i.status = 'queued' AND i.next_attempt_at <= now()
+              AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.business_id = $1 AND c.lead_id = i.lead_id AND c.status IN ${ACTIVE_SQL})
+            ORDER BY i.next_attempt_at, i.id
+            LIMIT r.lim) i`,
+      [businessId, open.map((r) => r.id), open.map((r) => Math.min(r.free, free) + DNC_LOOKAHEAD)],
+    );
+    const skipped = candidates.filter((c) => c.dnc).map((c) => c.id);
+    if (skipped.length > 0) {
+      await tx.query(
+        `UPDATE run_items SET status = 'skipped', error = 'do_not_call', updated_at = now()
+          WHERE business_id = $1 AND id = ANY($2::bigint[]) AND status = 'queued'`,
+        [businessId, skipped],
+      );
+    }
+    const byRun: RunCandidates<Candidate>[] = open.map((r) => ({
+      runId: r.id,
+      free: r.free,
+      items: candidates.filter((c) => c.run_id === r.id && !c.dnc),
+    }));
+    const picked = pickRoundRobin(byRun, free, (c) => c.lead_id);
+    if (picked.length === 0) return skipped.length > 0 ? { kind: 'claimed', calls: [], more: true, maxCallS: settings.maxCallS, cpsDelaysMs: [] } : { kind: 'idle' };
+    const calls = await insertCalls(
+      tx,
+      businessId,
+      picked.map((c) => ({ leadId: c.lead_id, runId: c.run_id, runItemId: c.id, attempt: c.attempts + 1, from: o.from, to: c.phone })),
+    );
+    await tx.query(
+      `UPDATE run_items i SET status = 'dialing', attempts = i.attempts + 1, call_id = c.id, error = NULL, updated_at = now()
+         FROM unnest($2::bigint[], $3::bigint[]) AS c(item_id, id)
+        WHERE i.business_id = $1 AND i.id = c.item_id`,
+      [businessId, calls.map((c) => c.run_item_id), calls.map((c) => c.id)],
+    );
+    await tx.query(
+      `UPDATE outbound_runs SET last_dial_at = clock_timestamp() WHERE business_id = $1 AND id = ANY($2::bigint[])`,
+      [businessId, [...new Set(picked.map((c) => c.run_id))]],
+    );
+    // Last statement before COMMIT: the shared CPS row stays locked for one round trip only.
+    const cpsDelaysMs = await o.cpsLimiter.reserve(calls.length, tx);
+    return { kind: 'claimed', calls, more: skipped.length > 0, maxCallS: settings.maxCallS, cpsDelaysMs };
+  });
+}
+
+/**
+ * Direct calls: all of them get a slot or none does (429 concurrency_limit); a lead already in
+ * a call is a 409.
+ */
+export async function claimDirectCalls(
+  pool: pg.Pool,
+  businessId: number,
+  leads: Array<{ id: number; phone: string }>,
+  from: string,
+): Promise<CallRow[]> {
+  return withTx(pool, async (tx) => {
+    await lockBusinessSlots(tx, businessId);
+    const { rows } = await tx.query<{ limit: number; active: number; busy: number[] }>(
+      `SELECT b.max_outbound_calls AS limit,
+              (SELECT count(*)::int FROM calls WHERE business_id = $1 AND status IN ${ACTIVE_SQL}) AS active,
+              ARRAY(SELECT lead_id FROM calls WHERE business_id = $1 AND status IN ${ACTIVE_SQL} AND lead_id = ANY($2::bigint[])) AS busy
+         FROM businesses b WHERE b.id = $1`,
+      [businessId, leads.map((l) => l.id)],
+    );
+    const o = rows[0];
+    if (!o) throw new Error(`business ${businessId} vanished`);
+    if (o.busy.length > 0) {
+      throw new ConflictError('lead_in_call', `Lead(s) ${o.busy.join(', ')} are already in a call.`, { lead_ids: o.busy });
+    }
+    if (freeSlots(o.active, o.limit) < leads.length) throw new ConcurrencyLimitError(o.active, o.limit, leads.length);
+    return insertCalls(tx, businessId, leads.map((l) => ({ leadId: l.id, runId: null, runItemId: null, attempt: 1, from, to: l.phone })));
+  });
+}

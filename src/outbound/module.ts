@@ -1,0 +1,141 @@
+import type { DomainModule, ModuleDeps, ModuleRoles } from '../cli/module.js';
+import { downloadJob } from '../recordings/download.job.js';
+import { recordingRoutes } from '../recordings/recordings.routes.js';
+import { createTwilioSimulator, type TwilioSimulator } from '../providers/telephony/simulator.js';
+import { createTwilioProvider } from '../providers/telephony/twilio.adapter.js';
+import type { TelephonyProvider } from '../providers/telephony/types.js';
+import { createDialer, type Dialer } from './dialer.js';
+import { outboundRoutes } from './outbound.routes.js';
+import { runJob } from './run.job.js';
+import { createSweeper, type Sweeper } from './sweeper.js';
+import { twilioWebhooks } from './twilio.webhooks.js';
+
+export interface OutboundModule extends DomainModule {
+  name: 'outbound';
+  /** The in-process Twilio simulator, when this process runs one (tests inject faults through it). */
+  readonly simulator: TwilioSimulator | null;
+  readonly dialer: Dialer;
+  /** One sweeper pass now (tests; the worker role also runs it every DIALER_SWEEP_MS). */
+  sweepNow(): ReturnType<Sweeper['sweep']>;
+}
+
+export function isOutboundModule(m: DomainModule): m is OutboundModule {
+  return m.name === 'outbound' && 'sweepNow' in m;
+}
+
+/**
+ * Outbound calls, call slots, the dialer, Twilio webhooks and recordings.
+ *
+ * Provider: real Twilio when TWILIO_ACCOUNT_SID is set; otherwise the simulator at
+ * TWILIO_API_BASE, or — when that is unset too — a simulator started here, in-process, on a free
+ * port of 127.0.0.1, whatever the roles (the API role needs the provider for direct calls, the
+ * worker role for runs, sweeps and downloads). Separate `api` and `worker` processes must share
+ * one simulator through TWILIO_API_BASE: each in-process simulator knows only its own calls.
+ */
+export function createOutboundModule(deps: ModuleDeps): OutboundModule {
+  const { config, pool, log: rootLog } = deps;
+  const log = rootLog.child({ part: 'outbound' });
+  let simulator: TwilioSimulator | null = null;
+  let provider: TelephonyProvider | null = null;
+  let dialer: Dialer | null = null;
+  let sweeper: Sweeper | null = null;
+  let sweepTimer: NodeJS.Timeout | null = null;
+  let sweeping: Promise<unknown> | null = null;
+  let stopped: Promise<void> | null = null;
+  const defaults = { callingHours: config.dialer.callingHours, maxCallS: config.dialer.maxCallS };
+  // An unconfirmed dial may only be reconciled once no process can still be waiting for the
+  // provider's answer to it (create timeout + the CPS lookahead).
+  const dialerConfig = { ...config.dialer, unconfirmedAfterMs: Math.max(config.dialer.unconfirmedAfterMs, config.dialer.createTimeoutMs + 2_000) };
+
+  function requireDialer(): Dialer {
+    if (!dialer) throw new Error('the outbound module is not started');
+    return dialer;
+  }
+  function requireProvider(): TelephonyProvider {
+    if (!provider) throw new Error('the outbound module is not started');
+    return provider;
+  }
+  function requireSweeper(): Sweeper {
+    if (!sweeper) throw new Error('the outbound module is not started in the worker role');
+    return sweeper;
+  }
+
+  const module: OutboundModule = {
+    name: 'outbound',
+    get simulator() {
+      return simulator;
+    },
+    get dialer() {
+      return requireDialer();
+    },
+    handlers: [
+      runJob({ requestFill: (b) => dialer?.requestFill(b), pollMs: config.dialer.runPollMs }),
+      downloadJob({ dataDir: config.dataDir, provider: requireProvider }),
+    ],
+    routes: async (app) => {
+      await app.register(outboundRoutes({ pool, accept: deps.accept, dialer: requireDialer, defaults }));
+      await app.register(recordingRoutes({ pool, accept: deps.accept, dataDir: config.dataDir }));
+    },
+    webhooks: twilioWebhooks({ pool, authToken: config.twilio.authToken, log, publicBaseUrl: deps.publicBaseUrl }),
+
+    async start(roles: ModuleRoles) {
+      if (provider || (!roles.api && !roles.worker)) return;
+      let apiBase = config.twilio.real ? undefined : config.twilio.apiBase;
+      if (!config.twilio.real && !apiBase) {
+        simulator = createTwilioSimulator({
+          accountSid: config.twilio.accountSid,
+          authToken: config.twilio.authToken,
+          callMs: config.sim.callMs,
+          outcomes: config.sim.outcomes,
+          log: log.child({ part: 'twilio-simulator' }),
+        });
+        apiBase = await simulator.start();
+        log.info({ url: apiBase }, 'twilio simulator started in-process');
+      }
+      provider = createTwilioProvider({
+        accountSid: config.twilio.accountSid,
+        authToken: config.twilio.authToken,
+        apiBase,
+        timeoutMs: config.dialer.createTimeoutMs,
+      });
+      dialer = createDialer({
+        pool,
+        databaseUrl: deps.databaseUrl,
+        provider,
+        config: dialerConfig,
+        cps: config.twilio.cps,
+        from: config.twilio.from,
+        log,
+        publicBaseUrl: deps.publicBaseUrl,
+      });
+      await dialer.start({ listen: roles.worker });
+      if (roles.worker) {
+        const d = dialer;
+        sweeper = createSweeper({ pool, provider, config: dialerConfig, log, requestFill: (b) => d.requestFill(b) });
+        const s = sweeper;
+        sweepTimer = setInterval(() => {
+          if (sweeping) return;
+          sweeping = s.sweep()
+            .catch((err: unknown) => log.warn({ err }, 'dialer sweep failed'))
+            .finally(() => (sweeping = null));
+        }, config.dialer.sweepMs);
+        sweepTimer.unref();
+      }
+    },
+
+    sweepNow() {
+      return requireSweeper().sweep();
+    },
+
+    stop() {
+      stopped ??= (async () => {
+        if (sweepTimer) clearInterval(sweepTimer);
+        await sweeping;
+        await dialer?.stop();
+        await simulator?.stop();
+      })();
+      return stopped;
+    },
+  };
+  return module;
+}

@@ -1,0 +1,180 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type pg from 'pg';
+import { z } from 'zod';
+import type { AcceptDeps } from '../gate/accept.js';
+import { idempotencyOf, sendAccepted } from '../http/accepted.js';
+import { caller } from '../http/auth.js';
+import { decodeCursor, listQuery, page } from '../http/pagination.js';
+import { Id, IdempotencyHeaders, IdParam, LeadIds } from '../http/schemas.js';
+import { normalizePhone } from '../leads/phone.js';
+import { NotFoundError, ValidationError } from '../lib/errors.js';
+import { PROVIDER_CALL_STATUSES } from '../providers/telephony/types.js';
+import { getCallBySid, listActiveCalls, listCalls } from './calls.repo.js';
+import type { Dialer } from './dialer.js';
+import { placeDirectCalls } from './direct-calls.service.js';
+import { addDnc, listDnc, removeDnc } from './dnc.repo.js';
+import { callView, dncView, itemView, runView, settingsView } from './outbound.view.js';
+import { getRun, listRunItems, runCounts } from './runs.repo.js';
+import { acceptRun } from './runs.service.js';
+import { getSettings, upsertSettings, type SettingsDefaults } from './settings.repo.js';
+
+export interface OutboundRouteDeps {
+  pool: pg.Pool;
+  accept: AcceptDeps;
+  dialer: () => Dialer;
+  defaults: SettingsDefaults;
+}
+
+const CallSidParam = z.object({ call_sid: z.string().regex(/^CA[0-9a-fA-F]{32}$/, 'must be a call sid (CA + 32 hex digits)') });
+const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'must be HH:MM (00:00–24:00)');
+const CALL_STATUSES = ['dialing', ...PROVIDER_CALL_STATUSES] as const;
+
+export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod => async (app) => {
+  const { pool } = deps;
+
+  async function settingsOf(businessId: number) {
+    const s = await getSettings(pool, businessId, deps.defaults);
+    if (!s) throw new NotFoundError('Business');
+    return s;
+  }
+
+  app.post('/outbound/runs', {
+    schema: {
+      tags: ['outbound'],
+      summary: 'Call a list of leads (enqueue_outbound_calls job; the job is the run)',
+      headers: IdempotencyHeaders,
+      body: z.strictObject({ lead_ids: LeadIds, concurrency: z.number().int().min(1).max(1000).optional() }),
+    },
+  }, async (request, reply) => {
+    const who = caller(request);
+    const s = await settingsOf(who.businessId);
+    const b = request.body;
+    const stored = await acceptRun(deps.accept, who, b.lead_ids, b.concurrency, s.maxOutboundCalls, idempotencyOf(request, b));
+    return sendAccepted(reply, stored);
+  });
+
+  app.get('/outbound/runs/:id', {
+    schema: { tags: ['outbound'], summary: 'A run with the count of its items per status', params: IdParam },
+  }, async (request) => {
+    const businessId = caller(request).businessId;
+    const run = await getRun(pool, businessId, request.params.id);
+    if (!run) throw new NotFoundError('Run');
+    return runView(run, await runCounts(pool, businessId, run.id));
+  });
+
+  app.get('/outbound/runs/:id/items', {
+    schema: { tags: ['outbound'], summary: "A run's items (one per lead), in order", params: IdParam, querystring: z.object(listQuery) },
+  }, async (request) => {
+    const businessId = caller(request).businessId;
+    const run = await getRun(pool, businessId, request.params.id);
+    if (!run) throw new NotFoundError('Run');
+    const q = request.query;
+    const rows = await listRunItems(pool, businessId, run.id, decodeCursor(q.cursor), q.limit + 1);
+    return page(rows, q.limit, itemView);
+  });
+
+  app.post('/outbound/calls', {
+    schema: {
+      tags: ['outbound'],
+      summary: 'Call 1–3 leads now, against the business’s call slots (429 concurrency_limit when they are taken)',
+      body: z.strictObject({ lead_ids: z.array(Id).min(1).max(3) }),
+    },
+  }, async (request, reply) => {
+    const calls = await placeDirectCalls(pool, deps.dialer(), caller(request).businessId, request.body.lead_ids);
+    return reply.status(201).send({ calls: calls.map(callView) });
+  });
+
+  app.get('/outbound/active', {
+    schema: { tags: ['outbound'], summary: 'The business’s active calls against its limit' },
+  }, async (request) => {
+    const businessId = caller(request).businessId;
+    const s = await settingsOf(businessId);
+    const calls = await listActiveCalls(pool, businessId);
+    return { active: calls.length, limit: s.maxOutboundCalls, calls: calls.map(callView) };
+  });
+
+  app.get('/calls', {
+    schema: {
+      tags: ['outbound'],
+      summary: 'Calls, newest first',
+      querystring: z.object({ ...listQuery, lead_id: IdParam.shape.id.optional(), status: z.enum(CALL_STATUSES).optional() }),
+    },
+  }, async (request) => {
+    const q = request.query;
+    const rows = await listCalls(pool, caller(request).businessId, { leadId: q.lead_id, status: q.status, beforeId: decodeCursor(q.cursor), limit: q.limit + 1 });
+    return page(rows, q.limit, callView);
+  });
+
+  app.get('/calls/:call_sid', {
+    schema: { tags: ['outbound'], summary: 'One call by its provider sid', params: CallSidParam },
+  }, async (request) => {
+    const call = await getCallBySid(pool, caller(request).businessId, request.params.call_sid);
+    if (!call) throw new NotFoundError('Call');
+    return callView(call);
+  });
+
+  app.get('/outbound/settings', {
+    schema: { tags: ['outbound'], summary: 'Dialer rules: calling hours, retries, maximum call duration' },
+  }, async (request) => settingsView(await settingsOf(caller(request).businessId)));
+
+  app.patch('/outbound/settings', {
+    schema: {
+      tags: ['outbound'],
+      summary: 'Change dialer rules (calling_hours null = back to the default)',
+      body: z.strictObject({
+        calling_hours: z.strictObject({ start: HHMM, end: HHMM }).nullable().optional(),
+        retry: z.strictObject({
+          busy: z.number().int().min(0).max(10).optional(),
+          no_answer: z.number().int().min(0).max(10).optional(),
+          delay_s: z.number().int().min(1).max(604_800).optional(),
+        }).optional(),
+        max_call_s: z.number().int().min(10).max(14_400).nullable().optional(),
+      }),
+    },
+  }, async (request) => {
+    const businessId = caller(request).businessId;
+    const b = request.body;
+    await upsertSettings(pool, businessId, {
+      calling_hours: b.calling_hours,
+      retry_busy: b.retry?.busy,
+      retry_no_answer: b.retry?.no_answer,
+      retry_delay_s: b.retry?.delay_s,
+      max_call_s: b.max_call_s,
+    });
+    return settingsView(await settingsOf(businessId));
+  });
+
+  app.post('/outbound/dnc', {
+    schema: {
+      tags: ['outbound'],
+      summary: 'Put a number on the do-not-call list (runs skip it; direct calls refuse it)',
+      body: z.strictObject({ phone: z.string().trim().min(1).max(40), reason: z.string().trim().max(500).optional() }),
+    },
+  }, async (request, reply) => {
+    const who = caller(request);
+    const phone = normalizePhone(request.body.phone, who.defaultCountry);
+    if (!phone) throw new ValidationError('The phone number is not valid.', [{ path: 'body.phone', message: 'is not a valid phone number' }]);
+    const row = await addDnc(pool, who.businessId, phone, request.body.reason ?? null, who.userId);
+    return reply.status(201).send(dncView(row));
+  });
+
+  app.get('/outbound/dnc', {
+    schema: { tags: ['outbound'], summary: 'The do-not-call list', querystring: z.object(listQuery) },
+  }, async (request) => {
+    const q = request.query;
+    const after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : null;
+    const rows = await listDnc(pool, caller(request).businessId, after, q.limit + 1);
+    const items = rows.slice(0, q.limit);
+    const last = items.at(-1);
+    return { items: items.map(dncView), next_cursor: rows.length > q.limit && last ? Buffer.from(last.phone).toString('base64url') : null };
+  });
+
+  app.delete('/outbound/dnc/:phone', {
+    schema: { tags: ['outbound'], summary: 'Take a number off the do-not-call list', params: z.object({ phone: z.string().min(1).max(40) }) },
+  }, async (request, reply) => {
+    const who = caller(request);
+    const phone = normalizePhone(request.params.phone, who.defaultCountry);
+    if (!phone || !(await removeDnc(pool, who.businessId, phone))) throw new NotFoundError('Do-not-call number');
+    return reply.status(204).send();
+  });
+};

@@ -1,0 +1,110 @@
+import type { Queryable } from '../db/pool.js';
+
+export const ITEM_STATUSES = ['queued', 'dialing', 'calling', 'completed', 'busy', 'no_answer', 'failed', 'cancelled', 'skipped'] as const;
+export type ItemStatus = (typeof ITEM_STATUSES)[number];
+/** Item statuses that are final: the item counts as processed in the run's job. */
+export const ENDED_ITEM_SQL = `('completed', 'busy', 'no_answer', 'failed', 'cancelled', 'skipped')`;
+
+export interface RunRow {
+  id: number;
+  business_id: number;
+  job_id: number;
+  concurrency: number;
+  created_at: Date;
+  job_status: string;
+}
+
+export interface RunItemRow {
+  id: number;
+  lead_id: number;
+  phone: string;
+  status: ItemStatus;
+  call_sid: string | null;
+  attempts: number;
+  error: string | null;
+}
+
+export async function insertRun(db: Queryable, businessId: number, jobId: number, concurrency: number, userId: number): Promise<number> {
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO outbound_runs (business_id, job_id, concurrency, created_by) VALUES ($1, $2, $3, $4) RETURNING id`,
+    [businessId, jobId, concurrency, userId],
+  );
+  const id = rows[0]?.id;
+  if (id === undefined) throw new Error('INSERT … RETURNING gave no row');
+  return id;
+}
+
+/**
+ * One item per lead of the business among `leadIds` (ids that are not its leads are left out),
+ * in one statement; leads on the do-not-call list start as skipped. Returns the item count.
+ */
+export async function insertRunItems(db: Queryable, businessId: number, runId: number, leadIds: number[]): Promise<number> {
+  const { rowCount } = await db.query(
+    `INSERT INTO run_items (business_id, run_id, lead_id, phone, status, error)
+     SELECT $1, $2, l.id, l.phone,
+            CASE WHEN d.phone IS NULL THEN 'queued' ELSE 'skipped' END,
+            CASE WHEN d.phone IS NULL THEN NULL ELSE 'do_not_call' END
+       FROM leads l LEFT JOIN dnc_numbers d ON d.business_id = $1 AND d.phone = l.phone
+      WHERE l.business_id = $1 AND l.id = ANY($3::bigint[])
+      ORDER BY l.id`,
+    [businessId, runId, leadIds],
+  );
+  return rowCount ?? 0;
+}
+
+export async function getRun(db: Queryable, businessId: number, runId: number): Promise<RunRow | null> {
+  const { rows } = await db.query<RunRow>(
+    `SELECT r.id, r.business_id, r.job_id, r.concurrency, r.created_at, j.status AS job_status
+       FROM outbound_runs r JOIN jobs j ON j.id = r.job_id AND j.business_id = $1
+      WHERE r.business_id = $1 AND r.id = $2`,
+    [businessId, runId],
+  );
+  return rows[0] ?? null;
+}
+
+export async function getRunByJob(db: Queryable, businessId: number, jobId: number): Promise<{ id: number } | null> {
+  const { rows } = await db.query<{ id: number }>(`SELECT id FROM outbound_runs WHERE business_id = $1 AND job_id = $2`, [businessId, jobId]);
+  return rows[0] ?? null;
+}
+
+export async function runCounts(db: Queryable, businessId: number, runId: number): Promise<Record<ItemStatus, number>> {
+  const { rows } = await db.query<{ status: ItemStatus; n: number }>(
+    `SELECT status, count(*)::int AS n FROM run_items WHERE business_id = $1 AND run_id = $2 GROUP BY status`,
+    [businessId, runId],
+  );
+  const counts = Object.fromEntries(ITEM_STATUSES.map((s) => [s, 0])) as Record<ItemStatus, number>;
+  for (const r of rows) counts[r.status] = r.n;
+  return counts;
+}
+
+export async function listRunItems(db: Queryable, businessId: number, runId: number, afterId: number | undefined, limit: number): Promise<RunItemRow[]> {
+  const { rows } = await db.query<RunItemRow>(
+    `SELECT i.id, i.lead_id, i.phone, i.status, c.call_sid, i.attempts, i.error
+       FROM run_items i LEFT JOIN calls c ON c.business_id = $1 AND c.id = i.call_id
+      WHERE i.business_id = $1 AND i.run_id = $2 AND ($3::bigint IS NULL OR i.id > $3)
+      ORDER BY i.id LIMIT $4`,
+    [businessId, runId, afterId ?? null, limit],
+  );
+  return rows;
+}
+
+/** Queued items of a run that will not be dialled any more (cancelled or failed run). */
+export async function cancelQueuedItems(db: Queryable, businessId: number, runId: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE run_items SET status = 'cancelled', updated_at = now() WHERE business_id = $1 AND run_id = $2 AND status = 'queued'`,
+    [businessId, runId],
+  );
+  return rowCount ?? 0;
+}
+
+/** How far a run is: items ended (and of those completed) and all items. */
+export async function runProgress(db: Queryable, businessId: number, runId: number): Promise<{ total: number; ended: number; completed: number }> {
+  const { rows } = await db.query<{ total: number; ended: number; completed: number }>(
+    `SELECT count(*)::int AS total,
+            count(*) FILTER (WHERE status IN ${ENDED_ITEM_SQL})::int AS ended,
+            count(*) FILTER (WHERE status = 'completed')::int AS completed
+       FROM run_items WHERE business_id = $1 AND run_id = $2`,
+    [businessId, runId],
+  );
+  return rows[0] ?? { total: 0, ended: 0, completed: 0 };
+}

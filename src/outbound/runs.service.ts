@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import { acceptJob, type AcceptDeps, type Accepted, type Caller, type Idempotency } from '../gate/accept.js';
+import { ValidationError } from '../lib/errors.js';
+import { DIALER_CHANNEL } from './call-state.js';
+import { insertRun, insertRunItems } from './runs.repo.js';
+
+/** Runs over the same set of leads share a lock: one active run per lead set. */
+export function leadSetLockKey(sortedIds: number[]): string {
+  return `outbound:${createHash('sha256').update(sortedIds.join(',')).digest('hex').slice(0, 32)}`;
+}
+
+export function distinctSorted(ids: number[]): number[] {
+  return [...new Set(ids)].sort((a, b) => a - b);
+}
+
+/**
+ * Accepts a run: the job, the run row and one item per lead of the business are created in the
+ * gate's transaction (all or nothing). Ids that are not the business's leads are left out and
+ * reported; a run with no lead at all is a 400 (and creates nothing).
+ */
+export async function acceptRun(
+  deps: AcceptDeps,
+  who: Caller,
+  leadIds: number[],
+  concurrency: number | undefined,
+  maxOutboundCalls: number,
+  idempotency: Idempotency | undefined,
+): Promise<Accepted> {
+  const targets = distinctSorted(leadIds);
+  const conc = concurrency ?? maxOutboundCalls;
+  return acceptJob(deps, {
+    caller: who,
+    op: 'enqueue_outbound_calls',
+    params: { lead_count: targets.length, concurrency: conc },
+    // The ids are the run's items; kept out of the job's targets, which every claim would reload.
+    identity: { leads: targets, concurrency: conc },
+    lockKey: leadSetLockKey(targets),
+    total: targets.length,
+    idempotency,
+    prepare: async (tx, job) => {
+      const runId = await insertRun(tx, who.businessId, job.id, conc, who.userId);
+      const items = await insertRunItems(tx, who.businessId, runId, targets);
+      if (items === 0) {
+        throw new ValidationError('None of these ids is a lead of your business.', [{ path: 'body.lead_ids', message: 'no lead of your business' }]);
+      }
+      if (items !== targets.length) {
+        await tx.query(`UPDATE jobs SET total = $3 WHERE business_id = $1 AND id = $2`, [who.businessId, job.id, items]);
+      }
+      // Dialers start filling at commit, without waiting for a worker to claim the job.
+      await tx.query(`SELECT pg_notify($1, $2::text)`, [DIALER_CHANNEL, who.businessId]);
+      return { run_id: runId, leads: items, not_found: targets.length - items };
+    },
+  });
+}

@@ -1,0 +1,89 @@
+import type { Queryable } from '../db/pool.js';
+import type { CallingWindow } from './calling-hours.js';
+import { parseHours, timeToMinutes } from './calling-hours.js';
+import type { RetryPolicy } from './retry.js';
+
+/** A business's dialer rules with the defaults applied (no dialer_settings row = all defaults). */
+export interface DialerSettings {
+  timezone: string;
+  maxOutboundCalls: number;
+  callingHours: CallingWindow;
+  /** True when the business set its own hours (else the DIALER_CALLING_HOURS default applies). */
+  customHours: boolean;
+  retry: RetryPolicy;
+  maxCallS: number;
+}
+
+export interface SettingsDefaults {
+  callingHours: string;
+  maxCallS: number;
+}
+
+interface SettingsRow {
+  timezone: string;
+  max_outbound_calls: number;
+  calling_start: string | null;
+  calling_end: string | null;
+  retry_busy: number | null;
+  retry_no_answer: number | null;
+  retry_delay_s: number | null;
+  max_call_s: number | null;
+}
+
+export function settingsFromRow(r: SettingsRow, d: SettingsDefaults): DialerSettings {
+  const custom = r.calling_start !== null && r.calling_end !== null;
+  return {
+    timezone: r.timezone,
+    maxOutboundCalls: r.max_outbound_calls,
+    callingHours: custom ? { startMin: timeToMinutes(r.calling_start ?? ''), endMin: timeToMinutes(r.calling_end ?? '') } : parseHours(d.callingHours),
+    customHours: custom,
+    retry: { busy: r.retry_busy ?? 0, noAnswer: r.retry_no_answer ?? 0, delayS: r.retry_delay_s ?? 900 },
+    maxCallS: r.max_call_s ?? d.maxCallS,
+  };
+}
+
+export const SETTINGS_SELECT = `SELECT b.timezone, b.max_outbound_calls, s.calling_start::text AS calling_start, s.calling_end::text AS calling_end,
+          s.retry_busy, s.retry_no_answer, s.retry_delay_s, s.max_call_s
+     FROM businesses b LEFT JOIN dialer_settings s ON s.business_id = b.id
+    WHERE b.id = $1`;
+
+export async function getSettings(db: Queryable, businessId: number, d: SettingsDefaults): Promise<DialerSettings | null> {
+  const { rows } = await db.query<SettingsRow>(SETTINGS_SELECT, [businessId]);
+  const row = rows[0];
+  return row ? settingsFromRow(row, d) : null;
+}
+
+export interface SettingsPatch {
+  calling_hours?: { start: string; end: string } | null | undefined;
+  retry_busy?: number | undefined;
+  retry_no_answer?: number | undefined;
+  retry_delay_s?: number | undefined;
+  max_call_s?: number | null | undefined;
+}
+
+export async function upsertSettings(db: Queryable, businessId: number, p: SettingsPatch): Promise<void> {
+  const hoursGiven = p.calling_hours !== undefined;
+  await db.query(
+    `INSERT INTO dialer_settings (business_id, calling_start, calling_end, retry_busy, retry_no_answer, retry_delay_s, max_call_s)
+     VALUES ($1, $2::time, $3::time, coalesce($4, 0), coalesce($5, 0), coalesce($6, 900), $7)
+     ON CONFLICT (business_id) DO UPDATE SET
+       calling_start = CASE WHEN $8 THEN $2::time ELSE dialer_settings.calling_start END,
+       calling_end = CASE WHEN $8 THEN $3::time ELSE dialer_settings.calling_end END,
+       retry_busy = coalesce($4, dialer_settings.retry_busy),
+       retry_no_answer = coalesce($5, dialer_settings.retry_no_answer),
+       retry_delay_s = coalesce($6, dialer_settings.retry_delay_s),
+       max_call_s = CASE WHEN $9 THEN $7 ELSE dialer_settings.max_call_s END,
+       updated_at = now()`,
+    [
+      businessId,
+      p.calling_hours?.start ?? null,
+      p.calling_hours?.end ?? null,
+      p.retry_busy ?? null,
+      p.retry_no_answer ?? null,
+      p.retry_delay_s ?? null,
+      p.max_call_s ?? null,
+      hoursGiven,
+      p.max_call_s !== undefined,
+    ],
+  );
+}

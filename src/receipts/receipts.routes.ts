@@ -1,0 +1,55 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type pg from 'pg';
+import { z } from 'zod';
+import type { AcceptDeps } from '../gate/accept.js';
+import { caller } from '../http/auth.js';
+import { decodeCursor, listQuery, page } from '../http/pagination.js';
+import { IdempotencyHeaders, IsoInstant } from '../http/schemas.js';
+import { idempotencyOf, sendAccepted } from '../http/accepted.js';
+import { insertReceipt, listReceipts } from './receipts.repo.js';
+import { acceptDeleteAllReceipts, receiptView } from './receipts.service.js';
+
+/** numeric(14, 2) holds up to 999 999 999 999.99. */
+const MAX_AMOUNT = 999_999_999_999.99;
+
+/** At most two decimals, judged on the decimal value the client wrote (0.1 + 0.2 is not it). */
+export function hasAtMostTwoDecimals(n: number): boolean {
+  return Math.abs(n * 100 - Math.round(n * 100)) < 1e-6;
+}
+
+const ReceiptBody = z.strictObject({
+  vendor: z.string().trim().min(1).max(200),
+  amount: z.number().min(0).max(MAX_AMOUNT).refine(hasAtMostTwoDecimals, { message: 'must have at most 2 decimals' }),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code of 3 uppercase letters, such as USD'),
+  issued_at: IsoInstant,
+});
+
+export const receiptRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAsyncZod => async (app) => {
+  app.post('/receipts', {
+    schema: { tags: ['receipts'], summary: 'Record a receipt', body: ReceiptBody },
+  }, async (request, reply) => {
+    const b = request.body;
+    const receipt = await insertReceipt(pool, caller(request).businessId, {
+      vendor: b.vendor,
+      amount: b.amount,
+      currency: b.currency,
+      issuedAt: b.issued_at,
+    });
+    return reply.status(201).send(receiptView(receipt));
+  });
+
+  app.get('/receipts', {
+    schema: { tags: ['receipts'], summary: 'List receipts, oldest first', querystring: z.object(listQuery) },
+  }, async (request) => {
+    const q = request.query;
+    const rows = await listReceipts(pool, caller(request).businessId, decodeCursor(q.cursor), q.limit + 1);
+    return page(rows, q.limit, receiptView);
+  });
+
+  app.delete('/receipts', {
+    schema: { tags: ['receipts'], summary: 'Delete all of the business\'s receipts (delete_receipts_all job)', headers: IdempotencyHeaders },
+  }, async (request, reply) => {
+    const stored = await acceptDeleteAllReceipts(accept, pool, caller(request), idempotencyOf(request, {}));
+    return sendAccepted(reply, stored);
+  });
+};

@@ -1,0 +1,51 @@
+import type { JobHandlerDefinition } from '../jobs/types.js';
+import { PermanentError } from '../lib/errors.js';
+import { getCallBySid, setRecording } from '../outbound/calls.repo.js';
+import { ProviderError, type TelephonyProvider } from '../providers/telephony/types.js';
+import { cachedSize, recordingPath, writeAtomically } from './cache.js';
+
+export interface DownloadJobDeps {
+  dataDir: string;
+  provider: () => TelephonyProvider;
+}
+
+/**
+ * `recording_download`: one batch fetches the recording into the cache (temp file + rename). A
+ * call without a recording is marked so (recording_status 'absent') and the job completes: the
+ * stream endpoint then answers 404 instead of enqueueing again. Provider errors other than
+ * "not found" fail the batch and the engine retries it with backoff.
+ */
+export function downloadJob(deps: DownloadJobDeps): JobHandlerDefinition {
+  return {
+    type: 'recording_download',
+    batch: async ({ tx, job, log }) => {
+      const sid = job.params.call_sid;
+      if (typeof sid !== 'string') throw new PermanentError('job params have no call_sid');
+      const call = await getCallBySid(tx, job.business_id, sid);
+      if (!call) throw new PermanentError(`call ${sid} not found`);
+      const file = recordingPath(deps.dataDir, job.business_id, sid);
+      const done = (result: Record<string, unknown>) => ({ processed: 1, succeeded: 1, failed: 0, checkpoint: null, done: true, result });
+      const cached = await cachedSize(file);
+      if (cached !== null) return done({ bytes: cached, cached: true });
+      const provider = deps.provider();
+      let recordingSid = call.recording_sid;
+      if (!recordingSid) recordingSid = (await provider.findRecording(sid))?.sid ?? null;
+      if (!recordingSid) {
+        await setRecording(tx, job.business_id, call.id, { sid: null, status: 'absent', durationS: null });
+        return done({ recording: 'none' });
+      }
+      try {
+        const bytes = await writeAtomically(file, (out) => provider.downloadRecording(recordingSid, out));
+        await setRecording(tx, job.business_id, call.id, { sid: recordingSid, status: 'completed', durationS: null });
+        log.info({ callSid: sid, bytes }, 'recording cached');
+        return done({ bytes });
+      } catch (err) {
+        if (err instanceof ProviderError && err.kind === 'not_found') {
+          await setRecording(tx, job.business_id, call.id, { sid: recordingSid, status: 'absent', durationS: null });
+          return done({ recording: 'none' });
+        }
+        throw err;
+      }
+    },
+  };
+}

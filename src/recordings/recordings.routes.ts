@@ -1,0 +1,50 @@
+import { createReadStream } from 'node:fs';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type pg from 'pg';
+import { z } from 'zod';
+import type { AcceptDeps } from '../gate/accept.js';
+import { caller } from '../http/auth.js';
+import { errorBody } from '../http/errors.js';
+import { parseRange } from './range.js';
+import { playRecording } from './recordings.service.js';
+
+export interface RecordingRouteDeps {
+  pool: pg.Pool;
+  accept: AcceptDeps;
+  dataDir: string;
+}
+
+const CallSidParam = z.object({ call_sid: z.string().regex(/^CA[0-9a-fA-F]{32}$/, 'must be a call sid (CA + 32 hex digits)') });
+
+export const recordingRoutes = (deps: RecordingRouteDeps): FastifyPluginAsyncZod => async (app) => {
+  app.get('/calls/:call_sid/recording', {
+    schema: {
+      tags: ['recordings'],
+      summary: 'Stream a call recording (Range supported); 202 while it is being fetched',
+      params: CallSidParam,
+    },
+  }, async (request, reply) => {
+    const answer = await playRecording(deps.pool, deps.accept, deps.dataDir, caller(request), request.params.call_sid);
+    if (answer.kind === 'processing') {
+      return reply
+        .status(202)
+        .header('retry-after', String(answer.retryAfterS))
+        .header('location', `/api/v1/jobs/${answer.jobId}`)
+        .send({ status: 'processing', job_id: answer.jobId, retry_after: answer.retryAfterS });
+    }
+    const range = parseRange(request.headers.range, answer.size);
+    reply.header('accept-ranges', 'bytes').header('content-type', 'audio/wav').header('cache-control', 'private, max-age=3600');
+    if (range.kind === 'unsatisfiable') {
+      return reply.status(416).header('content-range', `bytes */${answer.size}`).header('content-type', 'application/json; charset=utf-8')
+        .send(errorBody('range_not_satisfiable', `The file has ${answer.size} bytes.`, { size: answer.size }));
+    }
+    if (range.kind === 'partial') {
+      return reply
+        .status(206)
+        .header('content-range', `bytes ${range.start}-${range.end}/${answer.size}`)
+        .header('content-length', String(range.end - range.start + 1))
+        .send(createReadStream(answer.file, { start: range.start, end: range.end }));
+    }
+    return reply.status(200).header('content-length', String(answer.size)).send(createReadStream(answer.file));
+  });
+};

@@ -1,0 +1,378 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { JOB_STATUSES } from '../../src/jobs/types.js';
+import { collectRoutes, endpointKey, ENDPOINTS, NOT_YET_COVERED, pathOf, type Endpoint, type Method } from '../helpers/endpoints.js';
+import { createTenant, startTestEnv, waitForJob, type Tenant, type TestEnv } from '../helpers/harness.js';
+import { liftRateLimits } from '../leads/helpers.js';
+
+/**
+ * DESIGN.md invariant 6 through real HTTP: business B asking for anything of business A gets
+ * exactly what it gets for an id that does not exist; B's lists never hold A's items, whatever
+ * the filter; B's bulk jobs naming A's leads leave them alone and count them as failed; the gate
+ * and idempotency keys are per business. A's jobs stay queued (no worker) until the last test,
+ * which pauses them first so only B's jobs run.
+ */
+let env: TestEnv;
+let a: Tenant;
+let b: Tenant;
+
+const MISSING = 9_000_000_000_000;
+
+/** What A owns. */
+const A = {
+  manual: [] as number[],
+  imported: [] as number[],
+  receipts: [] as number[],
+  importDone: 0,
+  importQueued: 0,
+  jobs: { importDone: 0, updateDone: 0, deleteQueued: 0, importQueued: 0, paused: 0, cancelled: 0 },
+};
+/** What B owns; `doomed` are B's leads that B's own bulk delete removes. */
+const B = { leads: [] as number[], doomed: [] as number[], imported: [] as number[], receipts: [] as number[], importId: 0 };
+
+interface Res {
+  status: number;
+  text: string;
+  json: Record<string, unknown> | null;
+  headers: Headers;
+}
+
+async function call(who: Tenant, method: Method, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> {
+  const res = await fetch(`${env.baseUrl}${path}`, {
+    method,
+    headers: { ...who.headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  const isJson = (res.headers.get('content-type') ?? '').startsWith('application/json');
+  return { status: res.status, text, json: isJson && text ? (JSON.parse(text) as Record<string, unknown>) : null, headers: res.headers };
+}
+
+async function expectStatus(res: Promise<Res>, status: number): Promise<Record<string, unknown>> {
+  const r = await res;
+  assert.equal(r.status, status, r.text);
+  return r.json ?? {};
+}
+
+const num = (v: unknown): number => {
+  assert.equal(typeof v, 'number', `expected a number, got ${JSON.stringify(v)}`);
+  return v as number;
+};
+const errorOf = (r: Res) => (r.json?.error ?? {}) as { code?: string; details?: { job_id?: number; issues?: { path: string }[] } };
+
+async function idsOf(sql: string, params: unknown[]): Promise<number[]> {
+  const { rows } = await env.pool.query<{ id: number }>(sql, params);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * A fingerprint of every row a business owns: each table with a business_id column, the
+ * business itself, and the staged rows of its imports. Equal fingerprints: nothing of it changed.
+ */
+async function fingerprint(businessId: number): Promise<Record<string, string>> {
+  const { rows: tables } = await env.pool.query<{ name: string }>(
+    `SELECT table_name AS name FROM information_schema.columns
+      WHERE table_schema = current_schema() AND column_name = 'business_id' ORDER BY 1`,
+  );
+  const queries: Record<string, string> = {
+    businesses: `SELECT t.* FROM businesses t WHERE t.id = $1`,
+    import_chunks: `SELECT c.* FROM import_chunks c JOIN imports i ON i.id = c.import_id WHERE i.business_id = $1`,
+  };
+  for (const { name } of tables) queries[name] = `SELECT t.* FROM "${name}" t WHERE t.business_id = $1`;
+  const out: Record<string, string> = {};
+  for (const [name, sql] of Object.entries(queries)) {
+    const { rows } = await env.pool.query<{ n: number; h: string }>(
+      `SELECT count(*)::int AS n, md5(coalesce(string_agg(md5(x::text), ',' ORDER BY md5(x::text)), '')) AS h FROM (${sql}) x`,
+      [businessId],
+    );
+    out[name] = `${rows[0]?.n} rows ${rows[0]?.h}`;
+  }
+  assert.ok(out.leads && out.jobs && out.lead_notes && out.receipts, 'the fingerprint lost a tenant table');
+  return out;
+}
+
+/** Every page of a list, 2 items at a time, so the cursor is exercised too. */
+async function listAll(who: Tenant, path: string): Promise<{ id: number }[]> {
+  const items: { id: number }[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < 1_000; page += 1) {
+    // The path may carry a cursor of its own (a first page starting elsewhere); later pages replace it.
+    const url = new URL(path, env.baseUrl);
+    url.searchParams.set('limit', '2');
+    if (cursor) url.searchParams.set('cursor', cursor);
+    const body = await expectStatus(call(who, 'GET', `${url.pathname}${url.search}`), 200);
+    items.push(...(body.items as { id: number }[]));
+    cursor = body.next_cursor as string | null;
+    if (!cursor) return items;
+  }
+  throw new Error(`${path}: more than 1000 pages`);
+}
+
+async function addChildren(who: Tenant, leadId: number): Promise<void> {
+  await expectStatus(call(who, 'POST', `/api/v1/leads/${leadId}/notes`, { text: 'note' }), 201);
+  await expectStatus(call(who, 'POST', `/api/v1/leads/${leadId}/activities`, { type: 'call', text: 'called' }), 201);
+  await expectStatus(call(who, 'POST', `/api/v1/leads/${leadId}/reminders`, { due_at: '2030-01-01T10:00:00Z', text: 'again' }), 201);
+}
+
+before(async () => {
+  env = await startTestEnv({ worker: false, listen: true, env: { JOB_BATCH_SIZE: '3' } });
+  a = await createTenant(env);
+  b = await createTenant(env);
+  await liftRateLimits(env, a);
+  await liftRateLimits(env, b);
+
+  for (let i = 0; i < 4; i += 1) {
+    const lead = await expectStatus(call(a, 'POST', '/api/v1/leads', {
+      phone: `+1212555${1000 + i}`, name: `Alice Lead ${i}`, email: `alice${i}@a.test`, status: 'hot', tags: ['vip', 'a-only'],
+    }), 201);
+    A.manual.push(num(lead.id));
+    await addChildren(a, num(lead.id));
+  }
+  // B's first lead has A's first phone: phones are unique per business, not across businesses.
+  for (let i = 0; i < 2; i += 1) {
+    const lead = await expectStatus(call(b, 'POST', '/api/v1/leads', { phone: `+1212555${1000 + i}`, name: `Bob Lead ${i}`, status: 'hot', tags: ['vip'] }), 201);
+    B.leads.push(num(lead.id));
+    await addChildren(b, num(lead.id));
+  }
+  for (let i = 0; i < 2; i += 1) B.doomed.push(num((await expectStatus(call(b, 'POST', '/api/v1/leads', { phone: `+1212555${1100 + i}` }), 201)).id));
+
+  const importA = await expectStatus(call(a, 'POST', '/api/v1/leads/import', {
+    leads: Array.from({ length: 5 }, (_, i) => ({ phone: `+1212555${2000 + i}`, name: `Alice Imported ${i}`, tags: ['imported-a'] })), filename: 'a.csv',
+  }), 202);
+  A.importDone = num(importA.import_id);
+  A.jobs.importDone = num(importA.job_id);
+  const importB = await expectStatus(call(b, 'POST', '/api/v1/leads/import', { leads: [0, 1, 2].map((i) => ({ phone: `+1212555${3000 + i}` })) }), 202);
+  B.importId = num(importB.import_id);
+  A.jobs.updateDone = num((await expectStatus(call(a, 'POST', '/api/v1/leads/bulk-update', { lead_ids: A.manual, set: { tags_add: ['updated'] } }), 202)).job_id);
+  for (let i = 0; i < 3; i += 1) {
+    A.receipts.push(num((await expectStatus(call(a, 'POST', '/api/v1/receipts', { vendor: `A vendor ${i}`, amount: 10 + i, currency: 'USD', issued_at: '2024-05-01T10:00:00Z' }), 201)).id));
+  }
+  for (let i = 0; i < 2; i += 1) {
+    B.receipts.push(num((await expectStatus(call(b, 'POST', '/api/v1/receipts', { vendor: `B vendor ${i}`, amount: 1, currency: 'EUR', issued_at: '2024-05-01T10:00:00Z' }), 201)).id));
+  }
+
+  // The completed jobs: run the worker only for these, then stop it.
+  const worker = await env.startWorker();
+  for (const id of [A.jobs.importDone, A.jobs.updateDone, num(importB.job_id)]) await waitForJob(env, id, 'completed');
+  await worker.stop();
+  A.imported = await idsOf(`SELECT id FROM leads WHERE business_id = $1 AND import_id = $2 ORDER BY id`, [a.businessId, A.importDone]);
+  B.imported = await idsOf(`SELECT id FROM leads WHERE business_id = $1 AND import_id = $2 ORDER BY id`, [b.businessId, B.importId]);
+  assert.equal(A.imported.length, 5);
+  assert.equal(B.imported.length, 3);
+
+  // Jobs that stay active: A's bulk delete holds the delete_leads_bulk lock (its target does not exist, so it would change nothing even if run).
+  A.jobs.deleteQueued = num((await expectStatus(call(a, 'POST', '/api/v1/leads/bulk-delete', { lead_ids: [999_999_991] }), 202)).job_id);
+  const queuedImport = await expectStatus(call(a, 'POST', '/api/v1/leads/import', { leads: [{ phone: '+12125554000' }] }), 202);
+  A.importQueued = num(queuedImport.import_id);
+  A.jobs.importQueued = num(queuedImport.job_id);
+  A.jobs.paused = num((await expectStatus(call(a, 'POST', '/api/v1/leads/bulk-update', { lead_ids: A.manual, set: { status: 'cold' } }), 202)).job_id);
+  await expectStatus(call(a, 'POST', `/api/v1/jobs/${A.jobs.paused}/pause`), 200);
+  A.jobs.cancelled = num((await expectStatus(call(a, 'DELETE', '/api/v1/receipts'), 202)).job_id);
+  await expectStatus(call(a, 'POST', `/api/v1/jobs/${A.jobs.cancelled}/cancel`), 200);
+});
+after(() => env.close());
+
+/** A valid body for each id route that takes one, so the only thing wrong is whose id it is. */
+function bodyFor(e: Endpoint): unknown {
+  if (e.url.endsWith('/notes')) return { text: 'from B' };
+  if (e.url.endsWith('/activities')) return { type: 'call', text: 'from B' };
+  if (e.url.endsWith('/reminders')) return { due_at: '2031-01-01T00:00:00Z', text: 'from B' };
+  return undefined;
+}
+
+describe('tenant isolation', () => {
+  test('every tenant route with an id is in the endpoint table with what it owns', async () => {
+    const routes = await collectRoutes(env);
+    const withId = [...routes.values()].filter((r) => r.url.startsWith('/api/v1/') && !r.url.startsWith('/api/v1/admin/') && r.url.includes(':'));
+    for (const r of withId) {
+      const key = endpointKey(r);
+      if (NOT_YET_COVERED.includes(key)) continue;
+      assert.ok(ENDPOINTS.some((e) => endpointKey(e) === key && e.owns), `${key} takes an id but has no isolation probe (set "owns" in test/helpers/endpoints.ts)`);
+    }
+  });
+
+  test("B asking for A's leads, imports and jobs by id gets exactly the answer for an id that does not exist", async () => {
+    const targets: Record<NonNullable<Endpoint['owns']>, number[]> = {
+      lead: [...A.manual, ...A.imported],
+      import: [A.importDone, A.importQueued],
+      job: Object.values(A.jobs),
+    };
+    const before = await fingerprint(a.businessId);
+    let probes = 0;
+    for (const e of ENDPOINTS.filter((x) => x.owns)) {
+      const owns = e.owns as NonNullable<Endpoint['owns']>;
+      const body = bodyFor(e);
+      const missing = await call(b, e.method, pathOf(e, MISSING), body);
+      assert.equal(missing.status, 404, `${endpointKey(e)} for a missing id: ${missing.text}`);
+      assert.equal(errorOf(missing).code, 'not_found');
+      const answers = await Promise.all(targets[owns].map((id) => call(b, e.method, pathOf(e, id), body)));
+      answers.forEach((r, i) => {
+        assert.equal(r.status, missing.status, `${endpointKey(e)} with A's ${owns} ${targets[owns][i]}: ${r.text}`);
+        assert.deepEqual(r.json, missing.json, `${endpointKey(e)} with A's ${owns} ${targets[owns][i]}`);
+        assert.equal(r.headers.get('content-type'), missing.headers.get('content-type'));
+      });
+      probes += answers.length;
+    }
+    assert.ok(probes >= 60, `only ${probes} probes`);
+    assert.deepEqual(await fingerprint(a.businessId), before, "B's probes changed something of A's");
+
+    // The ids are real: A itself is answered (200, or 409 for a transition its finished job cannot take).
+    for (const e of ENDPOINTS.filter((x) => x.owns)) {
+      const id = e.owns === 'lead' ? A.manual[0] : e.owns === 'import' ? A.importDone : A.jobs.importDone;
+      const own = await call(a, e.method, pathOf(e, id), bodyFor(e));
+      assert.ok([200, 201, 409].includes(own.status), `${endpointKey(e)} for A's own ${e.owns}: ${own.status} ${own.text.slice(0, 200)}`);
+    }
+  });
+
+  test("B's lists never hold A's items, under every filter, while A keeps writing", async () => {
+    const aLeadFilters = ['tag=a-only', `import_id=${A.importDone}`, 'q=Alice', 'source=import&tag=imported-a'];
+    // A's cursors are opaque but carry A's ids; in B's hands they must still page through B's items only.
+    const aCursor = (await expectStatus(call(a, 'GET', '/api/v1/leads?limit=1'), 200)).next_cursor as string;
+    const aReceiptCursor = (await expectStatus(call(a, 'GET', '/api/v1/receipts?limit=1'), 200)).next_cursor as string;
+    const leadFilters = [
+      '', 'status=hot', 'status=cold', 'status=new', 'source=manual', 'source=import', `import_id=${A.importDone}`, `import_id=${A.importQueued}`,
+      `import_id=${B.importId}`, 'tag=vip', 'tag=a-only', 'tag=imported-a', 'tag=updated', 'q=Alice', 'q=Lead', 'q=212555',
+      `q=${encodeURIComponent('(212) 555-1000')}`, 'q=a.test', 'status=hot&source=manual&tag=vip&q=Lead', `cursor=${aCursor}`,
+    ];
+    const jobTypes = ['import_leads', 'update_leads_bulk', 'delete_leads_bulk', 'delete_receipts_all'];
+    const jobFilters = ['', ...JOB_STATUSES.map((s) => `status=${s}`), ...jobTypes.map((t) => `type=${t}`), ...JOB_STATUSES.flatMap((s) => jobTypes.map((t) => `status=${s}&type=${t}`))];
+    const bLeads = new Set([...B.leads, ...B.doomed, ...B.imported]);
+    const bJobs = new Set(await idsOf(`SELECT id FROM jobs WHERE business_id = $1`, [b.businessId]));
+    const bReceipts = new Set(B.receipts);
+
+    const probeAsB = async (): Promise<number> => {
+      let seen = 0;
+      for (const f of leadFilters) {
+        for (const item of await listAll(b, `/api/v1/leads?${f}`)) {
+          assert.ok(bLeads.has(item.id), `B's leads?${f} holds lead ${item.id}, not B's`);
+          seen += 1;
+        }
+      }
+      for (const f of jobFilters) {
+        for (const item of await listAll(b, `/api/v1/jobs?${f}`)) assert.ok(bJobs.has(item.id), `B's jobs?${f} holds job ${item.id}, not B's`);
+      }
+      for (const path of ['/api/v1/receipts', `/api/v1/receipts?cursor=${aReceiptCursor}`]) {
+        for (const item of await listAll(b, path)) assert.ok(bReceipts.has(item.id), `B's ${path} holds receipt ${item.id}, not B's`);
+      }
+      return seen;
+    };
+    // A adds leads that match B's filters (tag vip, status hot, "Lead" in the name), notes and receipts, all during B's probes.
+    const writeAsA = async (): Promise<void> => {
+      for (let i = 0; i < 12; i += 1) {
+        const lead = await expectStatus(call(a, 'POST', '/api/v1/leads', { phone: `+1212555${5000 + i}`, name: `Alice Racer Lead ${i}`, status: 'hot', tags: ['vip'] }), 201);
+        await expectStatus(call(a, 'POST', `/api/v1/leads/${num(lead.id)}/notes`, { text: 'racing' }), 201);
+        await expectStatus(call(a, 'POST', '/api/v1/receipts', { vendor: 'Racer', amount: 1, currency: 'USD', issued_at: '2024-05-02T10:00:00Z' }), 201);
+      }
+    };
+    const [seen] = await Promise.all([probeAsB(), writeAsA(), probeAsB()]);
+    assert.ok(seen > 0, 'B saw none of its own leads: the probes prove nothing');
+
+    // The same filters find A's items for A, so B's empty answers mean isolation, not a filter that matches nothing.
+    const aLeads = new Set(await idsOf(`SELECT id FROM leads WHERE business_id = $1`, [a.businessId]));
+    for (const f of aLeadFilters) {
+      const items = await listAll(a, `/api/v1/leads?${f}`);
+      assert.ok(items.length > 0, `A's leads?${f} is empty`);
+      assert.ok(items.every((i) => aLeads.has(i.id)), `A's leads?${f} holds another business's lead`);
+      assert.deepEqual(await listAll(b, `/api/v1/leads?${f}`), [], `B's leads?${f}`);
+    }
+    assert.deepEqual(await listAll(b, `/api/v1/leads?import_id=${A.importDone}`), await listAll(b, `/api/v1/leads?import_id=${MISSING}`));
+  });
+
+  test('the gate, dedup and Idempotency-Key are per business', async () => {
+    // A's lock is real: A's second bulk delete is refused, naming A's job…
+    const aAgain = await call(a, 'POST', '/api/v1/leads/bulk-delete', { lead_ids: [999_999_992] });
+    assert.equal(aAgain.status, 429, aAgain.text);
+    assert.equal(errorOf(aAgain).code, 'operation_in_progress');
+    assert.equal(errorOf(aAgain).details?.job_id, A.jobs.deleteQueued);
+    // …and it does not block B, even fired at the same moment as A's next refused attempt.
+    const [bDelete, aRefused] = await Promise.all([
+      call(b, 'POST', '/api/v1/leads/bulk-delete', { lead_ids: [...A.manual, ...A.imported, ...B.doomed] }),
+      call(a, 'POST', '/api/v1/leads/bulk-delete', { lead_ids: [999_999_993] }),
+    ]);
+    assert.equal(bDelete.status, 202, bDelete.text);
+    assert.equal(aRefused.status, 429, aRefused.text);
+    assert.notEqual(bDelete.json?.job_id, A.jobs.deleteQueued);
+    // B's own lock names B's job, never A's.
+    const bAgain = await call(b, 'POST', '/api/v1/leads/bulk-delete', { lead_ids: [B.leads[0]] });
+    assert.equal(bAgain.status, 429, bAgain.text);
+    assert.equal(errorOf(bAgain).details?.job_id, bDelete.json?.job_id);
+
+    // One Idempotency-Key, one body, both businesses at once: each gets its own job and import.
+    const key = { 'idempotency-key': 'shared-key-1' };
+    const body = { leads: [{ phone: '+12125559000' }], filename: 'same.csv' };
+    const [ia, ib] = await Promise.all([call(a, 'POST', '/api/v1/leads/import', body, key), call(b, 'POST', '/api/v1/leads/import', body, key)]);
+    assert.equal(ia.status, 202, ia.text);
+    assert.equal(ib.status, 202, ib.text);
+    assert.notEqual(ia.json?.job_id, ib.json?.job_id);
+    assert.notEqual(ia.json?.import_id, ib.json?.import_id);
+    // Replays stay within each business.
+    const [ia2, ib2] = await Promise.all([call(a, 'POST', '/api/v1/leads/import', body, key), call(b, 'POST', '/api/v1/leads/import', body, key)]);
+    assert.deepEqual([ia2.status, ia2.json], [202, ia.json]);
+    assert.deepEqual([ib2.status, ib2.json], [202, ib.json]);
+    assert.equal((await call(b, 'GET', `/api/v1/jobs/${String(ia.json?.job_id)}`)).status, 404);
+    assert.equal((await call(b, 'GET', `/api/v1/imports/${String(ia.json?.import_id)}`)).status, 404);
+    const bJob = await expectStatus(call(b, 'GET', `/api/v1/jobs/${String(ib.json?.job_id)}`), 200);
+    assert.equal(bJob.created_by, b.userId);
+
+    // A key only A has used is free for B with any body (not A's 422).
+    await expectStatus(call(a, 'POST', '/api/v1/leads/import', { leads: [{ phone: '+12125559001' }] }, { 'idempotency-key': 'a-only-key' }), 202);
+    await expectStatus(call(b, 'POST', '/api/v1/leads/import', { leads: [{ phone: '+12125559002' }] }, { 'idempotency-key': 'a-only-key' }), 202);
+
+    // Dedup without a key: the same import from both businesses at once is two imports.
+    const same = { leads: [{ phone: '+12125559003' }] };
+    const [da, db] = await Promise.all([call(a, 'POST', '/api/v1/leads/import', same), call(b, 'POST', '/api/v1/leads/import', same)]);
+    assert.deepEqual([da.status, db.status], [202, 202], `${da.text} ${db.text}`);
+    // …while the same business repeating it is a duplicate, so the check above can fail.
+    const dup = await call(b, 'POST', '/api/v1/leads/import', same);
+    assert.equal(dup.status, 429, dup.text);
+    assert.equal(errorOf(dup).code, 'duplicate_request');
+    assert.equal(errorOf(dup).details?.job_id, db.json?.job_id);
+  });
+
+  test("B's bulk jobs naming A's leads run to completion, leave A untouched and count A's ids as failed", async () => {
+    // Only B's jobs may run: A pauses everything it has queued (paused jobs keep their locks).
+    for (const job of await listAll(a, '/api/v1/jobs?status=queued')) await expectStatus(call(a, 'POST', `/api/v1/jobs/${job.id}/pause`), 200);
+    const aBefore = await fingerprint(a.businessId);
+    const aIds = [...A.manual, ...A.imported];
+
+    const refusedImport = await call(b, 'POST', '/api/v1/leads/imported/bulk-delete', { import_id: A.importDone });
+    const missingImport = await call(b, 'POST', '/api/v1/leads/imported/bulk-delete', { import_id: MISSING });
+    assert.equal(refusedImport.status, 404, refusedImport.text);
+    assert.deepEqual(refusedImport.json, missingImport.json);
+    const foreignOwner = await call(b, 'POST', '/api/v1/leads/bulk-update', { lead_ids: B.leads, set: { owner_user_id: a.userId } });
+    assert.equal(foreignOwner.status, 400, foreignOwner.text);
+    assert.ok(errorOf(foreignOwner).details?.issues?.some((i) => i.path === 'body.set.owner_user_id'), foreignOwner.text);
+
+    // B's queued jobs (its bulk delete, its imports) run too, and must be done before "all imported" runs.
+    const bQueued = (await listAll(b, '/api/v1/jobs?status=queued')).map((j) => j.id);
+    const bDelete = num((await listAll(b, '/api/v1/jobs?status=queued&type=delete_leads_bulk'))[0]?.id);
+    const [update, importedById, receipts] = await Promise.all([
+      expectStatus(call(b, 'POST', '/api/v1/leads/bulk-update', { lead_ids: [...aIds, B.leads[0]], set: { status: 'pwned', tags_add: ['pwned'], owner_user_id: null } }), 202),
+      expectStatus(call(b, 'POST', '/api/v1/leads/imported/bulk-delete', { lead_ids: [...A.imported, B.imported[0]] }), 202),
+      expectStatus(call(b, 'DELETE', '/api/v1/receipts'), 202),
+    ]);
+    const worker = await env.startWorker();
+    for (const id of bQueued) await waitForJob(env, id, 'completed');
+    const done = {
+      delete: await waitForJob(env, bDelete, 'completed'),
+      update: await waitForJob(env, num(update.job_id), 'completed'),
+      importedById: await waitForJob(env, num(importedById.job_id), 'completed'),
+      receipts: await waitForJob(env, num(receipts.job_id), 'completed'),
+    };
+    // With the by-ids job done its lock is free: now every imported lead of B's, by query.
+    const all = await expectStatus(call(b, 'POST', '/api/v1/leads/imported/bulk-delete', { all: true }), 202);
+    const allDone = await waitForJob(env, num(all.job_id), 'completed');
+    await worker.stop();
+
+    assert.deepEqual([done.delete.succeeded, done.delete.failed], [B.doomed.length, aIds.length], 'bulk delete');
+    assert.deepEqual([done.update.succeeded, done.update.failed], [1, aIds.length], 'bulk update');
+    assert.deepEqual([done.importedById.succeeded, done.importedById.failed], [1, A.imported.length], 'imported by ids');
+    assert.equal(allDone.failed, 0);
+    assert.equal(done.receipts.succeeded, B.receipts.length);
+    assert.deepEqual(await idsOf(`SELECT id FROM leads WHERE business_id = $1 AND source = 'import'`, [b.businessId]), [], "B's imported leads are gone");
+    assert.deepEqual(await idsOf(`SELECT id FROM receipts WHERE business_id = $1`, [b.businessId]), [], "B's receipts are gone");
+    assert.deepEqual(await idsOf(`SELECT id FROM leads WHERE id = ANY($1::bigint[])`, [B.doomed]), [], "B's doomed leads are gone");
+    assert.deepEqual(await fingerprint(a.businessId), aBefore, "B's jobs changed something of A's");
+    assert.equal(await idsOf(`SELECT id FROM leads WHERE id = ANY($1::bigint[])`, [aIds]).then((ids) => ids.length), aIds.length);
+  });
+});

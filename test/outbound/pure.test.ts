@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { advance, isActiveCall, outcomeOf } from '../../src/outbound/call-status.js';
+import { callingWindowState, parseHours } from '../../src/outbound/calling-hours.js';
+import { cpsAllowance, cpsDelays } from '../../src/outbound/cps.js';
+import { nextRetry } from '../../src/outbound/retry.js';
+import { freeSlots, pickRoundRobin } from '../../src/outbound/slots.js';
+import { parseOutcomes, pickOutcome } from '../../src/providers/telephony/simulator.js';
+import { parseRange } from '../../src/recordings/range.js';
+
+describe('call status only moves forward', () => {
+  test('forward moves apply, late and duplicate ones do not', () => {
+    assert.equal(advance('dialing', 'queued'), 'queued');
+    assert.equal(advance('dialing', 'completed'), 'completed');
+    assert.equal(advance('ringing', 'in-progress'), 'in-progress');
+    assert.equal(advance('ringing', 'ringing'), null);
+    assert.equal(advance('in-progress', 'ringing'), null);
+    assert.equal(advance('completed', 'ringing'), null);
+    assert.equal(advance('completed', 'busy'), null, 'a final status never changes');
+    assert.equal(advance('busy', 'completed'), null);
+  });
+  test('active and outcomes', () => {
+    assert.ok(isActiveCall('dialing'));
+    assert.ok(!isActiveCall('no-answer'));
+    assert.equal(outcomeOf('no-answer'), 'no_answer');
+    assert.equal(outcomeOf('canceled'), 'failed');
+  });
+});
+
+describe('retry policy', () => {
+  const policy = { busy: 2, noAnswer: 1, delayS: 60 };
+  test('busy retried up to N extra attempts', () => {
+    assert.deepEqual(nextRetry('busy', 1, policy), { delayS: 60 });
+    assert.deepEqual(nextRetry('busy', 2, policy), { delayS: 60 });
+    assert.equal(nextRetry('busy', 3, policy), null);
+  });
+  test('no-answer by its own count; completed and failed never', () => {
+    assert.deepEqual(nextRetry('no_answer', 1, policy), { delayS: 60 });
+    assert.equal(nextRetry('no_answer', 2, policy), null);
+    assert.equal(nextRetry('completed', 1, policy), null);
+    assert.equal(nextRetry('failed', 1, { busy: 9, noAnswer: 9, delayS: 1 }), null);
+  });
+  test('default: no retry', () => {
+    assert.equal(nextRetry('busy', 1, { busy: 0, noAnswer: 0, delayS: 900 }), null);
+  });
+});
+
+describe('slots', () => {
+  test('freeSlots: business limit, then run concurrency', () => {
+    assert.equal(freeSlots(0, 3), 3);
+    assert.equal(freeSlots(3, 3), 0);
+    assert.equal(freeSlots(5, 3), 0, 'never negative (limit lowered under load)');
+    assert.equal(freeSlots(1, 3, { active: 0, concurrency: 1 }), 1);
+    assert.equal(freeSlots(1, 3, { active: 1, concurrency: 1 }), 0);
+    assert.equal(freeSlots(2, 3, { active: 0, concurrency: 5 }), 1);
+  });
+  test('round-robin across runs, within each run’s free slots', () => {
+    const runs = [
+      { runId: 1, free: 3, items: ['a1', 'a2', 'a3'] },
+      { runId: 2, free: 1, items: ['b1', 'b2'] },
+      { runId: 3, free: 3, items: ['c1'] },
+    ];
+    assert.deepEqual(pickRoundRobin(runs, 3), ['a1', 'b1', 'c1']);
+    assert.deepEqual(pickRoundRobin(runs, 5), ['a1', 'b1', 'c1', 'a2', 'a3']);
+    assert.deepEqual(pickRoundRobin(runs, 0), []);
+    assert.deepEqual(pickRoundRobin([], 3), []);
+  });
+  test('one lead in two runs is picked once', () => {
+    const runs = [
+      { runId: 1, free: 2, items: [{ lead: 1 }, { lead: 2 }] },
+      { runId: 2, free: 2, items: [{ lead: 1 }, { lead: 3 }] },
+    ];
+    assert.deepEqual(pickRoundRobin(runs, 4, (i) => i.lead).map((i) => i.lead), [1, 3, 2]);
+  });
+});
+
+describe('calling hours', () => {
+  const at = (iso: string) => new Date(iso);
+  test('open inside the window in the business time zone', () => {
+    const w = parseHours('08:00-21:00');
+    assert.equal(callingWindowState(at('2024-06-03T12:00:00Z'), 'UTC', w).open, true);
+    // 07:30 in New York (EDT, UTC-4) = 11:30 UTC: closed, opens in 30 minutes.
+    const ny = callingWindowState(at('2024-06-03T11:30:00Z'), 'America/New_York', w);
+    assert.equal(ny.open, false);
+    assert.equal(ny.opensInMs, 30 * 60_000);
+    assert.equal(callingWindowState(at('2024-06-03T21:00:00Z'), 'UTC', w).open, false, 'end is exclusive');
+  });
+  test('windows across midnight, all day, and never', () => {
+    const night = parseHours('22:00-06:00');
+    assert.equal(callingWindowState(at('2024-06-03T23:00:00Z'), 'UTC', night).open, true);
+    assert.equal(callingWindowState(at('2024-06-03T05:59:00Z'), 'UTC', night).open, true);
+    assert.equal(callingWindowState(at('2024-06-03T12:00:00Z'), 'UTC', night).open, false);
+    assert.equal(callingWindowState(at('2024-06-03T00:00:00Z'), 'UTC', parseHours('00:00-24:00')).open, true);
+    assert.equal(callingWindowState(at('2024-06-03T10:00:00Z'), 'UTC', parseHours('10:00-10:00')).open, false);
+  });
+  test('an unknown time zone counts as UTC rather than throwing', () => {
+    assert.equal(callingWindowState(at('2024-06-03T12:00:00Z'), 'Mars/Olympus', parseHours('08:00-21:00')).open, true);
+  });
+});
+
+describe('CPS budget', () => {
+  test('delays spread the reserved span evenly', () => {
+    assert.deepEqual(cpsDelays(100, 5, 20), [0, 20, 40, 60, 80]);
+    assert.deepEqual(cpsDelays(1000, 2, 20), [960, 980]);
+  });
+  test('claims stop when the backlog reaches the lookahead', () => {
+    assert.equal(cpsAllowance(0, 1000, 50), 51);
+    assert.equal(cpsAllowance(990, 1000, 50), 1);
+    assert.equal(cpsAllowance(1500, 1000, 50), 0);
+    assert.equal(cpsAllowance(0, 1000, 1), 2);
+  });
+});
+
+describe('HTTP Range', () => {
+  test('single ranges', () => {
+    assert.deepEqual(parseRange(undefined, 100), { kind: 'full' });
+    assert.deepEqual(parseRange('bytes=0-9', 100), { kind: 'partial', start: 0, end: 9 });
+    assert.deepEqual(parseRange('bytes=90-', 100), { kind: 'partial', start: 90, end: 99 });
+    assert.deepEqual(parseRange('bytes=-10', 100), { kind: 'partial', start: 90, end: 99 });
+    assert.deepEqual(parseRange('bytes=50-500', 100), { kind: 'partial', start: 50, end: 99 });
+  });
+  test('unsatisfiable and ignored', () => {
+    assert.deepEqual(parseRange('bytes=100-', 100), { kind: 'unsatisfiable' });
+    assert.deepEqual(parseRange('bytes=9-3', 100), { kind: 'unsatisfiable' });
+    assert.deepEqual(parseRange('bytes=0-1,5-6', 100), { kind: 'full' });
+    assert.deepEqual(parseRange('items=0-1', 100), { kind: 'full' });
+  });
+});
+
+describe('simulator outcomes', () => {
+  test('SIM_OUTCOMES weights', () => {
+    const w = parseOutcomes('completed:0.8,no-answer:0.1,busy:0.1');
+    assert.equal(pickOutcome(w, 0), 'completed');
+    assert.equal(pickOutcome(w, 0.85), 'no-answer');
+    assert.equal(pickOutcome(w, 0.95), 'busy');
+    assert.throws(() => parseOutcomes('ok:1'));
+  });
+});

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createTenant, waitForJob, type Tenant } from '../helpers/harness.js';
+import { activeByBusiness, api, makeLeads, startOutboundEnv, startRun, type OutboundEnv } from './helpers.js';
+
+/**
+ * 50 businesses with limits 1–4, three overlapping runs each (per-run concurrency 1–3) plus
+ * direct calls fired in parallel, on 50 ms simulated calls. Active calls are sampled all along —
+ * in our calls table and at the simulator — and must never exceed any business's limit; every
+ * lead is called exactly once per run; every run completes.
+ */
+let env: OutboundEnv;
+
+before(async () => {
+  env = await startOutboundEnv({ SIM_CALL_MS: '50', DB_POOL_MAX: '20', WORKER_CONCURRENCY: '8' });
+});
+
+after(async () => {
+  await env.close();
+});
+
+const BUSINESSES = 50;
+
+test('storm: 50 businesses × 3 runs + direct calls: never above the limit, one call per lead per run, all runs complete', async () => {
+  const tenants: Array<{ t: Tenant; limit: number; leads: Array<{ id: number; phone: string }> }> = [];
+  for (let i = 0; i < BUSINESSES; i++) {
+    const limit = 1 + (i % 4);
+    const t = await createTenant(env, { max_outbound_calls: limit });
+    tenants.push({ t, limit, leads: await makeLeads(env, t, 12) });
+  }
+  const limitOf = new Map(tenants.map((x) => [x.t.businessId, x.limit]));
+  const businessOfPhone = new Map(tenants.flatMap((x) => x.leads.map((l) => [l.phone, x.t.businessId] as const)));
+
+  const violations: string[] = [];
+  let samples = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const ours = await activeByBusiness(env);
+      for (const [b, n] of ours) if (n > (limitOf.get(b) ?? 0)) violations.push(`db: business ${b} had ${n} > ${limitOf.get(b)}`);
+      const atSim = new Map<number, number>();
+      for (const c of env.sim.calls.values()) {
+        if (c.status === 'completed' || c.status === 'busy' || c.status === 'no-answer' || c.status === 'failed' || c.status === 'canceled') continue;
+        const b = businessOfPhone.get(c.to) ?? -1;
+        atSim.set(b, (atSim.get(b) ?? 0) + 1);
+      }
+      for (const [b, n] of atSim) if (n > (limitOf.get(b) ?? 0)) violations.push(`sim: business ${b} had ${n} > ${limitOf.get(b)}`);
+      samples += 1;
+    }
+  })();
+
+  const started = Date.now();
+  const runs = (
+    await Promise.all(
+      tenants.map(async ({ t, leads }, i) => {
+        const ids = leads.map((l) => l.id);
+        const sets = [ids.slice(0, 6), ids.slice(3, 9), ids.slice(6, 12)];
+        return Promise.all(sets.map(async (set, k) => ({ t, set, ...(await startRun(env, t, set, 1 + ((i + k) % 3))) })));
+      }),
+    )
+  ).flat();
+  const direct = { created: 0, refused: 0, busy: 0 };
+  await Promise.all(
+    tenants.map(async ({ t, leads }) => {
+      for (let k = 0; k < 4; k++) {
+        const lead = leads[(k * 7) % leads.length];
+        const res = await api(env, t, 'POST', '/outbound/calls', { lead_ids: [lead?.id] });
+        if (res.status === 201) direct.created += 1;
+        else if (res.status === 429) direct.refused += 1;
+        else if (res.status === 409) direct.busy += 1;
+        else assert.fail(`direct call: ${res.status} ${JSON.stringify(res.body)}`);
+      }
+    }),
+  );
+  for (const r of runs) {
+    const job = await waitForJob(env, r.jobId, 'completed', 60_000).catch(async (err: unknown) => {
+      const { rows: stuck } = await env.pool.query(
+        `SELECT i.id, i.status, i.attempts, i.error, i.next_attempt_at, c.status AS call_status, c.call_sid, c.error AS call_error, c.created_at, c.checked_at
+           FROM run_items i LEFT JOIN calls c ON c.id = i.call_id WHERE i.run_id = $1 AND i.status NOT IN ('completed','busy','no_answer','failed','cancelled','skipped')`,
+        [r.runId],
+      );
+      console.log('stuck', JSON.stringify(stuck), JSON.stringify((await env.pool.query(`SELECT id, status, run_at, locked_by, attempts FROM jobs WHERE id = $1`, [r.jobId])).rows));
+      throw err;
+    });
+    assert.equal(job.processed, r.set.length);
+  }
+  const elapsed = Date.now() - started;
+  sampling = false;
+  await sampler;
+
+  assert.deepEqual(violations.slice(0, 5), [], 'never above a business’s limit');
+  assert.ok(samples > 20, `sampled ${samples} times`);
+  const { rows } = await env.pool.query<{ run_id: number; lead_id: number; n: number }>(
+    `SELECT run_id, lead_id, count(*)::int AS n FROM calls WHERE run_id IS NOT NULL GROUP BY run_id, lead_id`,
+  );
+  const perRunLead = new Map(rows.map((r) => [`${r.run_id}:${r.lead_id}`, r.n]));
+  for (const r of runs) for (const lead of r.set) assert.equal(perRunLead.get(`${r.runId}:${lead}`), 1, `run ${r.runId} lead ${lead}`);
+  assert.equal(rows.length, runs.reduce((n, r) => n + r.set.length, 0));
+  const { rows: total } = await env.pool.query<{ n: number; placed: number }>(
+    `SELECT count(*)::int AS n, count(call_sid)::int AS placed FROM calls`,
+  );
+  assert.equal(env.sim.calls.size, total[0]?.placed, 'the provider saw exactly the calls we placed');
+  assert.equal(total[0]?.n, total[0]?.placed, 'every call confirmed');
+  assert.ok(direct.created > 0, JSON.stringify(direct));
+  console.log(`storm: ${runs.length} runs, ${total[0]?.n} calls, direct ${JSON.stringify(direct)}, ${samples} samples, ${elapsed} ms`);
+});

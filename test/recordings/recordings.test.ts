@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createTenant, waitFor, waitForJob, type Tenant } from '../helpers/harness.js';
+import { api, makeLeads, startOutboundEnv, type OutboundEnv } from '../outbound/helpers.js';
+
+let env: OutboundEnv;
+let t: Tenant;
+
+before(async () => {
+  env = await startOutboundEnv();
+  t = await createTenant(env);
+  await makeLeads(env, t, 10);
+});
+
+after(async () => {
+  await env.close();
+});
+
+/** A completed call with a recording reported by the provider. */
+async function completedCall(outcome: 'completed' | 'busy' = 'completed'): Promise<{ sid: string; id: number }> {
+  const [lead] = await (async () => {
+    const { rows } = await env.pool.query<{ id: number; phone: string }>(
+      `SELECT id, phone FROM leads WHERE business_id = $1 AND id NOT IN (SELECT lead_id FROM calls WHERE business_id = $1 AND lead_id IS NOT NULL) LIMIT 1`,
+      [t.businessId],
+    );
+    return rows;
+  })();
+  assert.ok(lead);
+  env.sim.faults.outcomeFor = () => outcome;
+  const res = await api(env, t, 'POST', '/outbound/calls', { lead_ids: [lead.id] });
+  assert.equal(res.status, 201);
+  const call = (res.body.calls as Array<{ call_sid: string; id: number }>)[0];
+  assert.ok(call);
+  await waitFor(async () => {
+    const { rows } = await env.pool.query<{ status: string; recording_status: string | null }>(
+      `SELECT status, recording_status FROM calls WHERE business_id = $1 AND id = $2`,
+      [t.businessId, call.id],
+    );
+    const r = rows[0];
+    return r && r.status === outcome && (outcome !== 'completed' || r.recording_status === 'completed');
+  }, 'call ended (with its recording)');
+  return { sid: call.call_sid, id: call.id };
+}
+
+describe('recordings', () => {
+  test('20 concurrent plays: one download job, one provider download; then 200 with Range', async () => {
+    const { sid } = await completedCall();
+    const url = `/calls/${sid}/recording`;
+    const plays = await Promise.all(Array.from({ length: 20 }, () => api(env, t, 'GET', url)));
+    const accepted = plays.filter((p) => p.status === 202);
+    assert.ok(accepted.length >= 1);
+    for (const p of plays) assert.ok(p.status === 202 || p.status === 200, String(p.status));
+    const jobIds = new Set(accepted.map((p) => p.body.job_id));
+    assert.equal(jobIds.size, 1, 'all pending plays name the same job');
+    assert.equal(accepted[0]?.body.status, 'processing');
+    assert.ok(Number(accepted[0]?.headers['retry-after']) >= 1);
+    const { rows } = await env.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM jobs WHERE business_id = $1 AND type = 'recording_download'`,
+      [t.businessId],
+    );
+    assert.equal(rows[0]?.n, 1, 'one job enqueued');
+    await waitForJob(env, Number([...jobIds][0]), 'completed');
+    const full = await api(env, t, 'GET', url);
+    assert.equal(full.status, 200);
+    assert.equal(full.headers['accept-ranges'], 'bytes');
+    assert.equal(full.raw.subarray(0, 4).toString('ascii'), 'RIFF');
+    assert.equal(full.raw.subarray(8, 12).toString('ascii'), 'WAVE');
+    assert.equal(Number(full.headers['content-length']), full.raw.length);
+    const downloads = [...env.sim.stats.mediaDownloads.values()].reduce((a, b) => a + b, 0);
+    assert.equal(downloads, 1, 'the provider served the recording once');
+
+    const res = await env.app.inject({ method: 'GET', url: `/api/v1${url}`, headers: { ...t.headers, range: 'bytes=100-199' } });
+    assert.equal(res.statusCode, 206);
+    assert.equal(res.headers['content-range'], `bytes 100-199/${full.raw.length}`);
+    assert.deepEqual(res.rawPayload, full.raw.subarray(100, 200));
+    const tail = await env.app.inject({ method: 'GET', url: `/api/v1${url}`, headers: { ...t.headers, range: 'bytes=-10' } });
+    assert.equal(tail.statusCode, 206);
+    assert.deepEqual(tail.rawPayload, full.raw.subarray(full.raw.length - 10));
+    const bad = await env.app.inject({ method: 'GET', url: `/api/v1${url}`, headers: { ...t.headers, range: `bytes=${full.raw.length}-` } });
+    assert.equal(bad.statusCode, 416);
+    assert.equal(bad.headers['content-range'], `bytes */${full.raw.length}`);
+
+    const other = await createTenant(env);
+    assert.equal((await api(env, other, 'GET', url)).status, 404, 'another business’s recording is not found');
+  });
+
+  test('a call without a recording answers 404 and enqueues nothing', async () => {
+    const { sid } = await completedCall('busy');
+    const res = await api(env, t, 'GET', `/calls/${sid}/recording`);
+    assert.equal(res.status, 404);
+    assert.equal((await api(env, t, 'GET', `/calls/CA${'0'.repeat(32)}/recording`)).status, 404);
+    const { rows } = await env.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM jobs WHERE business_id = $1 AND type = 'recording_download' AND params->>'call_sid' = $2`,
+      [t.businessId, sid],
+    );
+    assert.equal(rows[0]?.n, 0);
+  });
+});

@@ -1,0 +1,129 @@
+/**
+ * Test entry point: `tsx test/run.ts [node --test flags] [files…]`.
+ *
+ * Provides one PostgreSQL for the whole run (DATABASE_URL if set, otherwise one embedded server in
+ * a temporary DATA_DIR) and runs the test files through Node's runner, each file in its own process
+ * with its own database (test/helpers/db.ts). One server per run, not per file: starting one costs
+ * ~1.5 s of initdb; creating a database costs a few milliseconds.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../src/db/embedded.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+// Durability buys nothing for a throwaway cluster and fsync dominates small-transaction latency.
+const FAST_UNSAFE_FLAGS = ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
+
+const SIGNAL_EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+async function main(): Promise<number> {
+  const { nodeFlags, files } = await parseArgs(process.argv.slice(2));
+  const concurrency = parseConcurrency(process.env.TEST_CONCURRENCY);
+  const log = pino({ name: 'test-run', level: process.env.TEST_LOG_LEVEL ?? 'warn' }, pino.destination(2));
+
+  let child: ChildProcess | undefined;
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted ??= signal;
+    // The runner is its own process group (detached below), so this reaches every test file and any
+    // PostgreSQL a test started; a terminal's Ctrl-C would otherwise only reach our group.
+    if (child?.pid !== undefined) {
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  // Everything of this run lives here: the server's DATA_DIR and, as TMPDIR, whatever the test
+  // files create, so one removal cleans up even after a test process was killed mid-test.
+  const runDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bulkhead-test-'));
+  const testTmp = path.join(runDir, 'tmp');
+  // mkdtemp makes 0700; tests start their own servers, which run as the postgres OS user.
+  await fs.chmod(runDir, 0o711);
+  await fs.mkdir(testTmp, { mode: 0o711 });
+
+  let embedded: EmbeddedPostgresHandle | undefined;
+  try {
+    let databaseUrl = process.env.DATABASE_URL;
+    if (!databaseUrl) {
+      const started = performance.now();
+      embedded = await startEmbeddedPostgres({ dataDir: path.join(runDir, 'data'), log, extraFlags: FAST_UNSAFE_FLAGS });
+      databaseUrl = embedded.url;
+      process.stderr.write(`test/run.ts: embedded PostgreSQL on 127.0.0.1:${embedded.port} (${Math.round(performance.now() - started)} ms)\n`);
+    }
+    if (interrupted) return SIGNAL_EXIT_CODES[interrupted] ?? 1;
+
+    const runner = spawn(process.execPath, [
+      '--import', 'tsx',
+      '--test',
+      `--test-concurrency=${concurrency}`,
+      // Without it the runner picks TAP when stdout is not a terminal (CI), losing the summary lines.
+      '--test-reporter=spec',
+      ...nodeFlags,
+      ...files,
+    ], { cwd: ROOT, stdio: 'inherit', detached: true, env: { ...process.env, DATABASE_URL: databaseUrl, TMPDIR: testTmp } });
+    child = runner;
+
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+      runner.once('error', reject);
+      runner.once('exit', (c, s) => resolve([c, s]));
+    });
+    if (interrupted) return SIGNAL_EXIT_CODES[interrupted] ?? 1;
+    if (code !== null) return code;
+    return (signal && SIGNAL_EXIT_CODES[signal]) ?? 1;
+  } finally {
+    await embedded?.stop();
+    // Servers started by killed test files may still be writing while they shut down.
+    await fs.rm(runDir, { recursive: true, force: true, maxRetries: 5 });
+  }
+}
+
+/** Arguments starting with `-` go to node (e.g. `--test-name-pattern=claim`); the rest are files. */
+async function parseArgs(args: string[]): Promise<{ nodeFlags: string[]; files: string[] }> {
+  const nodeFlags = args.filter((a) => a.startsWith('-'));
+  const given = args.filter((a) => !a.startsWith('-'));
+  if (given.length === 0) return { nodeFlags, files: await findTestFiles(path.join(ROOT, 'test')) };
+  const files: string[] = [];
+  for (const arg of given) {
+    const file = path.resolve(arg);
+    const stat = await fs.stat(file).catch(() => undefined);
+    if (!stat) throw new UsageError(`no such test file or directory: ${arg}`);
+    files.push(...(stat.isDirectory() ? await findTestFiles(file) : [path.relative(ROOT, file)]));
+  }
+  return { nodeFlags, files };
+}
+
+async function findTestFiles(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { recursive: true });
+  return entries
+    .filter((entry) => entry.endsWith('.test.ts') && !entry.split(path.sep).includes('node_modules'))
+    .map((entry) => path.relative(ROOT, path.join(dir, entry)))
+    .sort();
+}
+
+function parseConcurrency(value: string | undefined): number {
+  // The machine has 2 cores; more files at once only adds contention.
+  if (value === undefined || value === '') return 2;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`TEST_CONCURRENCY must be a positive integer, got "${value}"`);
+  return n;
+}
+
+class UsageError extends Error {}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`test/run.ts: ${err instanceof Error ? (err instanceof UsageError ? err.message : err.stack) : String(err)}\n`);
+    process.exit(err instanceof UsageError ? 2 : 1);
+  },
+);
