@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so `npx bulkhead …` works straight from a clone.
-import { spawnSync } from 'node:child_process';
+// Runs the TypeScript CLI through tsx's loader in this same process, so `npx bulkhead …` works
+// straight from a clone, and signals (Ctrl-C) and exit codes are the CLI's own — a wrapper
+// process would have to forward them.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { register } from 'tsx/esm/api';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const tsx = import.meta.resolve('tsx');
-const main = path.join(root, 'src', 'cli', 'main.ts');
-const result = spawnSync(process.execPath, ['--import', tsx, main, ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+register();
+await import(pathToFileURL(path.join(root, 'src', 'cli', 'main.ts')).href);

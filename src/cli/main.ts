@@ -1,148 +1,82 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { ConfigError, loadConfig, type Config } from '../config/config.js';
-import { createLogger, type Logger } from '../lib/logger.js';
-import { createAppMetrics } from '../http/metrics.js';
-import { ensureDemo } from './demo.js';
-import { createProcessModules, openDatabase, startApi, startModules, startWorker, type Database } from './runtime.js';
+import { Command, CommanderError } from 'commander';
+import { registerAdminCommands } from './commands/admin.js';
+import { EXIT } from './commands/exit-codes.js';
+import { registerImportCommand } from './commands/import.js';
+import { registerJobCommands } from './commands/jobs.js';
 
-/** Exit codes scripts can rely on. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, unavailable: 4 } as const;
+export { EXIT } from './commands/exit-codes.js';
 
-function load(env: NodeJS.ProcessEnv = process.env): Config {
-  try {
-    return loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(EXIT.config);
-    }
-    throw err;
-  }
-}
-
-/** Stops everything once on SIGINT/SIGTERM (a second signal exits at once). */
-function onShutdown(log: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
-  const handler = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(EXIT.failure);
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    stop()
-      .then(() => process.exit(EXIT.ok))
-      .catch((err) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(EXIT.failure);
-      });
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-}
-
-async function open(config: Config, log: Logger): Promise<Database> {
-  try {
-    return await openDatabase(config, log);
-  } catch (err) {
-    log.fatal({ err }, 'cannot open the database');
-    console.error(`Cannot open the database: ${(err as Error).message}`);
-    process.exit(EXIT.unavailable);
-  }
-}
+/** Server commands load their module (Fastify, pg, every domain) only when they run. */
+const server = () => import('./commands/server.js');
 
 const program = new Command()
   .name('bulkhead')
   .description('Durable, gated bulk operations on PostgreSQL: API, worker, and job tools.')
-  .showHelpAfterError();
+  .showHelpAfterError('(add --help for usage and examples)')
+  // Inherited by every command added below: a parse error throws here instead of exiting 1.
+  .exitOverride()
+  .addHelpText('after', `
+Server commands run Bulkhead; client commands (admin, jobs, import) talk to a running one over
+HTTP: --url (BULKHEAD_URL, default http://127.0.0.1:3000) and --token (BULKHEAD_TOKEN; admin
+commands ADMIN_TOKEN). \`bulkhead <command> --help\` shows each command's options and examples.
+
+Exit codes: 0 ok · 1 job failed or cancelled · 2 usage · 3 bad configuration · 4 database
+unavailable · 5 unauthorized (401/403) · 6 other API error · 7 refused by the gate (429) ·
+8 API unreachable · 130 interrupted.
+
+Examples:
+  bulkhead start
+  export BULKHEAD_TOKEN=bh_…
+  bulkhead import leads.csv
+  bulkhead jobs list --status running
+  bulkhead jobs watch 12`);
 
 program
   .command('start')
   .description('Everything in one process: API, worker and dashboard on the embedded PostgreSQL (unless DATABASE_URL is set), with demo data.')
-  .action(async () => {
-    const started = Date.now();
-    const config = load({ DEMO: '1', ...process.env });
-    const log = createLogger(config.logLevel);
-    const db = await open(config, log);
-    const metrics = createAppMetrics(db.pool);
-    const modules = createProcessModules(config, db, log, metrics);
-    const worker = await startWorker(config, db, log, metrics, modules);
-    const api = await startApi(config, db, log, metrics, modules);
-    const stopModules = await startModules(modules, { api: true, worker: true });
-    const demo = config.demo ? await ensureDemo(db.pool) : null;
-    onShutdown(log, async () => {
-      await api.stop();
-      await worker.stop();
-      await stopModules();
-      await db.close();
-    });
-    const base = config.publicBaseUrl;
-    const lines = [
-      '',
-      `Bulkhead is ready in ${Date.now() - started} ms`,
-      `  API + dashboard   ${base}/`,
-      `  API docs          ${base}/docs`,
-      `  database          ${db.embedded ? `embedded PostgreSQL on port ${db.embedded.port} (data in ${config.dataDir})` : 'DATABASE_URL'}`,
-      `  admin token       ${config.adminToken}${config.adminTokenGenerated ? '   (generated; set ADMIN_TOKEN to keep one)' : ''}`,
-    ];
-    if (demo?.token) {
-      lines.push(
-        `  demo business     id ${demo.businessId}${demo.seeded ? ' (seeded just now)' : ''}`,
-        `  demo token        ${demo.token}`,
-        `  sign in           ${base}/#token=${demo.token}`,
-        `  try               curl -H 'Authorization: Bearer ${demo.token}' ${base}/api/v1/leads?limit=3`,
-      );
-    }
-    console.log(lines.join('\n') + '\n');
-  });
+  .addHelpText('after', `
+Prints the URL, the admin token and a demo business token. Configuration is by environment
+variables (README "Configuration"); a bad one exits 3, an unavailable database 4.
+
+Examples:
+  bulkhead start
+  PORT=8080 ADMIN_TOKEN=my-admin-token-0123456789 bulkhead start`)
+  .action(async () => (await server()).start());
 
 program
   .command('api')
   .description('The HTTP API (any number of these may share one PostgreSQL).')
-  .action(async () => {
-    const config = load();
-    const log = createLogger(config.logLevel);
-    const db = await open(config, log);
-    const metrics = createAppMetrics(db.pool);
-    const modules = createProcessModules(config, db, log, metrics);
-    const api = await startApi(config, db, log, metrics, modules);
-    const stopModules = await startModules(modules, { api: true, worker: false });
-    log.info({ url: api.url }, 'API listening');
-    onShutdown(log, async () => {
-      await api.stop();
-      await stopModules();
-      await db.close();
-    });
-  });
+  .addHelpText('after', `
+Example:
+  DATABASE_URL=postgres://bulkhead@db/bulkhead ADMIN_TOKEN=… bulkhead api`)
+  .action(async () => (await server()).api());
 
 program
   .command('worker')
   .description('A job worker (any number of these may share one PostgreSQL). SIGTERM finishes the current batch and hands jobs back.')
-  .action(async () => {
-    const config = load();
-    const log = createLogger(config.logLevel);
-    const db = await open(config, log);
-    const metrics = createAppMetrics(db.pool);
-    const modules = createProcessModules(config, db, log, metrics);
-    const worker = await startWorker(config, db, log, metrics, modules);
-    const stopModules = await startModules(modules, { api: false, worker: true });
-    onShutdown(log, async () => {
-      await worker.stop();
-      await stopModules();
-      await db.close();
-    });
-  });
+  .addHelpText('after', `
+Example:
+  DATABASE_URL=postgres://bulkhead@db/bulkhead WORKER_QUEUES=default,maintenance bulkhead worker`)
+  .action(async () => (await server()).worker());
 
 program
   .command('migrate')
   .description('Apply pending database migrations and exit.')
-  .action(async () => {
-    const config = load();
-    const log = createLogger(config.logLevel);
-    const db = await open(config, log);
-    await db.close();
-    console.log('migrations applied');
-  });
+  .addHelpText('after', `
+Example:
+  DATABASE_URL=postgres://bulkhead@db/bulkhead bulkhead migrate`)
+  .action(async () => (await server()).migrate());
+
+registerAdminCommands(program);
+registerJobCommands(program);
+registerImportCommand(program);
 
 program.parseAsync(process.argv).catch((err) => {
+  if (err instanceof CommanderError) {
+    // --help and --version exit 0; every other parse error is a usage error.
+    process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+  }
   console.error((err as Error).message);
   process.exit(EXIT.failure);
 });

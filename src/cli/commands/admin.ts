@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import { clientAction, clientFrom, parsePositiveInt, withClientOptions, type ClientFlags } from './client.js';
+import { EXIT } from './exit-codes.js';
+
+interface CreateFlags extends ClientFlags {
+  maxCalls?: number;
+  timezone?: string;
+  email?: string;
+  json?: boolean;
+}
+
+interface Created {
+  business: { id: number; name: string; max_outbound_calls: number; timezone: string };
+  user: { id: number; email: string };
+  token: string;
+}
+
+export function registerAdminCommands(program: Command): void {
+  const admin = program
+    .command('admin')
+    .description('Administer businesses (tenants) through the admin API, with ADMIN_TOKEN.');
+
+  withClientOptions(admin.command('create-business').argument('<name>', 'the business\'s name'), 'admin')
+    .description('Create a business with its first user, and print the business id and that user\'s bearer token.')
+    .option('--max-calls <n>', 'maximum concurrent outbound calls of the business (default 3)', parsePositiveInt(1000))
+    .option('--timezone <tz>', 'IANA time zone for calling hours, e.g. Europe/London')
+    .option('--email <email>', 'the first user\'s email (default owner@business-<id>.local)')
+    .option('--json', 'print {business, user, token} as JSON')
+    .addHelpText('after', `
+The token is shown once (only its hash is stored). Use it as BULKHEAD_TOKEN for the other commands.
+
+Examples:
+  ADMIN_TOKEN=adm_… bulkhead admin create-business "Acme Realty" --max-calls 5 --timezone Asia/Jerusalem
+  export BULKHEAD_TOKEN=$(bulkhead admin create-business Acme --json | jq -r .token)`)
+    .action(clientAction(async (name: string, flags: CreateFlags) => {
+      const created = await clientFrom(flags, 'admin').request<Created>('POST', '/api/v1/admin/businesses', {
+        body: { name, max_outbound_calls: flags.maxCalls, timezone: flags.timezone, email: flags.email },
+      });
+      if (flags.json) console.log(JSON.stringify(created, null, 2));
+      else {
+        const b = created.business;
+        console.log([
+          `business ${b.id} created: ${b.name} (max ${b.max_outbound_calls} concurrent calls, ${b.timezone})`,
+          `  business id  ${b.id}`,
+          `  user         ${created.user.id} ${created.user.email}`,
+          `  token        ${created.token}`,
+          `  try          BULKHEAD_TOKEN=${created.token} bulkhead jobs list`,
+        ].join('\n'));
+      }
+      return EXIT.ok;
+    }));
+}
