@@ -17,7 +17,7 @@ let env: TestEnv;
 let tmp: string;
 
 before(async () => {
-  env = await startTestEnv({ worker: false, listen: true, env: { JOB_BATCH_SIZE: '20', JOB_BATCH_PAUSE_MS: '20' } });
+  env = await startTestEnv({ worker: false, listen: true, env: { JOB_BATCH_SIZE: '20', JOB_BATCH_PAUSE_MS: '20', GATE_DEDUP_WINDOW_S: '120' } });
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bulkhead-cli-'));
 });
 after(async () => {
@@ -172,7 +172,7 @@ describe('bulkhead CLI', () => {
     const first = await withWorker(() => run(['import', file], as(t)));
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /^import \d+ \(leads\.csv\) completed: 5 rows — inserted 3, duplicates 1, invalid 1$/m);
-    assert.match(first.stdout, /^ {2}row \d+: .*phone/m);
+    assert.match(first.stdout, /^ {2}row \d+: phone: "not-a-phone" is not a valid phone number$/m);
     assert.match(first.stderr, /uploaded leads\.csv: import \d+, job (\d+)/);
     assert.match(first.stderr, /100% {2}5\/5 .* completed/);
     const jobId = Number(/job (\d+)\n/.exec(first.stderr)?.[1]);
@@ -249,7 +249,7 @@ describe('bulkhead CLI', () => {
   });
 
   test('--help on every command shows examples and exits 0', async () => {
-    const commands = [[], ['start'], ['jobs'], ['jobs', 'list'], ['jobs', 'watch'], ['jobs', 'cancel'], ['import'], ['admin', 'create-business']];
+    const commands = [[], ['start'], ['jobs', 'list'], ['jobs', 'watch'], ['jobs', 'cancel'], ['import'], ['admin', 'create-business']];
     const results = await Promise.all(commands.map((c) => run([...c, '--help'])));
     results.forEach((r, i) => {
       const name = commands[i]?.join(' ') ?? '';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApiClient, parseEvent, type Job } from '../../src/cli/api-client.js';
-import { etaSeconds, formatDuration, PLAIN_BAR, progressLine, ProgressReporter, RateMeter } from '../../src/cli/commands/progress.js';
+import { averageRate, etaSeconds, formatDuration, PLAIN_BAR, progressLine, ProgressReporter, RateMeter } from '../../src/cli/commands/progress.js';
 import { watchJob } from '../../src/cli/commands/watch.js';
 
 const job = (over: Partial<Job> = {}): Job => ({
@@ -45,6 +45,7 @@ describe('progress', () => {
     );
     assert.match(progressLine(job({ cancel_requested: true }), null, PLAIN_BAR), /–\/s {2}ETA \? {2}running \(cancel requested\)$/);
     assert.equal(formatDuration(3725), '1h02m');
+    assert.equal(averageRate(job({ processed: 200, started_at: '2025-01-01T00:00:00.000Z', finished_at: '2025-01-01T00:00:08.000Z' })), 25);
     assert.equal(formatDuration(75), '1m15s');
   });
 

@@ -1,4 +1,4 @@
-import type { Job } from '../api-client.js';
+import { isTerminal, type Job } from '../api-client.js';
 
 /**
  * Items per second over a sliding window of samples. A window (not the average since the start)
@@ -25,6 +25,13 @@ export class RateMeter {
     // Past the last sample the job made no progress we know of: the rate decays with time.
     return ((last.processed - first.processed) * 1000) / (Math.max(now, last.at) - first.at);
   }
+}
+
+/** An ended job's average rate from its own timestamps (the window may hold a single sample). */
+export function averageRate(job: Pick<Job, 'processed' | 'started_at' | 'finished_at'>): number | null {
+  if (!job.started_at || !job.finished_at) return null;
+  const seconds = (Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000;
+  return seconds > 0 ? job.processed / seconds : null;
 }
 
 export function formatDuration(seconds: number): string {
@@ -122,7 +129,7 @@ export class ProgressReporter {
       this.ticker ??= setInterval(() => this.draw(), 1000).unref();
     } else if (changed || now - this.lastPrintAt >= (this.opts.intervalMs ?? 2000)) {
       this.lastPrintAt = now;
-      this.out.write(`${progressLine(job, this.meter.rate(now), PLAIN_BAR)}\n`);
+      this.out.write(`${progressLine(job, this.rate(job, now), PLAIN_BAR)}\n`);
     }
   }
 
@@ -134,9 +141,13 @@ export class ProgressReporter {
     this.drawn = false;
   }
 
+  private rate(job: Job, now: number): number | null {
+    return (isTerminal(job.status) ? averageRate(job) : null) ?? this.meter.rate(now);
+  }
+
   private draw(): void {
     if (!this.last) return;
-    let line = progressLine(this.last, this.meter.rate(this.now()), TTY_BAR);
+    let line = progressLine(this.last, this.rate(this.last, this.now()), TTY_BAR);
     const columns = this.out.columns ?? 0;
     if (columns > 0 && line.length >= columns) line = line.slice(0, columns - 1);
     this.out.write(`\r\x1b[2K${line}`);
