@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from './commands/admin.js';
 import { EXIT } from './commands/exit-codes.js';
@@ -10,8 +11,11 @@ export { EXIT } from './commands/exit-codes.js';
 /** Server commands load their module (Fastify, pg, every domain) only when they run. */
 const server = () => import('./commands/server.js');
 
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command()
   .name('bulkhead')
+  .version(version)
   .description('Durable, gated bulk operations on PostgreSQL: API, worker, and job tools.')
   .showHelpAfterError('(add --help for usage and examples)')
   // Inherited by every command added below: a parse error throws here instead of exiting 1.

@@ -211,18 +211,25 @@ describe('bulkhead CLI', () => {
     assert.equal(cancelled.code, 0, cancelled.stderr);
   });
 
-  test('a bad or missing token: 401 exits 5; an unreachable API exits 8', async () => {
+  test('a bad token: 401 exits 5; another business\'s job: 404 exits 6; an unreachable API exits 8', async () => {
     const closedPort = await new Promise<number>((resolve) => {
       const srv = net.createServer().listen(0, '127.0.0.1', () => {
         const { port } = srv.address() as net.AddressInfo;
         srv.close(() => resolve(port));
       });
     });
-    const [tenant, admin, unreachable] = await Promise.all([
+    const owner = await createTenant(env);
+    const stranger = await createTenant(env);
+    const jobId = await bulkDelete(owner, await seedLeads(owner, 2));
+    const [tenant, admin, unreachable, hidden] = await Promise.all([
       run(['jobs', 'list'], { BULKHEAD_TOKEN: 'bh_not-a-real-token' }),
       run(['admin', 'create-business', 'X'], { ADMIN_TOKEN: 'not-the-admin-token-000' }),
       run(['jobs', 'watch', '1', '--url', `http://127.0.0.1:${closedPort}`], { BULKHEAD_TOKEN: 'bh_x' }),
+      run(['jobs', 'watch', String(jobId)], as(stranger)),
     ]);
+    assert.equal(hidden.code, 6, hidden.stderr);
+    assert.match(hidden.stderr, /error \(404 not_found\)/);
+    await env.app.inject({ method: 'POST', url: `/api/v1/jobs/${jobId}/cancel`, headers: owner.headers });
     assert.equal(tenant.code, 5, tenant.stderr);
     assert.match(tenant.stderr, /401 unauthorized/);
     assert.equal(admin.code, 5, admin.stderr);

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { Accepted, ImportSummary } from '../api-client.js';
 import { clientAction, clientFrom, withClientOptions, type ClientFlags } from './client.js';
 import { EXIT, UsageError } from './exit-codes.js';
@@ -14,6 +14,11 @@ interface ImportFlags extends ClientFlags {
 
 /** The API's limit on an import body is generous; a file this large is surely a mistake. */
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
+
+function nonNegative(value: string): number {
+  if (!/^\d{1,6}$/.test(value)) throw new InvalidArgumentError('expected a whole number (0 lists none).');
+  return Number(value);
+}
 
 async function readCsv(file: string): Promise<string> {
   let stat;
@@ -46,7 +51,7 @@ export function registerImportCommand(program: Command): void {
     .description('Import leads from a CSV file: upload it, follow the import job, and print the summary.')
     .option('--no-watch', 'print the job and import ids and exit at once')
     .option('--json', 'print the import summary as JSON on stdout')
-    .option('--errors <n>', 'invalid rows to list', (v) => Math.max(0, Number.parseInt(v, 10) || 0), 20)
+    .option('--errors <n>', 'how many invalid rows to list', nonNegative, 20)
     .addHelpText('after', `
 Columns: phone (required; local numbers use the business's country), name, email, tags
 (separated by ";" or "|"). Rows are validated by the import job: invalid rows are reported with
