@@ -15,6 +15,7 @@ import { adminRoutes } from './routes/admin.routes.js';
 import { jobRoutes } from './routes/jobs.routes.js';
 import { opsRoutes } from './routes/ops.routes.js';
 import { domainRoutes } from './routes/index.js';
+import { dashboardRoutes } from '../web/dashboard.routes.js';
 import type { DomainModule } from '../cli/module.js';
 
 export interface AppDeps {
@@ -68,6 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const accept = acceptDeps(deps.pool, deps.config.gate.dedupWindowS, deps.metrics);
 
   await app.register(opsRoutes(deps.pool, deps.metrics));
+  await app.register(dashboardRoutes);
   // The NUL guard covers the API, not the webhooks: a forged webhook must get its 403 first.
   await app.register(async (admin) => {
     admin.addHook('preValidation', rejectNulCharacters);
