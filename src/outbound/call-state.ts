@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { withTx, type Queryable } from '../db/pool.js';
-import { advance, isFinalCall, outcomeOf, type CallStatus } from './call-status.js';
-import { lockCall, updateCall, type CallRow } from './calls.repo.js';
+import { advance, isFinalCall, outcomeOf, rankSql, type CallStatus } from './call-status.js';
+import { ACTIVE_SQL, lockCall, updateCall, type CallRow } from './calls.repo.js';
 import { nextRetry, NO_RETRY, type RetryPolicy } from './retry.js';
 
 /** NOTIFY channel: payload = a business id whose slots may have freed up (or whose run resumed). */
@@ -22,14 +22,57 @@ export interface ApplyResult {
 
 /**
  * The one way a call's state changes — status callbacks, create-call answers and the sweeper all
- * come here. Under the call's row lock: the status moves forward only (a late "ringing" after
- * "completed" or a duplicate changes nothing); the sid is recorded once; when the call ends, its
- * run item takes the outcome (or goes back to the queue for a retry per the business's policy),
- * the dialer is told the business has a free slot (NOTIFY, delivered at commit) and the run's job
- * is woken to count progress. All of it commits together.
+ * come here. The status moves forward only (a late "ringing" after "completed" or a duplicate
+ * changes nothing); the sid is recorded once (a report carrying another sid is ignored).
+ *
+ * A call that stays active (queued / initiated / ringing / in-progress, or only learns its sid)
+ * changes in ONE autocommit statement (advanceActive): three of a call's four status callbacks
+ * and the create-call answer are such reports, and each used to be a five-round-trip
+ * transaction. Measured (bench/dialer.ts, 1000 businesses): those transactions were most of the
+ * database's work and queued the refill path behind them (seconds of refill latency on 2 cores).
+ *
+ * A report that ends the call takes the call's row lock in a transaction with the item's outcome
+ * (or its re-queueing for a retry per the business's policy), the run job's wake-up and the
+ * NOTIFY that tells every dialer the business has a free slot: all of it commits together.
  */
 export async function applyProviderState(pool: pg.Pool, businessId: number, callId: number, r: ProviderReport): Promise<ApplyResult> {
+  if (!isFinalCall(r.status)) return advanceActive(pool, businessId, callId, r);
   return withTx(pool, (tx) => applyInTx(tx, businessId, callId, r));
+}
+
+const RANK_OLD = rankSql('c.status');
+const RANK_NEW = rankSql('$3::text');
+
+/**
+ * A non-final report in one statement. Safe without an explicit lock: the UPDATE takes the call's
+ * row lock, and when a concurrent transaction (a final callback) changed the row first, PostgreSQL
+ * re-checks the WHERE on the new version — a call that ended meanwhile is left alone, and so is
+ * its item, which the outer UPDATE only touches through the call the CTE returned.
+ */
+async function advanceActive(db: Queryable, businessId: number, callId: number, r: ProviderReport): Promise<ApplyResult> {
+  const { rows } = await db.query<{ status: CallStatus; call_sid: string | null }>({
+    name: 'bulkhead_call_advance',
+    text: `WITH c AS (
+             UPDATE calls c
+                SET status = CASE WHEN ${RANK_OLD} < ${RANK_NEW} THEN $3::text ELSE c.status END,
+                    call_sid = coalesce(c.call_sid, $4),
+                    error = coalesce($5, c.error),
+                    answered_at = CASE WHEN $3::text = 'in-progress' AND c.answered_at IS NULL THEN now() ELSE c.answered_at END,
+                    updated_at = now(), checked_at = now()
+              WHERE c.business_id = $1 AND c.id = $2
+                AND c.status IN ${ACTIVE_SQL}
+                AND ($4::text IS NULL OR c.call_sid IS NULL OR c.call_sid = $4)
+                AND (${RANK_OLD} < ${RANK_NEW} OR (c.call_sid IS NULL AND $4::text IS NOT NULL))
+             RETURNING c.id, c.run_item_id, c.status, c.call_sid),
+           i AS (
+             UPDATE run_items i SET status = 'calling', updated_at = now()
+               FROM c
+              WHERE i.business_id = $1 AND i.id = c.run_item_id AND i.call_id = c.id AND i.status = 'dialing' AND c.status <> 'dialing')
+           SELECT status, call_sid FROM c`,
+    values: [businessId, callId, r.status, r.sid ?? null, r.error ?? null],
+  });
+  const row = rows[0];
+  return { call: null, changed: row !== undefined, ended: false };
 }
 
 export async function applyInTx(tx: pg.PoolClient, businessId: number, callId: number, r: ProviderReport): Promise<ApplyResult> {
@@ -44,9 +87,11 @@ export async function applyInTx(tx: pg.PoolClient, businessId: number, callId: n
     }
     return { call, changed: false, ended: false };
   }
-  await updateCall(tx, businessId, callId, { status: next, sid: r.sid ?? null, durationS: r.durationS ?? null, error: r.error ?? null });
-  const updated: CallRow = { ...call, status: next, call_sid: call.call_sid ?? r.sid ?? null };
   const ended = isFinalCall(next);
+  // The NOTIFY rides on the call's own UPDATE (one round trip less on the refill path); it is
+  // delivered at COMMIT, so no dialer sees the slot before it is really free.
+  await updateCall(tx, businessId, callId, { status: next, sid: r.sid ?? null, durationS: r.durationS ?? null, error: r.error ?? null }, ended ? DIALER_CHANNEL : null);
+  const updated: CallRow = { ...call, status: next, call_sid: call.call_sid ?? r.sid ?? null };
   if (call.run_item_id !== null) {
     if (ended) await settleItem(tx, businessId, call, next, r.error ?? null);
     else await tx.query(
@@ -55,7 +100,6 @@ export async function applyInTx(tx: pg.PoolClient, businessId: number, callId: n
       [businessId, call.run_item_id, call.id],
     );
   }
-  if (ended) await tx.query(`SELECT pg_notify($1, $2::text)`, [DIALER_CHANNEL, businessId]);
   return { call: updated, changed: true, ended };
 }
 
@@ -79,20 +123,16 @@ async function settleItem(tx: pg.PoolClient, businessId: number, call: CallRow, 
     );
     return;
   }
-  const { rows } = await tx.query<{ run_id: number }>(
-    `UPDATE run_items SET status = $4, error = coalesce($5, error), updated_at = now()
-      WHERE business_id = $1 AND id = $2 AND call_id = $3
-      RETURNING run_id`,
-    [businessId, call.run_item_id, call.id, outcome, error],
-  );
-  const runId = rows[0]?.run_id;
-  if (runId === undefined) return;
-  // Wake the run's job so its progress (and completion) follows within ~100 ms; calls ending
-  // within that window share one wake-up instead of one batch each.
+  // One statement: the item's outcome and the wake-up of its run's job, so the run's progress
+  // (and completion) follows within ~250 ms; calls ending within that window share one wake-up.
   await tx.query(
-    `UPDATE jobs SET run_at = now() + interval '250 milliseconds'
-      WHERE business_id = $1 AND id = (SELECT job_id FROM outbound_runs WHERE business_id = $1 AND id = $2)
+    `WITH i AS (
+       UPDATE run_items SET status = $4, error = coalesce($5, error), updated_at = now()
+        WHERE business_id = $1 AND id = $2 AND call_id = $3
+        RETURNING run_id)
+     UPDATE jobs SET run_at = now() + interval '250 milliseconds'
+      WHERE business_id = $1 AND id = (SELECT r.job_id FROM outbound_runs r JOIN i ON r.id = i.run_id WHERE r.business_id = $1)
         AND status = 'queued' AND run_at > now() + interval '250 milliseconds'`,
-    [businessId, runId],
+    [businessId, call.run_item_id, call.id, outcome, error],
   );
 }

@@ -23,6 +23,11 @@ const RANK: Record<CallStatus, number> = {
   canceled: 5,
 };
 
+/** SQL: the rank of a status expression (the same table as RANK), for statements that advance a call in one round trip. */
+export function rankSql(expr: string): string {
+  return `(CASE ${expr} ${Object.entries(RANK).map(([s, r]) => `WHEN '${s}' THEN ${r}`).join(' ')} END)`;
+}
+
 export function isActiveCall(s: CallStatus): boolean {
   return RANK[s] < 5;
 }

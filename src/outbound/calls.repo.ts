@@ -122,9 +122,10 @@ export interface CallChange {
   error: string | null;
 }
 
-export async function updateCall(db: Queryable, businessId: number, id: number, c: CallChange): Promise<void> {
+/** `notify`: a channel to NOTIFY with the business id in the same statement (delivered at commit). */
+export async function updateCall(db: Queryable, businessId: number, id: number, c: CallChange, notify: string | null = null): Promise<void> {
   await db.query(
-    `UPDATE calls
+    `WITH u AS (UPDATE calls
         SET status = $3,
             call_sid = coalesce(call_sid, $4),
             duration_s = coalesce($5, duration_s),
@@ -132,8 +133,10 @@ export async function updateCall(db: Queryable, businessId: number, id: number, 
             answered_at = CASE WHEN $3 = 'in-progress' AND answered_at IS NULL THEN now() ELSE answered_at END,
             ended_at = CASE WHEN $3 IN ('completed', 'busy', 'no-answer', 'failed', 'canceled') AND ended_at IS NULL THEN now() ELSE ended_at END,
             updated_at = now(), checked_at = now()
-      WHERE business_id = $1 AND id = $2`,
-    [businessId, id, c.status, c.sid, c.durationS, c.error],
+      WHERE business_id = $1 AND id = $2
+      RETURNING id)
+     SELECT pg_notify($7, $1::text) FROM u WHERE $7::text IS NOT NULL`,
+    [businessId, id, c.status, c.sid, c.durationS, c.error, notify],
   );
 }
 

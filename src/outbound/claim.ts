@@ -1,9 +1,9 @@
 import type pg from 'pg';
-import { withTx, type Queryable } from '../db/pool.js';
+import { withTx } from '../db/pool.js';
 import { AppError, ConflictError } from '../lib/errors.js';
 import { callingWindowState } from './calling-hours.js';
-import { ACTIVE_SQL, insertCalls, type CallRow } from './calls.repo.js';
-import { CPS_BACKLOG_SQL, cpsAllowance } from './cps.js';
+import { ACTIVE_SQL, CALL_COLUMNS, insertCalls, type CallRow } from './calls.repo.js';
+import { CPS_BACKLOG_SQL, cpsAllowance, cpsDelays, cpsReserveSql } from './cps.js';
 import { settingsFromRow, SETTINGS_SELECT, type SettingsDefaults } from './settings.repo.js';
 import { freeSlots, pickRoundRobin, type RunCandidates } from './slots.js';
 
@@ -42,6 +42,7 @@ interface Observation {
   max_call_s: number | null;
   active: number;
   cps_backlog_ms: number;
+  runs: Array<{ id: number; concurrency: number; active: number }>;
 }
 
 interface Candidate {
@@ -58,8 +59,6 @@ export interface ClaimOptions {
   defaults: SettingsDefaults;
   cps: number;
   cpsLookaheadMs: number;
-  /** Reserves CPS turns inside the claim transaction (one round trip less per fill). */
-  cpsLimiter: { reserve(n: number, db?: Queryable): Promise<number[]> };
   now?: Date;
 }
 
@@ -75,12 +74,20 @@ const DNC_LOOKAHEAD = 5;
 export async function claimRunItems(pool: pg.Pool, businessId: number, o: ClaimOptions): Promise<ClaimOutcome> {
   return withTx(pool, async (tx) => {
     await lockBusinessSlots(tx, businessId);
-    const { rows: obs } = await tx.query<Observation>(
-      `SELECT s.*, (SELECT count(*)::int FROM calls WHERE business_id = $1 AND status IN ${ACTIVE_SQL}) AS active,
-              ${CPS_BACKLOG_SQL} AS cps_backlog_ms
-         FROM (${SETTINGS_SELECT}) s`,
-      [businessId],
-    );
+    // The observation and the business's running runs in one statement: it must follow the lock
+    // (its snapshot has to see the commits of the previous holder), so it cannot ride on it.
+    const { rows: obs } = await tx.query<Observation>({
+      name: 'bulkhead_claim_observe',
+      text: `SELECT s.*, (SELECT count(*)::int FROM calls WHERE business_id = $1 AND status IN ${ACTIVE_SQL}) AS active,
+                    ${CPS_BACKLOG_SQL} AS cps_backlog_ms,
+                    coalesce((SELECT json_agg(json_build_object('id', r.id, 'concurrency', r.concurrency, 'active',
+                                (SELECT count(*)::int FROM calls c WHERE c.business_id = $1 AND c.run_id = r.id AND c.status IN ${ACTIVE_SQL}))
+                              ORDER BY r.last_dial_at, r.id)
+                         FROM outbound_runs r JOIN jobs j ON j.id = r.job_id AND j.business_id = $1
+                        WHERE r.business_id = $1 AND j.status IN ('queued', 'running') AND NOT j.cancel_requested), '[]') AS runs
+               FROM (${SETTINGS_SELECT}) s`,
+      values: [businessId],
+    });
     const b = obs[0];
     if (!b) return { kind: 'gone' };
     const settings = settingsFromRow(b, o.defaults);
@@ -91,15 +98,7 @@ export async function claimRunItems(pool: pg.Pool, businessId: number, o: ClaimO
     const allowance = cpsAllowance(b.cps_backlog_ms, o.cpsLookaheadMs, o.cps);
     if (allowance === 0) return { kind: 'cps_busy', retryInMs: Math.max(5, b.cps_backlog_ms - o.cpsLookaheadMs) };
     free = Math.min(free, allowance);
-
-    const { rows: runs } = await tx.query<{ id: number; concurrency: number; active: number }>(
-      `SELECT r.id, r.concurrency,
-              (SELECT count(*)::int FROM calls c WHERE c.business_id = $1 AND c.run_id = r.id AND c.status IN ${ACTIVE_SQL}) AS active
-         FROM outbound_runs r JOIN jobs j ON j.id = r.job_id AND j.business_id = $1
-        WHERE r.business_id = $1 AND j.status IN ('queued', 'running') AND NOT j.cancel_requested
-        ORDER BY r.last_dial_at, r.id`,
-      [businessId],
-    );
+    const runs = b.runs;
     const open = runs.map((r) => ({ ...r, free: freeSlots(b.active, b.max_outbound_calls, r) })).filter((r) => r.free > 0);
     if (open.length === 0) return { kind: 'idle' };
     const { rows: candidates } = await tx.query<Candidate>(
@@ -129,23 +128,38 @@ export async function claimRunItems(pool: pg.Pool, businessId: number, o: ClaimO
     }));
     const picked = pickRoundRobin(byRun, free, (c) => c.lead_id);
     if (picked.length === 0) return skipped.length > 0 ? { kind: 'claimed', calls: [], more: true, maxCallS: settings.maxCallS, cpsDelaysMs: [] } : { kind: 'idle' };
-    const calls = await insertCalls(
-      tx,
-      businessId,
-      picked.map((c) => ({ leadId: c.lead_id, runId: c.run_id, runItemId: c.id, attempt: c.attempts + 1, from: o.from, to: c.phone })),
-    );
-    await tx.query(
-      `UPDATE run_items i SET status = 'dialing', attempts = i.attempts + 1, call_id = c.id, error = NULL, updated_at = now()
-         FROM unnest($2::bigint[], $3::bigint[]) AS c(item_id, id)
-        WHERE i.business_id = $1 AND i.id = c.item_id`,
-      [businessId, calls.map((c) => c.run_item_id), calls.map((c) => c.id)],
-    );
-    await tx.query(
-      `UPDATE outbound_runs SET last_dial_at = clock_timestamp() WHERE business_id = $1 AND id = ANY($2::bigint[])`,
-      [businessId, [...new Set(picked.map((c) => c.run_id))]],
-    );
-    // Last statement before COMMIT: the shared CPS row stays locked for one round trip only.
-    const cpsDelaysMs = await o.cpsLimiter.reserve(calls.length, tx);
+    // The calls, their items, the runs' round-robin order and the CPS turns in ONE statement
+    // (was four round trips). The CPS row is updated last and stays locked only until COMMIT.
+    const intervalMs = 1000 / o.cps;
+    const { rows: inserted } = await tx.query<CallRow & { end_ms: number }>({
+      name: 'bulkhead_claim_write',
+      text: `WITH ins AS (
+               INSERT INTO calls (business_id, lead_id, run_id, run_item_id, attempt, from_number, to_number)
+               SELECT $1, c.lead_id, c.run_id, c.run_item_id, c.attempt, $6, c.to_number
+                 FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::int[], $7::text[])
+                      WITH ORDINALITY AS c(lead_id, run_id, run_item_id, attempt, to_number, ord)
+                ORDER BY c.ord
+               RETURNING ${CALL_COLUMNS}),
+             items AS (
+               UPDATE run_items i SET status = 'dialing', attempts = ins.attempt, call_id = ins.id, error = NULL, updated_at = now()
+                 FROM ins WHERE i.business_id = $1 AND i.id = ins.run_item_id),
+             runs AS (
+               UPDATE outbound_runs SET last_dial_at = clock_timestamp() WHERE business_id = $1 AND id = ANY($3::bigint[])),
+             cps AS (${cpsReserveSql('$8')})
+           SELECT ins.*, cps.end_ms FROM ins CROSS JOIN cps ORDER BY ins.id`,
+      values: [
+        businessId,
+        picked.map((c) => c.lead_id),
+        picked.map((c) => c.run_id),
+        picked.map((c) => c.id),
+        picked.map((c) => c.attempts + 1),
+        o.from,
+        picked.map((c) => c.phone),
+        picked.length * intervalMs,
+      ],
+    });
+    const calls: CallRow[] = inserted.map(({ end_ms: _end, ...call }) => call);
+    const cpsDelaysMs = cpsDelays(inserted[0]?.end_ms ?? picked.length * intervalMs, picked.length, intervalMs);
     return { kind: 'claimed', calls, more: skipped.length > 0, maxCallS: settings.maxCallS, cpsDelaysMs };
   });
 }

@@ -17,22 +17,25 @@ export interface CpsLimiter {
   reserve(n: number, db?: Queryable): Promise<number[]>;
 }
 
+/**
+ * SQL: reserves `$span` ms of the budget (n calls × 1000/cps); returns `end_ms`, how far from now
+ * the reserved span ends. Also used as the last CTE of a claim (claim.ts), so the claim's inserts
+ * and the reservation are one round trip and the shared row stays locked only until COMMIT.
+ */
+export function cpsReserveSql(span: string): string {
+  return `UPDATE dialer_cps
+             SET next_at = greatest(next_at, clock_timestamp()) + make_interval(secs => ${span}::float8 / 1000)
+           WHERE id = 1
+       RETURNING extract(epoch FROM next_at - clock_timestamp())::float8 * 1000 AS end_ms`;
+}
+
 export function createCpsLimiter(db: Queryable, cps: number): CpsLimiter {
   const intervalMs = 1000 / cps;
   return {
     cps,
     async reserve(n, on = db) {
       if (n <= 0) return [];
-      const { rows } = await on.query<{ end_ms: number }>(
-        {
-          name: 'bulkhead_cps_reserve',
-          text: `UPDATE dialer_cps
-                    SET next_at = greatest(next_at, clock_timestamp()) + make_interval(secs => $1::float8 / 1000)
-                  WHERE id = 1
-              RETURNING extract(epoch FROM next_at - clock_timestamp())::float8 * 1000 AS end_ms`,
-          values: [n * intervalMs],
-        },
-      );
+      const { rows } = await on.query<{ end_ms: number }>({ name: 'bulkhead_cps_reserve', text: cpsReserveSql('$1'), values: [n * intervalMs] });
       const endMs = rows[0]?.end_ms ?? n * intervalMs;
       return cpsDelays(endMs, n, intervalMs);
     },

@@ -95,7 +95,6 @@ export function createDialer(deps: DialerDeps): Dialer {
         defaults,
         cps: deps.cps,
         cpsLookaheadMs: CPS_LOOKAHEAD_MS,
-        cpsLimiter: cps,
       });
       if (outcome.kind === 'cps_busy') return waitForCps(businessId, outcome.retryInMs);
       if (outcome.kind !== 'claimed') return;

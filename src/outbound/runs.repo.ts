@@ -1,3 +1,4 @@
+import { ACTIVE_SQL } from './calls.repo.js';
 import type { Queryable } from '../db/pool.js';
 
 export const ITEM_STATUSES = ['queued', 'dialing', 'calling', 'completed', 'busy', 'no_answer', 'failed', 'cancelled', 'skipped'] as const;
@@ -107,4 +108,41 @@ export async function runProgress(db: Queryable, businessId: number, runId: numb
     [businessId, runId],
   );
   return rows[0] ?? { total: 0, ended: 0, completed: 0 };
+}
+
+export interface RunBatchState {
+  runId: number;
+  cancelRequested: boolean;
+  total: number;
+  ended: number;
+  completed: number;
+  /** Queued items due now. */
+  due: number;
+  /** This run's calls holding a slot. */
+  active: number;
+  concurrency: number;
+}
+
+/**
+ * Everything a batch of the run's job reads, in one statement (it runs once per call ended: at
+ * 1000 businesses, three separate reads were a measurable share of the database's work).
+ */
+export async function runBatchState(db: Queryable, businessId: number, jobId: number): Promise<RunBatchState | null> {
+  const { rows } = await db.query<RunBatchState>({
+    name: 'bulkhead_run_batch_state',
+    text: `SELECT r.id AS "runId", j.cancel_requested AS "cancelRequested", r.concurrency,
+                  p.total, p.ended, p.completed, p.due,
+                  (SELECT count(*)::int FROM calls c WHERE c.business_id = $1 AND c.run_id = r.id AND c.status IN ${ACTIVE_SQL}) AS active
+             FROM outbound_runs r
+             JOIN jobs j ON j.business_id = $1 AND j.id = r.job_id
+             CROSS JOIN LATERAL (
+               SELECT count(*)::int AS total,
+                      count(*) FILTER (WHERE status IN ${ENDED_ITEM_SQL})::int AS ended,
+                      count(*) FILTER (WHERE status = 'completed')::int AS completed,
+                      count(*) FILTER (WHERE status = 'queued' AND next_attempt_at <= now())::int AS due
+                 FROM run_items WHERE business_id = $1 AND run_id = r.id) p
+            WHERE r.business_id = $1 AND r.job_id = $2`,
+    values: [businessId, jobId],
+  });
+  return rows[0] ?? null;
 }
