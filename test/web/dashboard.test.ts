@@ -199,8 +199,12 @@ describe('dashboard', () => {
     assert.match(text, new RegExp(`still running: job #${first}\\. Try again in \\d+ s \\(after \\d\\d?:\\d\\d:\\d\\d`));
     assert.equal(await gate.getByRole('link', { name: `job #${first}` }).getAttribute('href'), `#/jobs?id=${first}`);
     assert.deepEqual(await jobIdsOf(t, 'delete_leads_bulk'), [first], 'the refused request created nothing');
-    await env.app.inject({ method: 'POST', url: `/api/v1/jobs/${first}/cancel`, headers: t.headers });
-    await waitForJob(env, first, (j) => j.status === 'cancelled' || j.status === 'completed');
+    await gate.getByRole('link', { name: `job #${first}` }).click();
+    const blocking = page.locator(`.focus-job tr[data-job-id="${first}"]`);
+    await blocking.getByRole('button', { name: `Cancel job #${first}` }).click();
+    await blocking.locator('[data-status=cancelled]').waitFor();
+    const cancelled = await waitForJob(env, first, 'cancelled');
+    assert.ok(cancelled.processed < 100, 'cancelled before the end');
   });
 
   test('a call run: the gauge shows active calls and never exceeds the business limit', async () => {
@@ -223,6 +227,8 @@ describe('dashboard', () => {
     });
     const [jobId] = await jobIdsOf(t, 'enqueue_outbound_calls');
     assert.ok(jobId);
+    await page.waitForFunction(() => (window as unknown as { gaugeSeen: Array<[number, number]> }).gaugeSeen.some(([a]) => a > 0));
+    await screenshot(page, 'calls');
     await waitForJob(env, jobId, 'completed', 60_000);
     await page.locator(`.run-counts tr[data-job-id="${jobId}"] [data-count=completed]`, { hasText: '9' }).waitFor();
     await page.locator('[data-active="0"]').waitFor();
@@ -234,7 +240,6 @@ describe('dashboard', () => {
     assert.equal(await page.locator('#gauge').getAttribute('max'), '3');
     await page.getByRole('button', { name: 'Refresh' }).click();
     await page.locator('table.calls button.play').first().waitFor();
-    await screenshot(page, 'calls');
   });
 
   test('play a recording: "preparing…" while it downloads, then it plays from a blob', async () => {

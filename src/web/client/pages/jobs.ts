@@ -39,10 +39,24 @@ export function jobsPage(main: HTMLElement, params: URLSearchParams): Cleanup {
     void load();
   } }, field(t('jobs.status'), status), field(t('jobs.type'), type), h('button', { type: 'submit' }, t('common.apply')));
 
-  clear(main, h('h1', { tabindex: -1 }, t('jobs.title')), filters, list);
+  // `#/jobs?id=N` (the gate's message links the blocking job): that job first, live.
+  const focus = h('div', { class: 'focus-job' });
+  let stopFocus: Cleanup = () => undefined;
+  const focusId = Number(params.get('id'));
+  if (Number.isInteger(focusId) && focusId > 0) {
+    get<Job>(`/jobs/${focusId}`).then((job) => {
+      if (generation < 0) return;
+      const row = new JobRow(job);
+      clear(focus, jobTable([row]));
+      stopFocus = keepLive([row], 1);
+    }, (err: unknown) => clear(focus, errorBox(err)));
+  }
+
+  clear(main, h('h1', { tabindex: -1 }, t('jobs.title')), focus, filters, list);
   void load();
   return () => {
-    generation += 1;
+    generation = -1;
     stopLive();
+    stopFocus();
   };
 }
