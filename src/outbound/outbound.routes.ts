@@ -28,6 +28,7 @@ export interface OutboundRouteDeps {
 const CallSidParam = z.object({ call_sid: z.string().regex(/^CA[0-9a-fA-F]{32}$/, 'must be a call sid (CA + 32 hex digits)') });
 const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'must be HH:MM (00:00–24:00)');
 const CALL_STATUSES = ['dialing', ...PROVIDER_CALL_STATUSES] as const;
+const DNC_CURSOR = /^\+[0-9]{1,20}$/;
 
 export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod => async (app) => {
   const { pool } = deps;
@@ -163,6 +164,10 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   }, async (request) => {
     const q = request.query;
     const after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : null;
+    // The cursor is a phone we gave out; anything else (a NUL among it was a 500) is refused.
+    if (after !== null && !DNC_CURSOR.test(after)) {
+      throw new ValidationError('The cursor is not one this API gave out.', [{ path: 'querystring.cursor', message: 'invalid cursor' }]);
+    }
     const rows = await listDnc(pool, caller(request).businessId, after, q.limit + 1);
     const items = rows.slice(0, q.limit);
     const last = items.at(-1);
@@ -174,7 +179,8 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   }, async (request, reply) => {
     const who = caller(request);
     const phone = normalizePhone(request.params.phone, who.defaultCountry);
-    if (!phone || !(await removeDnc(pool, who.businessId, phone))) throw new NotFoundError('Do-not-call number');
+    if (!phone) throw new ValidationError('The phone number is not valid.', [{ path: 'params.phone', message: 'is not a valid phone number' }]);
+    if (!(await removeDnc(pool, who.businessId, phone))) throw new NotFoundError('Do-not-call number');
     return reply.status(204).send();
   });
 };

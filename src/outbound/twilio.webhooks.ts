@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import twilio from 'twilio';
 import { z } from 'zod';
-import { errorBody } from '../http/errors.js';
+import { errorBody, invalidRequest } from '../http/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { isProviderCallStatus } from '../providers/telephony/types.js';
 import { applyProviderState } from './call-state.js';
@@ -35,6 +35,27 @@ function intField(form: ParsedUrlQuery, name: string): number | null {
 }
 
 /**
+ * What Twilio sends in the fields we store. A signed callback is trusted, not assumed well-formed:
+ * a NUL, a duration beyond int4 or an oversized value was a 500 from PostgreSQL.
+ */
+const FORM_RULES: Record<string, { re: RegExp; what: string }> = {
+  CallSid: { re: /^CA[0-9a-fA-F]{32}$/, what: 'a call sid (CA + 32 hex digits)' },
+  CallDuration: { re: /^[0-9]{1,9}$/, what: 'a whole number of seconds' },
+  RecordingSid: { re: /^RE[0-9a-fA-F]{32}$/, what: 'a recording sid (RE + 32 hex digits)' },
+  RecordingStatus: { re: /^[a-z-]{1,32}$/, what: 'a recording status' },
+  RecordingDuration: { re: /^-?[0-9]{1,9}$/, what: 'a whole number of seconds' },
+};
+
+function badFields(form: ParsedUrlQuery): Array<{ path: string; message: string }> {
+  return Object.entries(FORM_RULES).flatMap(([name, rule]) => {
+    const v = form[name];
+    if (v === undefined) return [];
+    const ok = typeof v === 'string' && (v === '' || rule.re.test(v));
+    return ok ? [] : [{ path: `body.${name}`, message: `must be ${rule.what}` }];
+  });
+}
+
+/**
  * Twilio's status and recording callbacks. Verified first — X-Twilio-Signature over
  * PUBLIC_BASE_URL + the path and query as received, plus the form params (the SDK's
  * validateRequest) — so a forged or unsigned request gets 403 and changes nothing. Matched by
@@ -54,6 +75,10 @@ export const twilioWebhooks = (deps: TwilioWebhookDeps): FastifyPluginAsyncZod =
     if (typeof signature !== 'string' || !twilio.validateRequest(deps.authToken, signature, url, form)) {
       deps.log.warn({ url: request.url }, 'twilio webhook with a bad or missing signature refused');
       return reply.status(403).send(errorBody('forbidden', 'The X-Twilio-Signature header is missing or does not match this request.'));
+    }
+    const issues = badFields(form);
+    if (issues.length > 0) {
+      return reply.status(400).send(invalidRequest(`The callback is invalid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}.`, issues));
     }
   });
 
