@@ -3,17 +3,24 @@ import { Id } from '../http/schemas.js';
 import { RECIPIENT_STATUSES } from './recipient-status.js';
 
 const RawPhone = z.string().min(1).max(40);
+
+/**
+ * A lone UTF-16 surrogate survives JSON.parse and zod, then PostgreSQL's jsonb refuses the
+ * message that carries it (a 500). Message text is refused instead of silently replaced.
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const wellFormed = [(s: string) => !LONE_SURROGATE.test(s), { message: 'must be valid Unicode text (it has a lone surrogate)' }] as const;
 const MAX_RECIPIENTS = 100_000;
 
 const Template = z.strictObject({
   name: z.string().min(1).max(512).regex(/^[a-z0-9_]+$/, 'template names are lowercase letters, digits and underscores'),
   language: z.string().min(2).max(15).regex(/^[A-Za-z]{2,3}(_[A-Za-z0-9]{2,8})?$/, 'a language code such as en or en_US'),
-  variables: z.array(z.string().min(1).max(1024)).max(100).optional(),
+  variables: z.array(z.string().min(1).max(1024).refine(...wellFormed)).max(100).optional(),
 });
 
 export const BroadcastBody = z
   .strictObject({
-    text: z.string().trim().min(1).max(4096).optional().describe('a text message (only inside the 24-hour window of each recipient)'),
+    text: z.string().trim().min(1).max(4096).refine(...wellFormed).optional().describe('a text message (only inside the 24-hour window of each recipient)'),
     template: Template.optional().describe('an approved template; {{1}}, {{2}} … take `variables` in order'),
     recipients: z.array(z.strictObject({ phone: RawPhone, lead_id: Id.optional() })).max(MAX_RECIPIENTS).optional(),
     lead_ids: z.array(Id).max(MAX_RECIPIENTS).optional(),

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
+import { findNul } from '../http/nul-guard.js';
 import { AppError, ValidationError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { safeEqual } from '../tenancy/tokens.js';
@@ -27,6 +28,10 @@ export class RawBody {
   get bytes(): Buffer {
     return this.#bytes;
   }
+}
+
+function isWhatsAppObject(json: unknown): boolean {
+  return json !== null && typeof json === 'object' && (json as { object?: unknown }).object === 'whatsapp_business_account';
 }
 
 /** Cloud API payloads are small (statuses come in batches of tens); this bounds a forged one. */
@@ -82,8 +87,15 @@ export const whatsappWebhooks = (deps: WebhookDeps): FastifyPluginAsyncZod => as
     } catch {
       throw new ValidationError('The webhook body is not valid JSON.', [{ path: 'body', message: 'is not valid JSON' }]);
     }
+    // Signed is not well-formed: PostgreSQL text cannot hold U+0000 (it was a 500).
+    const nul = findNul(json, 'body');
+    if (nul) throw new ValidationError(`The webhook body is invalid: ${nul} contains a NUL character (U+0000).`, [{ path: nul, message: 'must not contain the NUL character (U+0000)' }]);
     const parsed = WebhookEnvelope.safeParse(json);
     if (!parsed.success) {
+      if (isWhatsAppObject(json)) {
+        const issues = parsed.error.issues.slice(0, 20).map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message }));
+        throw new ValidationError(`The WhatsApp webhook envelope is invalid: ${issues.slice(0, 3).map((i) => `${i.path}: ${i.message}`).join('; ')}.`, issues);
+      }
       // Signed by Meta but not a WhatsApp messages envelope (another object type): acknowledged, ignored.
       request.log.debug({ issues: parsed.error.issues.slice(0, 3) }, 'WhatsApp webhook ignored');
       return reply.status(200).send({ ok: true, ignored: true });

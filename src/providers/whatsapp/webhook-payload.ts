@@ -8,13 +8,17 @@ import { z } from 'zod';
 export const DELIVERY_STATUSES = ['sent', 'delivered', 'read', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
-const WebhookError = z.looseObject({ code: z.number().int(), title: z.string().optional(), message: z.string().optional() });
+/** Error codes are stored in an int4 column; a larger one was a 500. */
+const WebhookError = z.looseObject({ code: z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1), title: z.string().optional(), message: z.string().optional() });
+
+/** 9999-12-31T23:59:59Z: later instants do not fit timestamptz (they were a 500). */
+const LAST_UNIX_SECOND = 253_402_300_799;
 
 export const StatusEvent = z.looseObject({
   id: z.string().min(1).max(200),
   status: z.string(),
   /** Unix seconds, as a string. */
-  timestamp: z.string().regex(/^\d{1,12}$/),
+  timestamp: z.string().regex(/^\d{1,12}$/).refine((s) => Number(s) <= LAST_UNIX_SECOND, { message: 'must be a time before the year 10000' }),
   recipient_id: z.string().max(32).optional(),
   errors: z.array(WebhookError).optional(),
 });
