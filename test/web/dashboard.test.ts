@@ -13,6 +13,8 @@ import { launch, screenshot } from './browser.js';
 let env: OutboundEnv;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
+/** Uncaught exceptions in any page of any test; the last test asserts there were none. */
+const pageErrors: string[] = [];
 
 before(async () => {
   [env, browser] = await Promise.all([
@@ -41,6 +43,7 @@ async function newPage(): Promise<Page> {
   contexts.push(context);
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
+  page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
   return page;
 }
 
@@ -318,5 +321,9 @@ describe('dashboard', () => {
     assert.ok(first && last && first.x > last.x, 'the first column is to the right of the last');
     assert.equal(await page.getByLabel('שפה').inputValue(), 'he');
     await screenshot(page, 'leads-he');
+  });
+
+  test('no page threw an uncaught exception during these tests', () => {
+    assert.deepEqual(pageErrors, []);
   });
 });
