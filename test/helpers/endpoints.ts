@@ -10,8 +10,11 @@ export interface Endpoint {
   /** The route as Fastify reports it: `/api/v1/leads/:id/notes`. */
   url: string;
   auth: 'none' | 'admin' | 'tenant';
-  /** What `:id` names on a tenant route; the isolation tests probe each of these with another business's id. */
-  owns?: 'lead' | 'job' | 'import';
+  /**
+   * What the route's one path parameter (`:id`, `:call_sid`, `:phone`) names on a tenant route;
+   * the isolation tests probe each of these with another business's.
+   */
+  owns?: 'lead' | 'job' | 'import' | 'run' | 'call' | 'broadcast' | 'dnc';
 }
 
 /**
@@ -23,6 +26,10 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'GET', url: '/healthz', auth: 'none' },
   { method: 'GET', url: '/readyz', auth: 'none' },
   { method: 'GET', url: '/metrics', auth: 'none' },
+  // The dashboard's fixed files (src/web/dashboard.routes.ts): no input, no bearer; covered like any route.
+  { method: 'GET', url: '/', auth: 'none' },
+  { method: 'GET', url: '/assets/app.js', auth: 'none' },
+  { method: 'GET', url: '/assets/app.css', auth: 'none' },
 
   { method: 'POST', url: '/api/v1/admin/businesses', auth: 'admin' },
   { method: 'PATCH', url: '/api/v1/admin/businesses/:id', auth: 'admin' },
@@ -50,37 +57,33 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'POST', url: '/api/v1/receipts', auth: 'tenant' },
   { method: 'GET', url: '/api/v1/receipts', auth: 'tenant' },
   { method: 'DELETE', url: '/api/v1/receipts', auth: 'tenant' },
-];
 
-/**
- * Routes of the outbound-call and WhatsApp domains, written while these tables were: they have no
- * bad-input or isolation cases yet. Listed one by one, not by prefix, so any other new route still
- * fails the coverage tests; move each into ENDPOINTS once it has its cases.
- */
-export const NOT_YET_COVERED: readonly string[] = [
-  'GET /api/v1/outbound/active',
-  'GET /api/v1/outbound/settings',
-  'PATCH /api/v1/outbound/settings',
-  'GET /api/v1/outbound/dnc',
-  'POST /api/v1/outbound/dnc',
-  'DELETE /api/v1/outbound/dnc/:phone',
-  'POST /api/v1/outbound/runs',
-  'GET /api/v1/outbound/runs/:id',
-  'GET /api/v1/outbound/runs/:id/items',
-  'POST /api/v1/outbound/calls',
-  'GET /api/v1/calls',
-  'GET /api/v1/calls/:call_sid',
-  'GET /api/v1/calls/:call_sid/recording',
-  'POST /api/v1/whatsapp/broadcasts',
-  'GET /api/v1/whatsapp/broadcasts',
-  'GET /api/v1/whatsapp/broadcasts/:id',
-  'GET /api/v1/whatsapp/broadcasts/:id/recipients',
-  'POST /api/v1/whatsapp/opt-outs',
-  'GET /api/v1/whatsapp/opt-outs',
-  'POST /webhooks/twilio/voice/status',
-  'POST /webhooks/twilio/voice/recording',
-  'GET /webhooks/whatsapp',
-  'POST /webhooks/whatsapp',
+  { method: 'GET', url: '/api/v1/outbound/active', auth: 'tenant' },
+  { method: 'GET', url: '/api/v1/outbound/settings', auth: 'tenant' },
+  { method: 'PATCH', url: '/api/v1/outbound/settings', auth: 'tenant' },
+  { method: 'GET', url: '/api/v1/outbound/dnc', auth: 'tenant' },
+  { method: 'POST', url: '/api/v1/outbound/dnc', auth: 'tenant' },
+  { method: 'DELETE', url: '/api/v1/outbound/dnc/:phone', auth: 'tenant', owns: 'dnc' },
+  { method: 'POST', url: '/api/v1/outbound/runs', auth: 'tenant' },
+  { method: 'GET', url: '/api/v1/outbound/runs/:id', auth: 'tenant', owns: 'run' },
+  { method: 'GET', url: '/api/v1/outbound/runs/:id/items', auth: 'tenant', owns: 'run' },
+  { method: 'POST', url: '/api/v1/outbound/calls', auth: 'tenant' },
+  { method: 'GET', url: '/api/v1/calls', auth: 'tenant' },
+  { method: 'GET', url: '/api/v1/calls/:call_sid', auth: 'tenant', owns: 'call' },
+  { method: 'GET', url: '/api/v1/calls/:call_sid/recording', auth: 'tenant', owns: 'call' },
+
+  { method: 'POST', url: '/api/v1/whatsapp/broadcasts', auth: 'tenant' },
+  { method: 'GET', url: '/api/v1/whatsapp/broadcasts', auth: 'tenant' },
+  { method: 'GET', url: '/api/v1/whatsapp/broadcasts/:id', auth: 'tenant', owns: 'broadcast' },
+  { method: 'GET', url: '/api/v1/whatsapp/broadcasts/:id/recipients', auth: 'tenant', owns: 'broadcast' },
+  { method: 'POST', url: '/api/v1/whatsapp/opt-outs', auth: 'tenant' },
+  { method: 'GET', url: '/api/v1/whatsapp/opt-outs', auth: 'tenant' },
+
+  // Provider webhooks: no bearer; verified by signature (403 when forged or missing).
+  { method: 'POST', url: '/webhooks/twilio/voice/status', auth: 'none' },
+  { method: 'POST', url: '/webhooks/twilio/voice/recording', auth: 'none' },
+  { method: 'GET', url: '/webhooks/whatsapp', auth: 'none' },
+  { method: 'POST', url: '/webhooks/whatsapp', auth: 'none' },
 ];
 
 export const endpointKey = (e: { method: string; url: string }): string => `${e.method} ${e.url}`;
@@ -91,11 +94,18 @@ export function endpoint(method: Method, url: string): Endpoint {
   return found;
 }
 
+const PARAM = /:[a-z_]+/;
+
+/** The name of the route's path parameter (`id`, `call_sid`, `phone`), if it has one. */
+export function paramOf(e: Endpoint): string | undefined {
+  return PARAM.exec(e.url)?.[0].slice(1);
+}
+
 /** `/api/v1/leads/:id/notes` with id 7 → `/api/v1/leads/7/notes`; `id` is inserted as given (already encoded). */
 export function pathOf(e: Endpoint, id?: string | number): string {
-  if (!e.url.includes(':id')) return e.url;
+  if (!PARAM.test(e.url)) return e.url;
   if (id === undefined) throw new Error(`${endpointKey(e)} needs an id`);
-  return e.url.replace(':id', String(id));
+  return e.url.replace(PARAM, String(id));
 }
 
 export interface RegisteredRoute {
@@ -119,8 +129,7 @@ export async function collectRoutes(env: TestEnv): Promise<Map<string, Registere
     modules: env.modules,
     onRoute: (route) => {
       for (const method of [route.method].flat()) {
-        // The /docs UI and the dashboard serve fixed files and take no input (src/web/dashboard.routes.ts).
-        if (method === 'HEAD' || route.url === '/docs' || route.url.startsWith('/docs/') || route.url === '/' || route.url.startsWith('/assets/')) continue;
+        if (method === 'HEAD' || route.url === '/docs' || route.url.startsWith('/docs/')) continue;
         routes.set(endpointKey({ method, url: route.url }), { method, url: route.url, schema: route.schema });
       }
     },

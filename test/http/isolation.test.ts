@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { JOB_STATUSES } from '../../src/jobs/types.js';
-import { collectRoutes, endpointKey, ENDPOINTS, NOT_YET_COVERED, pathOf, type Endpoint, type Method } from '../helpers/endpoints.js';
-import { createTenant, startTestEnv, waitForJob, type Tenant, type TestEnv } from '../helpers/harness.js';
+import twilio from 'twilio';
+import { SIM_TWILIO_AUTH_TOKEN } from '../../src/config/config.js';
+import { collectRoutes, endpointKey, ENDPOINTS, pathOf, type Endpoint, type Method } from '../helpers/endpoints.js';
+import { createTenant, startTestEnv, waitFor, waitForJob, type Tenant, type TestEnv } from '../helpers/harness.js';
 import { liftRateLimits } from '../leads/helpers.js';
 
 /**
@@ -17,6 +19,11 @@ let a: Tenant;
 let b: Tenant;
 
 const MISSING = 9_000_000_000_000;
+/** What each kind of path parameter looks like when nothing has it. */
+const MISSING_PARAM: Record<NonNullable<Endpoint['owns']>, string> = {
+  lead: String(MISSING), job: String(MISSING), import: String(MISSING), run: String(MISSING), broadcast: String(MISSING),
+  call: `CA${'f'.repeat(32)}`, dnc: encodeURIComponent('+12125557999'),
+};
 
 /** What A owns. */
 const A = {
@@ -25,10 +32,32 @@ const A = {
   receipts: [] as number[],
   importDone: 0,
   importQueued: 0,
-  jobs: { importDone: 0, updateDone: 0, deleteQueued: 0, importQueued: 0, paused: 0, cancelled: 0 },
+  jobs: { importDone: 0, updateDone: 0, deleteQueued: 0, importQueued: 0, paused: 0, cancelled: 0, run: 0, broadcast: 0 },
+  /** Completed calls with recordings, and one still ringing (inserted directly). */
+  calls: [] as { id: number; sid: string }[],
+  ringingCallId: 0,
+  runs: [] as number[],
+  broadcasts: [] as number[],
+  dnc: ['+12125557001', '+12125557002', '+12125557003'],
+  optOuts: ['+12125557011', '+12125557012'],
 };
 /** What B owns; `doomed` are B's leads that B's own bulk delete removes. */
-const B = { leads: [] as number[], doomed: [] as number[], imported: [] as number[], receipts: [] as number[], importId: 0 };
+const B = {
+  leads: [] as number[], doomed: [] as number[], imported: [] as number[], receipts: [] as number[], importId: 0,
+  calls: [] as { id: number; sid: string }[], runId: 0, broadcastId: 0, dnc: ['+12125557101'], optOuts: ['+12125557111'],
+};
+
+/** Direct calls through the API (the simulator completes them in ~20 ms, with a recording), once settled. */
+async function placeCalls(who: Tenant, leadIds: number[]): Promise<{ id: number; sid: string }[]> {
+  const placed = (await expectStatus(call(who, 'POST', '/api/v1/outbound/calls', { lead_ids: leadIds }), 201)).calls as { id: number }[];
+  const ids = placed.map((c) => c.id);
+  return waitFor(async () => {
+    const { rows } = await env.pool.query<{ id: number; sid: string }>(
+      `SELECT id, call_sid AS sid FROM calls WHERE id = ANY($1::bigint[]) AND status = 'completed' AND recording_status = 'completed' ORDER BY id`, [ids],
+    );
+    return rows.length === ids.length && rows;
+  }, `calls ${ids.join(', ')} completed with their recordings`);
+}
 
 interface Res {
   status: number;
@@ -87,13 +116,15 @@ async function fingerprint(businessId: number): Promise<Record<string, string>> 
     );
     out[name] = `${rows[0]?.n} rows ${rows[0]?.h}`;
   }
-  assert.ok(out.leads && out.jobs && out.lead_notes && out.receipts, 'the fingerprint lost a tenant table');
+  for (const table of ['leads', 'jobs', 'lead_notes', 'receipts', 'calls', 'outbound_runs', 'run_items', 'dnc_numbers', 'dialer_settings', 'whatsapp_broadcasts', 'whatsapp_recipients', 'whatsapp_opt_outs']) {
+    assert.ok(out[table], `the fingerprint lost the tenant table ${table}`);
+  }
   return out;
 }
 
 /** Every page of a list, 2 items at a time, so the cursor is exercised too. */
-async function listAll(who: Tenant, path: string): Promise<{ id: number }[]> {
-  const items: { id: number }[] = [];
+async function listAll<T = { id: number }>(who: Tenant, path: string): Promise<T[]> {
+  const items: T[] = [];
   let cursor: string | null = null;
   for (let page = 0; page < 1_000; page += 1) {
     // The path may carry a cursor of its own (a first page starting elsewhere); later pages replace it.
@@ -101,7 +132,7 @@ async function listAll(who: Tenant, path: string): Promise<{ id: number }[]> {
     url.searchParams.set('limit', '2');
     if (cursor) url.searchParams.set('cursor', cursor);
     const body = await expectStatus(call(who, 'GET', `${url.pathname}${url.search}`), 200);
-    items.push(...(body.items as { id: number }[]));
+    items.push(...(body.items as T[]));
     cursor = body.next_cursor as string | null;
     if (!cursor) return items;
   }
@@ -115,11 +146,15 @@ async function addChildren(who: Tenant, leadId: number): Promise<void> {
 }
 
 before(async () => {
-  env = await startTestEnv({ worker: false, listen: true, env: { JOB_BATCH_SIZE: '3' } });
+  env = await startTestEnv({ worker: false, listen: true, env: { JOB_BATCH_SIZE: '3', SIM_CALL_MS: '20', SIM_OUTCOMES: 'completed:1' } });
   a = await createTenant(env);
   b = await createTenant(env);
   await liftRateLimits(env, a);
   await liftRateLimits(env, b);
+  await env.pool.query(
+    `UPDATE businesses SET rate_limits = rate_limits || '{"enqueue_outbound_calls":1000,"broadcast_whatsapp":1000,"recording_download":1000}'::jsonb WHERE id = ANY($1::bigint[])`,
+    [[a.businessId, b.businessId]],
+  );
 
   for (let i = 0; i < 4; i += 1) {
     const lead = await expectStatus(call(a, 'POST', '/api/v1/leads', {
@@ -169,6 +204,32 @@ before(async () => {
   await expectStatus(call(a, 'POST', `/api/v1/jobs/${A.jobs.paused}/pause`), 200);
   A.jobs.cancelled = num((await expectStatus(call(a, 'DELETE', '/api/v1/receipts'), 202)).job_id);
   await expectStatus(call(a, 'POST', `/api/v1/jobs/${A.jobs.cancelled}/cancel`), 200);
+
+  // Outbound and WhatsApp. A's run and broadcast stay queued (no worker dials or sends); B's are cancelled, so B's
+  // queued jobs are only the ones the last test runs.
+  A.calls = await placeCalls(a, A.manual.slice(0, 2));
+  B.calls = await placeCalls(b, B.leads.slice(0, 1));
+  A.ringingCallId = num((await env.pool.query<{ id: number }>(
+    `INSERT INTO calls (business_id, lead_id, from_number, to_number, status, call_sid) VALUES ($1, $2, '+15005550006', '+12125551003', 'ringing', $3) RETURNING id`,
+    [a.businessId, A.manual[3], `CA${'7'.repeat(32)}`],
+  )).rows[0]?.id);
+  const runA = await expectStatus(call(a, 'POST', '/api/v1/outbound/runs', { lead_ids: A.manual }), 202);
+  A.runs.push(num(runA.run_id));
+  A.jobs.run = num(runA.job_id);
+  const runB = await expectStatus(call(b, 'POST', '/api/v1/outbound/runs', { lead_ids: B.leads }), 202);
+  B.runId = num(runB.run_id);
+  await expectStatus(call(b, 'POST', `/api/v1/jobs/${num(runB.job_id)}/cancel`), 200);
+  const broadcastA = await expectStatus(call(a, 'POST', '/api/v1/whatsapp/broadcasts', { text: 'A only', recipients: [{ phone: '+12125557020' }], lead_ids: A.manual.slice(0, 2) }), 202);
+  A.broadcasts.push(num(broadcastA.broadcast_id));
+  A.jobs.broadcast = num(broadcastA.job_id);
+  const broadcastB = await expectStatus(call(b, 'POST', '/api/v1/whatsapp/broadcasts', { text: 'B only', recipients: [{ phone: '+12125557120' }], lead_ids: B.leads }), 202);
+  B.broadcastId = num(broadcastB.broadcast_id);
+  await expectStatus(call(b, 'POST', `/api/v1/jobs/${num(broadcastB.job_id)}/cancel`), 200);
+  for (const phone of A.dnc) await expectStatus(call(a, 'POST', '/api/v1/outbound/dnc', { phone, reason: 'A only' }), 201);
+  for (const phone of B.dnc) await expectStatus(call(b, 'POST', '/api/v1/outbound/dnc', { phone }), 201);
+  for (const phone of A.optOuts) await expectStatus(call(a, 'POST', '/api/v1/whatsapp/opt-outs', { phone }), 201);
+  for (const phone of B.optOuts) await expectStatus(call(b, 'POST', '/api/v1/whatsapp/opt-outs', { phone }), 201);
+  await expectStatus(call(a, 'PATCH', '/api/v1/outbound/settings', { calling_hours: { start: '10:00', end: '11:00' }, retry: { busy: 3 }, max_call_s: 99 }), 200);
 });
 after(() => env.close());
 
@@ -186,23 +247,26 @@ describe('tenant isolation', () => {
     const withId = [...routes.values()].filter((r) => r.url.startsWith('/api/v1/') && !r.url.startsWith('/api/v1/admin/') && r.url.includes(':'));
     for (const r of withId) {
       const key = endpointKey(r);
-      if (NOT_YET_COVERED.includes(key)) continue;
       assert.ok(ENDPOINTS.some((e) => endpointKey(e) === key && e.owns), `${key} takes an id but has no isolation probe (set "owns" in test/helpers/endpoints.ts)`);
     }
   });
 
-  test("B asking for A's leads, imports and jobs by id gets exactly the answer for an id that does not exist", async () => {
-    const targets: Record<NonNullable<Endpoint['owns']>, number[]> = {
+  test("B asking for A's leads, imports, jobs, runs, calls, recordings, broadcasts and do-not-call numbers by id gets exactly the answer for one that does not exist", async () => {
+    const targets: Record<NonNullable<Endpoint['owns']>, (number | string)[]> = {
       lead: [...A.manual, ...A.imported],
       import: [A.importDone, A.importQueued],
       job: Object.values(A.jobs),
+      run: A.runs,
+      call: [...A.calls.map((c) => c.sid), `CA${'7'.repeat(32)}`],
+      broadcast: A.broadcasts,
+      dnc: A.dnc.flatMap((p) => [encodeURIComponent(p), encodeURIComponent(`(${p.slice(2, 5)}) ${p.slice(5, 8)}-${p.slice(8)}`)]),
     };
     const before = await fingerprint(a.businessId);
     let probes = 0;
     for (const e of ENDPOINTS.filter((x) => x.owns)) {
       const owns = e.owns as NonNullable<Endpoint['owns']>;
       const body = bodyFor(e);
-      const missing = await call(b, e.method, pathOf(e, MISSING), body);
+      const missing = await call(b, e.method, pathOf(e, MISSING_PARAM[owns]), body);
       assert.equal(missing.status, 404, `${endpointKey(e)} for a missing id: ${missing.text}`);
       assert.equal(errorOf(missing).code, 'not_found');
       const answers = await Promise.all(targets[owns].map((id) => call(b, e.method, pathOf(e, id), body)));
@@ -213,14 +277,27 @@ describe('tenant isolation', () => {
       });
       probes += answers.length;
     }
-    assert.ok(probes >= 60, `only ${probes} probes`);
+    assert.ok(probes >= 80, `only ${probes} probes`);
+
+    // Provider callbacks name the business in their (signed) URL: one naming B never touches A's call, even ringing.
+    const forB = `/webhooks/twilio/voice/status?b=${b.businessId}&call_id=${A.ringingCallId}`;
+    const params = { CallSid: `CA${'7'.repeat(32)}`, CallStatus: 'completed', CallDuration: '5' };
+    const res = await fetch(`${env.baseUrl}${forB}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilio.getExpectedTwilioSignature(SIM_TWILIO_AUTH_TOKEN, `${env.baseUrl}${forB}`, params) },
+      body: new URLSearchParams(params).toString(),
+    });
+    assert.equal(res.status, 204, await res.text());
     assert.deepEqual(await fingerprint(a.businessId), before, "B's probes changed something of A's");
 
-    // The ids are real: A itself is answered (200, or 409 for a transition its finished job cannot take).
+    // The ids are real: A itself is answered (200, 202 for a recording being fetched, 204 for a removed number, or 409
+    // for a transition its finished job cannot take).
+    const ownOf: Record<NonNullable<Endpoint['owns']>, number | string | undefined> = {
+      lead: A.manual[0], import: A.importDone, job: A.jobs.importDone, run: A.runs[0], call: A.calls[0]?.sid, broadcast: A.broadcasts[0], dnc: encodeURIComponent(A.dnc[0] ?? ''),
+    };
     for (const e of ENDPOINTS.filter((x) => x.owns)) {
-      const id = e.owns === 'lead' ? A.manual[0] : e.owns === 'import' ? A.importDone : A.jobs.importDone;
-      const own = await call(a, e.method, pathOf(e, id), bodyFor(e));
-      assert.ok([200, 201, 409].includes(own.status), `${endpointKey(e)} for A's own ${e.owns}: ${own.status} ${own.text.slice(0, 200)}`);
+      const own = await call(a, e.method, pathOf(e, ownOf[e.owns as NonNullable<Endpoint['owns']>]), bodyFor(e));
+      assert.ok([200, 201, 202, 204, 409].includes(own.status), `${endpointKey(e)} for A's own ${e.owns}: ${own.status} ${own.text.slice(0, 200)}`);
     }
   });
 
@@ -276,6 +353,55 @@ describe('tenant isolation', () => {
       assert.deepEqual(await listAll(b, `/api/v1/leads?${f}`), [], `B's leads?${f}`);
     }
     assert.deepEqual(await listAll(b, `/api/v1/leads?import_id=${A.importDone}`), await listAll(b, `/api/v1/leads?import_id=${MISSING}`));
+  });
+
+  test("B's calls, runs, do-not-call list, broadcasts, recipients, opt-outs and settings never show A's", async () => {
+    type Call = { id: number; call_sid: string | null; lead_id: number | null };
+    const cursorOf = async (path: string) => (await expectStatus(call(a, 'GET', `${path}${path.includes('?') ? '&' : '?'}limit=1`), 200)).next_cursor as string;
+    // A's cursors carry A's positions; in B's hands they must still page through B's items only.
+    const aCalls = await cursorOf('/api/v1/calls');
+    const aDnc = await cursorOf('/api/v1/outbound/dnc');
+    const aOptOuts = await cursorOf('/api/v1/whatsapp/opt-outs');
+    assert.ok(aCalls && aDnc && aOptOuts, 'A has more than one of each');
+    const bCalls = new Set(B.calls.map((c) => c.id));
+    const expectOnly = async <T>(path: string, mine: (item: T) => boolean, what: string): Promise<number> => {
+      const items = await listAll<T>(b, path);
+      for (const item of items) assert.ok(mine(item), `B's ${path} holds ${what} ${JSON.stringify(item)}, not B's`);
+      return items.length;
+    };
+    const callFilters = ['', 'status=completed', 'status=ringing', `lead_id=${A.manual[0]}`, `lead_id=${A.manual[3]}`, `lead_id=${B.leads[0]}`, `cursor=${aCalls}`];
+    let seen = 0;
+    for (const f of callFilters) seen += await expectOnly<Call>(`/api/v1/calls?${f}`, (c) => bCalls.has(c.id), 'call');
+    assert.deepEqual(await listAll(b, `/api/v1/calls?lead_id=${A.manual[0]}`), [], "B's calls of A's lead");
+    seen += await expectOnly<{ lead_id: number }>(`/api/v1/outbound/runs/${B.runId}/items`, (i) => B.leads.includes(i.lead_id), 'run item');
+    for (const path of ['/api/v1/outbound/dnc', `/api/v1/outbound/dnc?cursor=${aDnc}`]) {
+      seen += await expectOnly<{ phone: string }>(path, (d) => B.dnc.includes(d.phone), 'do-not-call number');
+    }
+    seen += await expectOnly<{ id: number }>('/api/v1/whatsapp/broadcasts', (x) => x.id === B.broadcastId, 'broadcast');
+    for (const status of ['', 'status=queued', 'status=skipped', 'status=read']) {
+      seen += await expectOnly<{ phone: string; lead_id: number | null }>(`/api/v1/whatsapp/broadcasts/${B.broadcastId}/recipients?${status}`, (r) => r.lead_id === null ? r.phone === '+12125557120' : B.leads.includes(r.lead_id), 'recipient');
+    }
+    for (const path of ['/api/v1/whatsapp/opt-outs', `/api/v1/whatsapp/opt-outs?cursor=${aOptOuts}`]) {
+      seen += await expectOnly<{ phone: string }>(path, (o) => B.optOuts.includes(o.phone), 'opt-out');
+    }
+    assert.ok(seen >= 10, `B saw only ${seen} of its own items: the probes prove little`);
+
+    const active = await expectStatus(call(b, 'GET', '/api/v1/outbound/active'), 200);
+    assert.deepEqual([active.active, active.calls], [0, []], "B's active calls hold A's ringing one");
+    assert.equal((await expectStatus(call(a, 'GET', '/api/v1/outbound/active'), 200)).active, 1, "A's ringing call is active for A");
+    const settings = await expectStatus(call(b, 'GET', '/api/v1/outbound/settings'), 200);
+    assert.notEqual(settings.max_call_s, 99, "B's settings are A's");
+    assert.equal((settings.calling_hours as { default?: boolean }).default, true, "B's calling hours are A's");
+    assert.deepEqual((settings.retry as { busy: number }).busy, 0);
+    // B's own change stays B's.
+    await expectStatus(call(b, 'PATCH', '/api/v1/outbound/settings', { max_call_s: 77 }), 200);
+    assert.equal((await expectStatus(call(a, 'GET', '/api/v1/outbound/settings'), 200)).max_call_s, 99);
+
+    // The same lists show A its own, so B's answers mean isolation, not empty lists.
+    assert.equal((await listAll(a, '/api/v1/calls')).length, A.calls.length + 1);
+    assert.ok((await listAll<{ phone: string }>(a, '/api/v1/outbound/dnc')).every((d) => A.dnc.includes(d.phone)));
+    assert.deepEqual((await listAll(a, '/api/v1/whatsapp/broadcasts')).map((x) => x.id), A.broadcasts);
+    assert.deepEqual((await listAll<{ phone: string }>(a, '/api/v1/whatsapp/opt-outs')).map((o) => o.phone), A.optOuts);
   });
 
   test('the gate, dedup and Idempotency-Key are per business', async () => {
