@@ -37,7 +37,48 @@ export interface ApplyResult {
  */
 export async function applyProviderState(pool: pg.Pool, businessId: number, callId: number, r: ProviderReport): Promise<ApplyResult> {
   if (!isFinalCall(r.status)) return advanceActive(pool, businessId, callId, r);
+  if (await endActiveCall(pool, businessId, callId, r)) return { call: null, changed: true, ended: true };
   return withTx(pool, (tx) => applyInTx(tx, businessId, callId, r));
+}
+
+/**
+ * The first final report of a call that no retry applies to, in ONE autocommit statement: the
+ * call ends, its item takes the outcome, the run's job is woken and the NOTIFY is queued — one
+ * round trip where the transaction took five, on the refill path (final callback → next dial).
+ * Atomic as any single statement; the call's row lock orders it against every other report
+ * (a concurrent change is re-checked: a call no longer active is left alone). Anything else —
+ * a retry due per the policy (the guard below mirrors nextRetry: retry iff attempt ≤ retries),
+ * a duplicate, a late sid — returns false and takes the transactional path.
+ */
+async function endActiveCall(db: Queryable, businessId: number, callId: number, r: ProviderReport): Promise<boolean> {
+  const { rows } = await db.query({
+    name: 'bulkhead_call_end',
+    text: `WITH p AS (
+             SELECT CASE $7::text WHEN 'busy' THEN coalesce((SELECT retry_busy FROM dialer_settings WHERE business_id = $1), 0)
+                                  WHEN 'no_answer' THEN coalesce((SELECT retry_no_answer FROM dialer_settings WHERE business_id = $1), 0)
+                                  ELSE 0 END AS retries),
+           c AS (
+             UPDATE calls c
+                SET status = $3::text, call_sid = coalesce(c.call_sid, $4), duration_s = coalesce($5, c.duration_s), error = coalesce($6, c.error),
+                    ended_at = coalesce(c.ended_at, now()), updated_at = now(), checked_at = now()
+               FROM p
+              WHERE c.business_id = $1 AND c.id = $2 AND c.status IN ${ACTIVE_SQL}
+                AND ($4::text IS NULL OR c.call_sid IS NULL OR c.call_sid = $4)
+                AND (c.run_item_id IS NULL OR c.attempt > p.retries)
+             RETURNING c.id, c.run_item_id),
+           i AS (
+             UPDATE run_items i SET status = $7::text, error = coalesce($6, i.error), updated_at = now()
+               FROM c
+              WHERE i.business_id = $1 AND i.id = c.run_item_id AND i.call_id = c.id
+             RETURNING i.run_id),
+           j AS (
+             UPDATE jobs SET run_at = now() + interval '250 milliseconds'
+              WHERE business_id = $1 AND id = (SELECT r.job_id FROM outbound_runs r JOIN i ON r.id = i.run_id WHERE r.business_id = $1)
+                AND status = 'queued' AND run_at > now() + interval '250 milliseconds')
+           SELECT pg_notify($8, $1::text) FROM c`,
+    values: [businessId, callId, r.status, r.sid ?? null, r.durationS ?? null, r.error ?? null, outcomeOf(r.status), DIALER_CHANNEL],
+  });
+  return rows.length > 0;
 }
 
 const RANK_OLD = rankSql('c.status');
