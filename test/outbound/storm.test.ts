@@ -6,8 +6,8 @@ import { activeByBusiness, api, makeLeads, startOutboundEnv, startRun, type Outb
 /**
  * 50 businesses with limits 1–4, three overlapping runs each (per-run concurrency 1–3) plus
  * direct calls fired in parallel, on 50 ms simulated calls. Active calls are sampled all along —
- * in our calls table and at the simulator — and must never exceed any business's limit; every
- * lead is called exactly once per run; every run completes.
+ * in our calls table and at the simulator — and must never exceed any business's limit, nor put
+ * a lead in two calls at once; every lead is called exactly once per run; every run completes.
  */
 let env: OutboundEnv;
 
@@ -39,11 +39,15 @@ test('storm: 50 businesses × 3 runs + direct calls: never above the limit, one 
       const ours = await activeByBusiness(env);
       for (const [b, n] of ours) if (n > (limitOf.get(b) ?? 0)) violations.push(`db: business ${b} had ${n} > ${limitOf.get(b)}`);
       const atSim = new Map<number, number>();
+      const perLead = new Map<string, number>();
       for (const c of env.sim.calls.values()) {
         if (c.status === 'completed' || c.status === 'busy' || c.status === 'no-answer' || c.status === 'failed' || c.status === 'canceled') continue;
         const b = businessOfPhone.get(c.to) ?? -1;
         atSim.set(b, (atSim.get(b) ?? 0) + 1);
+        perLead.set(c.to, (perLead.get(c.to) ?? 0) + 1);
       }
+      // The runs overlap (leads 3–9 are in two runs): a lead must still never be in two calls at once.
+      for (const [phone, n] of perLead) if (n > 1) violations.push(`sim: lead ${phone} in ${n} calls at once`);
       for (const [b, n] of atSim) if (n > (limitOf.get(b) ?? 0)) violations.push(`sim: business ${b} had ${n} > ${limitOf.get(b)}`);
       samples += 1;
     }
