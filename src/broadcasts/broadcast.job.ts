@@ -116,28 +116,36 @@ async function sendForAWhile(r: SendRun): Promise<{ claimed: number; sent: numbe
   let claimed = 0;
   // Only retries waiting (or nothing left): reserve no slots, which other broadcasts can use.
   if (!(await hasDueRecipients(r.pool, r.businessId, r.broadcastId))) return { claimed, sent: 0, stop: null };
-  while (!r.signal.aborted && state.stop === null && Date.now() < ends) {
-    if (state.throughput) {
-      state.throughput = false;
-      await penalize(r.pool, r.phoneNumberId, THROUGHPUT_PENALTY_MS, r.mps);
+  let settled: PromiseSettledResult<void>[] = [];
+  // try/finally: when the loop itself fails (the database restarting under reserveSlots or
+  // claimWave), the waves already sending still settle here and record what they can. Left
+  // unawaited, a wave's rejection was unhandled and killed the worker process (chaos suite,
+  // "PostgreSQL restart").
+  try {
+    while (!r.signal.aborted && state.stop === null && Date.now() < ends) {
+      if (state.throughput) {
+        state.throughput = false;
+        await penalize(r.pool, r.phoneNumberId, THROUGHPUT_PENALTY_MS, r.mps);
+      }
+      // Slots first, rows second: recipients are marked `sending` only when their slots are near
+      // (a penalty or another worker's reservations can put them seconds away).
+      const delays = await reserveSlots(r.pool, r.phoneNumberId, waveSize, r.mps);
+      const reservedAt = Date.now();
+      const lead = (delays[0] ?? 0) - (Date.now() - reservedAt) - CLAIM_LEAD_MS;
+      if (lead > 0) await sleep(lead, r.signal);
+      if (r.signal.aborted) break;
+      const rows = await claimWave(r.pool, {
+        businessId: r.businessId, broadcastId: r.broadcastId, jobId: r.jobId, workerId: r.workerId, claim: r.claim, limit: waveSize,
+      });
+      if (rows.length === 0) break;
+      claimed += rows.length;
+      const sendable = rows.filter((row) => row.status === 'sending');
+      if (sendable.length > 0) waves.push(sendWave(r, sendable, delays.slice(0, sendable.length), reservedAt, state));
     }
-    // Slots first, rows second: recipients are marked `sending` only when their slots are near
-    // (a penalty or another worker's reservations can put them seconds away).
-    const delays = await reserveSlots(r.pool, r.phoneNumberId, waveSize, r.mps);
-    const reservedAt = Date.now();
-    const lead = (delays[0] ?? 0) - (Date.now() - reservedAt) - CLAIM_LEAD_MS;
-    if (lead > 0) await sleep(lead, r.signal);
-    if (r.signal.aborted) break;
-    const rows = await claimWave(r.pool, {
-      businessId: r.businessId, broadcastId: r.broadcastId, jobId: r.jobId, workerId: r.workerId, claim: r.claim, limit: waveSize,
-    });
-    if (rows.length === 0) break;
-    claimed += rows.length;
-    const sendable = rows.filter((row) => row.status === 'sending');
-    if (sendable.length > 0) waves.push(sendWave(r, sendable, delays.slice(0, sendable.length), reservedAt, state));
+  } finally {
+    // allSettled: every wave records its outcomes even when another's write failed.
+    settled = await Promise.allSettled(waves);
   }
-  // allSettled: every wave records its outcomes even when another's write failed.
-  const settled = await Promise.allSettled(waves);
   const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failure) throw failure.reason;
   if (state.throughput) await penalize(r.pool, r.phoneNumberId, THROUGHPUT_PENALTY_MS, r.mps);

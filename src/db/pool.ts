@@ -31,6 +31,14 @@ export function createPool(url: string, opts: PoolOptions, log: Logger): pg.Pool
   });
   // An idle client whose server went away emits 'error'; without a listener Node would crash.
   pool.on('error', (err) => log.warn({ err }, 'idle database connection lost'));
+  // pg-pool takes its own 'error' listener off a client while it is checked out, so a server
+  // restart that cuts a connection between two queries of a transaction (a batch handler
+  // awaiting the provider, say) emitted an unhandled 'error' and killed the process — found by
+  // the chaos suite (bench/chaos, "PostgreSQL restart"). With this listener the client's next
+  // query fails instead, the transaction is retried, and the broken client is discarded.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log.warn({ err }, 'database connection lost while checked out'));
+  });
   return pool;
 }
 

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { isRetryablePgError } from '../db/pool.js';
 import { AppError, type Issue } from '../lib/errors.js';
 
 export interface ErrorBody {
@@ -67,6 +68,13 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.status(status).send(status === 400
         ? invalidRequest(err.message, [{ path: 'body', message: err.message }])
         : errorBody('invalid_request', err.message));
+    }
+    if (isRetryablePgError(err)) {
+      // The database restarts or fails over: the pool reconnects by itself, so the same request
+      // will work in a moment. Say so (503 + Retry-After) instead of an opaque 500.
+      request.log.warn({ err }, 'database unavailable');
+      return reply.status(503).header('retry-after', '1')
+        .send(errorBody('database_unavailable', 'The database is briefly unavailable; retry in a second.'));
     }
     request.log.error({ err }, 'unhandled error');
     return reply.status(500).send(errorBody('internal_error', 'Something went wrong on our side; it has been logged.'));

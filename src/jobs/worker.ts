@@ -228,7 +228,7 @@ export class Worker {
 
   async #release(job: ClaimedJob, delayMs: number, log: Logger, reason: string): Promise<void> {
     try {
-      const { rows } = await this.#deps.pool.query<{ status: JobStatus }>(releaseJob(job.id, this.id, job.attempts, delayMs));
+      const { rows } = await this.#handBack(() => this.#deps.pool.query<{ status: JobStatus }>(releaseJob(job.id, this.id, job.attempts, delayMs)), log);
       const status = rows[0]?.status;
       if (status === 'cancelled') this.#logDone(log, job, 'cancelled');
       else log.info({ event: 'JOB_RELEASED', reason, status, processed: job.processed }, 'JOB_RELEASED');
@@ -242,9 +242,9 @@ export class Worker {
     const { config, pool } = this.#deps;
     const retryInMs = backoffMs(job.consecutive_failures + 1, config.retryBaseMs);
     try {
-      const { rows } = await pool.query<{ status: JobStatus; consecutive_failures: number }>(
+      const { rows } = await this.#handBack(() => pool.query<{ status: JobStatus; consecutive_failures: number }>(
         recordBatchFailure(job.id, this.id, job.attempts, message, permanent, config.maxConsecutiveFailures, retryInMs),
-      );
+      ), log);
       const row = rows[0];
       if (!row) return;
       job.consecutive_failures = row.consecutive_failures;
@@ -255,6 +255,26 @@ export class Worker {
       }
     } catch (err) {
       log.warn({ err, original: message, transient: isRetryablePgError(err) }, 'could not record batch failure; the rescuer will hand the job back');
+    }
+  }
+
+  /**
+   * Runs the statement that hands a job back (release, batch failure) until it goes through.
+   * The rescuer only takes jobs of *silent* workers: a live worker that gave up on this write
+   * (the database restarting) would keep heartbeating a job nobody runs, forever — the chaos
+   * suite's PostgreSQL restart left jobs `running` that way. While stopping, give up: the stop
+   * marks the worker stopped (or it goes silent), and the rescuer hands the job on.
+   */
+  async #handBack<T>(write: () => Promise<T>, log: Logger): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (err) {
+        if (!isRetryablePgError(err) || this.#stopping.signal.aborted) throw err;
+        const waitMs = backoffMs(attempt, 200, 5_000);
+        log.warn({ err, retryInMs: waitMs }, 'could not hand the job back yet (database unavailable); retrying');
+        await sleep(waitMs, this.#stopping.signal);
+      }
     }
   }
 

@@ -4,10 +4,11 @@ import { WA_ERRORS, type SendResult } from './types.js';
  * What a failed send means for the broadcast. Pure: tested in test/broadcasts/classify.test.ts.
  *
  * - `retry`: the message was NOT accepted and sending it again later is safe (throughput,
- *   pair rate, provider 5xx, connection refused).
+ *   pair rate, a 5xx carrying the API's own error object, 503, connection refused).
  * - `fail`: this recipient cannot get this message (not on WhatsApp, 24-hour window closed,
  *   invalid parameters …); other recipients are unaffected. Never retried.
- * - `unknown`: the request may have been accepted (timeout or reset after sending). At most once
+ * - `unknown`: the request may have been accepted (timeout or reset after sending, a bare
+ *   500/502/504 from something between us and the API). At most once
  *   beats at least once for a broadcast, so it is accounted as failed-unknown, never resent; a
  *   later status webhook for the message can still settle it.
  * - `stop`: the sender itself is blocked (spam restriction, bad token, locked account): every
@@ -63,11 +64,17 @@ export function classifySendFailure(result: Exclude<SendResult, { ok: true }>): 
   if (result.httpStatus === 401) {
     return { kind: 'stop', reason: 'sender_unauthorized', code, message: `WhatsApp answered 401 (${result.error.message}); the broadcast was stopped. Check WHATSAPP_TOKEN.` };
   }
-  // 5xx (and the generic 131000 "something went wrong", which the docs say to retry): the
-  // provider refused before accepting, a resend is safe.
-  if (result.httpStatus >= 500 || result.httpStatus === 429 || code === WA_ERRORS.genericUser) {
+  // A Graph API error object with a 5xx (or the generic 131000 "something went wrong", which the
+  // docs say to retry), a 429 or a 503: the API itself refused, a resend is safe. A 500/502/504
+  // *without* the API's error object came from something in between (a gateway, a proxy) that
+  // may have forwarded the request and lost the answer: the message may be out, so it is not
+  // resent — the chaos suite's "answer lost after the provider acted" fault duplicated messages
+  // while every 5xx counted as a refusal.
+  const apiRefused = code !== 0;
+  if (result.httpStatus === 429 || result.httpStatus === 503 || code === WA_ERRORS.genericUser || (result.httpStatus >= 500 && apiRefused)) {
     return { kind: 'retry', reason: 'provider_unavailable', code };
   }
+  if (result.httpStatus >= 500) return { kind: 'unknown', reason: 'unknown_outcome', code: null };
   return { kind: 'fail', reason: 'rejected', code };
 }
 
