@@ -101,7 +101,8 @@ export interface WorkerHandle {
   stop(): Promise<void>;
 }
 
-const MAINTENANCE_EVERY_MS = 10 * 60_000;
+/** Rounds of one pruning pass: 1 000 jobs each, so a backlog drains without one huge DELETE. */
+const PRUNE_ROUNDS = 100;
 
 export async function startWorker(
   config: Config,
@@ -123,12 +124,19 @@ export async function startWorker(
   // staged import rows of imports that were cancelled or failed.
   const maintenance = setInterval(() => {
     void (async () => {
-      const jobs = await pruneFinishedJobs(db.pool, config.jobRetentionDays);
+      // One DELETE of at most 1 000 rows per round keeps locks and WAL bursts short; a pass
+      // continues while rounds come back full, so a busy system's backlog cannot outgrow it.
+      let jobs = 0;
+      for (let round = 0; round < PRUNE_ROUNDS; round++) {
+        const n = await pruneFinishedJobs(db.pool, config.jobRetentionDays);
+        jobs += n;
+        if (n < 1000) break;
+      }
       const keys = await pruneIdempotencyKeys(db.pool);
       const rows = await pruneAbandonedImportRows(db.pool);
       if (jobs + keys + rows > 0) log.info({ prunedJobs: jobs, prunedIdempotencyKeys: keys, prunedImportRows: rows }, 'retention');
     })().catch((err) => log.warn({ err }, 'retention failed'));
-  }, MAINTENANCE_EVERY_MS);
+  }, config.jobRetentionEveryMs);
   maintenance.unref();
   return {
     worker,

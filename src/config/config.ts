@@ -33,6 +33,8 @@ const EnvSchema = z.object({
   WORKER_POLL_MS: intFrom(5_000, 50),
   GATE_DEDUP_WINDOW_S: intFrom(10, 0),
   JOB_RETENTION_DAYS: intFrom(30, 1),
+  /** How often each worker prunes (finished jobs past retention, expired idempotency keys …). */
+  JOB_RETENTION_EVERY_MS: intFrom(600_000, 100),
 
   TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must look like AC followed by 32 hex digits').optional(),
   TWILIO_AUTH_TOKEN: z.string().min(8).optional(),
@@ -86,6 +88,7 @@ export interface Config {
   worker: WorkerConfig;
   gate: { dedupWindowS: number };
   jobRetentionDays: number;
+  jobRetentionEveryMs: number;
   twilio: TwilioConfig;
   whatsapp: WhatsAppConfig;
   sim: { callMs: number; outcomes: string; whatsappMps: number };
@@ -189,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     }),
     gate: Object.freeze({ dedupWindowS: e.GATE_DEDUP_WINDOW_S }),
     jobRetentionDays: e.JOB_RETENTION_DAYS,
+    jobRetentionEveryMs: e.JOB_RETENTION_EVERY_MS,
     twilio: Object.freeze({
       real: e.TWILIO_ACCOUNT_SID !== undefined,
       accountSid: e.TWILIO_ACCOUNT_SID ?? SIM_TWILIO_ACCOUNT_SID,

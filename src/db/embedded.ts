@@ -37,6 +37,11 @@ export interface EmbeddedPostgresOptions {
   log: Logger;
   /** Appended after the defaults, so they win: e.g. `['-c', 'fsync=off']` for tests. */
   extraFlags?: string[];
+  /**
+   * Listen on this port instead of a free one: a restart on the same port (the chaos suite's
+   * "PostgreSQL restarts under load") lets connected processes reconnect to the URL they have.
+   */
+  port?: number;
 }
 
 type Library = typeof EmbeddedPostgres;
@@ -116,7 +121,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     log.info({ ms: Math.round(performance.now() - tInit) }, 'PostgreSQL cluster initialised');
   }
 
-  const port = await startOnFreePort(lib.EmbeddedPostgres, options, serverLog, log);
+  const port = await startOnFreePort(lib.EmbeddedPostgres, options, serverLog, log, opts.port);
   const pid = await readPostmasterPid(pgDir);
   if (pid === undefined) throw new Error(`PostgreSQL started but wrote no ${path.join(pgDir, 'postmaster.pid')}`);
   const cluster = { dir: pgDir, realDir: await fs.realpath(pgDir) };
@@ -195,10 +200,10 @@ function signalRunningPostmasters(): void {
 
 type StartOptions = NonNullable<ConstructorParameters<Library>[0]> & { databaseDir: string };
 
-async function startOnFreePort(Lib: Library, options: StartOptions, serverLog: LogRing, log: Logger): Promise<number> {
+async function startOnFreePort(Lib: Library, options: StartOptions, serverLog: LogRing, log: Logger, fixedPort?: number): Promise<number> {
   const pgDir = options.databaseDir;
   for (let attempt = 1; ; attempt++) {
-    const port = await findFreePort();
+    const port = fixedPort ?? await findFreePort();
     const mark = serverLog.count;
     const server = new Lib({ ...options, port });
     // start() rejects with `undefined` when postgres exits; the reason is only in its log.
@@ -210,7 +215,7 @@ async function startOnFreePort(Lib: Library, options: StartOptions, serverLog: L
       throw new Error(`embedded PostgreSQL did not report ready within ${START_TIMEOUT_MS} ms (port ${port}). Last server log lines:\n${serverLog.tail()}`);
     }
     // Another process can take the port between our probe and postgres binding it.
-    if (attempt < PORT_ATTEMPTS && serverLog.since(mark).some((line) => line.includes('Address already in use'))) continue;
+    if (fixedPort === undefined && attempt < PORT_ATTEMPTS && serverLog.since(mark).some((line) => line.includes('Address already in use'))) continue;
     throw new Error(`embedded PostgreSQL failed to start in ${pgDir} (port ${port}). Last server log lines:\n${serverLog.tail()}`);
   }
 }
