@@ -19,8 +19,8 @@ export interface CpsLimiter {
 
 /**
  * SQL: reserves `$span` ms of the budget (n calls × 1000/cps); returns `end_ms`, how far from now
- * the reserved span ends. Also used as the last CTE of a claim (claim.ts), so the claim's inserts
- * and the reservation are one round trip and the shared row stays locked only until COMMIT.
+ * the reserved span ends. Always in autocommit: the row is every process's, and a transaction
+ * holding it until COMMIT serializes all claims (measured, see claim.ts).
  */
 export function cpsReserveSql(span: string): string {
   return `UPDATE dialer_cps

@@ -98,7 +98,10 @@ export function createDialer(deps: DialerDeps): Dialer {
       });
       if (outcome.kind === 'cps_busy') return waitForCps(businessId, outcome.retryInMs);
       if (outcome.kind !== 'claimed') return;
-      dialAll(outcome.calls, outcome.cpsDelaysMs, outcome.maxCallS);
+      // A crash between the claim's commit and this reservation leaves the calls 'dialing' with
+      // no request sent: the sweeper reconciles them ("not placed"), as for any crash there.
+      const delays = await cps.reserve(outcome.calls.length);
+      dialAll(outcome.calls, delays, outcome.maxCallS);
       if (!outcome.more) return;
     }
   }

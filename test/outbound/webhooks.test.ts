@@ -125,6 +125,24 @@ describe('twilio webhooks', () => {
     await waitFor(async () => (await callRow(call.id))?.status === 'completed', 'the sweeper settled the call', 10_000);
   });
 
+  test('maximum call duration: a call still up past max_call_s + 30 s is hung up by the sweeper and frees its slot', async () => {
+    const callMs = env.sim.callMs;
+    env.sim.callMs = 600_000;
+    try {
+      const [call] = await direct(take(1).map((l) => l.id));
+      assert.ok(call?.call_sid);
+      const sid = call.call_sid;
+      // The call has been up for two hours (DIALER_MAX_CALL_S is 3600): backdated in our table,
+      // the provider still reports it active.
+      await env.pool.query(`UPDATE calls SET created_at = now() - interval '2 hours' WHERE id = $1`, [call.id]);
+      await waitFor(async () => (await callRow(call.id))?.status === 'canceled', 'the sweeper hung the call up', 15_000);
+      const sim = env.sim.calls.get(sid);
+      assert.equal(sim?.status, 'canceled', 'the provider was told to end it');
+    } finally {
+      env.sim.callMs = callMs;
+    }
+  });
+
   test('create-call answered 5xx without a call: reconciled as failed, never redialled', async () => {
     env.sim.faults.failCreates = { count: 1, status: 500 };
     const [lead] = take(1);
