@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { AcceptDeps } from '../gate/accept.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
 import { caller } from '../http/auth.js';
-import { decodeCursor, listQuery, page } from '../http/pagination.js';
+import { decodeCursor, encodeCursor, listQuery, page } from '../http/pagination.js';
 import { Id, IdempotencyHeaders, IdParam, LeadIds } from '../http/schemas.js';
 import { normalizePhone } from '../leads/phone.js';
 import { NotFoundError, ValidationError } from '../lib/errors.js';
@@ -14,7 +14,7 @@ import type { Dialer } from './dialer.js';
 import { placeDirectCalls } from './direct-calls.service.js';
 import { addDnc, listDnc, removeDnc } from './dnc.repo.js';
 import { callView, dncView, itemView, runView, settingsView } from './outbound.view.js';
-import { getRun, listRunItems, runCounts } from './runs.repo.js';
+import { emptyCounts, getRun, listRunItems, listRuns, runCounts, runCountsOf } from './runs.repo.js';
 import { acceptRun } from './runs.service.js';
 import { getSettings, upsertSettings, type SettingsDefaults } from './settings.repo.js';
 
@@ -52,6 +52,21 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
     const b = request.body;
     const stored = await acceptRun(deps.accept, who, b.lead_ids, b.concurrency, s.maxOutboundCalls, idempotencyOf(request, b));
     return sendAccepted(reply, stored);
+  });
+
+  app.get('/outbound/runs', {
+    schema: { tags: ['outbound'], summary: 'Runs of your business, newest first, with the count of their items per status', querystring: z.object(listQuery) },
+  }, async (request) => {
+    const businessId = caller(request).businessId;
+    const q = request.query;
+    const rows = await listRuns(pool, businessId, decodeCursor(q.cursor), q.limit + 1);
+    const shown = rows.slice(0, q.limit);
+    const counts = await runCountsOf(pool, businessId, shown.map((r) => r.id));
+    const last = rows.length > q.limit ? shown.at(-1) : undefined;
+    return {
+      items: shown.map((r) => runView(r, counts.get(r.id) ?? emptyCounts())),
+      next_cursor: last ? encodeCursor(last.id) : null,
+    };
   });
 
   app.get('/outbound/runs/:id', {

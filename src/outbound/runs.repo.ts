@@ -63,6 +63,38 @@ export async function getRun(db: Queryable, businessId: number, runId: number): 
   return rows[0] ?? null;
 }
 
+/** The business's runs, newest first, before `beforeId` (keyset). */
+export async function listRuns(db: Queryable, businessId: number, beforeId: number | undefined, limit: number): Promise<RunRow[]> {
+  const { rows } = await db.query<RunRow>(
+    `SELECT r.id, r.business_id, r.job_id, r.concurrency, r.created_at, j.status AS job_status
+       FROM outbound_runs r JOIN jobs j ON j.id = r.job_id AND j.business_id = $1
+      WHERE r.business_id = $1 AND ($2::bigint IS NULL OR r.id < $2)
+      ORDER BY r.id DESC
+      LIMIT $3`,
+    [businessId, beforeId ?? null, limit],
+  );
+  return rows;
+}
+
+/** Item counts per status of several runs, in one statement (a list page, not one query per run). */
+export async function runCountsOf(db: Queryable, businessId: number, runIds: number[]): Promise<Map<number, Record<ItemStatus, number>>> {
+  const { rows } = await db.query<{ run_id: number; status: ItemStatus; n: number }>(
+    `SELECT run_id, status, count(*)::int AS n FROM run_items
+      WHERE business_id = $1 AND run_id = ANY($2::bigint[]) GROUP BY run_id, status`,
+    [businessId, runIds],
+  );
+  const out = new Map(runIds.map((id) => [id, emptyCounts()]));
+  for (const r of rows) {
+    const counts = out.get(Number(r.run_id));
+    if (counts) counts[r.status] = r.n;
+  }
+  return out;
+}
+
+export function emptyCounts(): Record<ItemStatus, number> {
+  return Object.fromEntries(ITEM_STATUSES.map((s) => [s, 0])) as Record<ItemStatus, number>;
+}
+
 export async function getRunByJob(db: Queryable, businessId: number, jobId: number): Promise<{ id: number } | null> {
   const { rows } = await db.query<{ id: number }>(`SELECT id FROM outbound_runs WHERE business_id = $1 AND job_id = $2`, [businessId, jobId]);
   return rows[0] ?? null;
@@ -73,7 +105,7 @@ export async function runCounts(db: Queryable, businessId: number, runId: number
     `SELECT status, count(*)::int AS n FROM run_items WHERE business_id = $1 AND run_id = $2 GROUP BY status`,
     [businessId, runId],
   );
-  const counts = Object.fromEntries(ITEM_STATUSES.map((s) => [s, 0])) as Record<ItemStatus, number>;
+  const counts = emptyCounts();
   for (const r of rows) counts[r.status] = r.n;
   return counts;
 }

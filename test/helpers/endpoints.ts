@@ -65,6 +65,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'POST', url: '/api/v1/outbound/dnc', auth: 'tenant' },
   { method: 'DELETE', url: '/api/v1/outbound/dnc/:phone', auth: 'tenant', owns: 'dnc' },
   { method: 'POST', url: '/api/v1/outbound/runs', auth: 'tenant' },
+  { method: 'GET', url: '/api/v1/outbound/runs', auth: 'tenant' },
   { method: 'GET', url: '/api/v1/outbound/runs/:id', auth: 'tenant', owns: 'run' },
   { method: 'GET', url: '/api/v1/outbound/runs/:id/items', auth: 'tenant', owns: 'run' },
   { method: 'POST', url: '/api/v1/outbound/calls', auth: 'tenant' },

@@ -1073,6 +1073,7 @@ function specs(): Record<string, Spec> {
   const recordingE = E('GET', '/api/v1/calls/:call_sid/recording');
   const broadcastE = E('POST', '/api/v1/whatsapp/broadcasts');
   const broadcastsList = E('GET', '/api/v1/whatsapp/broadcasts');
+  const runsList = E('GET', '/api/v1/outbound/runs');
   const recipientsE = E('GET', '/api/v1/whatsapp/broadcasts/:id/recipients');
   const optOutE = E('POST', '/api/v1/whatsapp/opt-outs');
   const optOutsList = E('GET', '/api/v1/whatsapp/opt-outs');
@@ -1305,6 +1306,10 @@ function specs(): Record<string, Spec> {
       { label: 'deeply nested', method: 'POST', url: pathOf(broadcastE), headers: JSON_CT, payload: `{"text": "x", "recipients": ${deeplyNested('{"phone": "+12125550100"}')}}`, expect: { status: 400, at: 'body' } },
       { label: 'lone surrogate', method: 'POST', url: pathOf(broadcastE), headers: JSON_CT, payload: '{"text": "caf\\ud800e", "recipients": [{"phone": "+12125550100"}]}', expect: { status: 400, at: 'body.text' } },
     ]),
+    [endpointKey(runsList)]: {
+      cases: () => queryCases(runsList, LIST_PARAMS),
+      valid: async () => ({ req: { method: 'GET', url: '/api/v1/outbound/runs?limit=1' }, status: 200 }),
+    },
     [endpointKey(broadcastsList)]: {
       cases: () => queryCases(broadcastsList, LIST_PARAMS),
       valid: async () => ({ req: { method: 'GET', url: '/api/v1/whatsapp/broadcasts?limit=1' }, status: 200 }),

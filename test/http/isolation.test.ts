@@ -378,6 +378,7 @@ describe('tenant isolation', () => {
       seen += await expectOnly<{ phone: string }>(path, (d) => B.dnc.includes(d.phone), 'do-not-call number');
     }
     seen += await expectOnly<{ id: number }>('/api/v1/whatsapp/broadcasts', (x) => x.id === B.broadcastId, 'broadcast');
+    seen += await expectOnly<{ id: number }>('/api/v1/outbound/runs', (x) => x.id === B.runId, 'run');
     for (const status of ['', 'status=queued', 'status=skipped', 'status=read']) {
       seen += await expectOnly<{ phone: string; lead_id: number | null }>(`/api/v1/whatsapp/broadcasts/${B.broadcastId}/recipients?${status}`, (r) => r.lead_id === null ? r.phone === '+12125557120' : B.leads.includes(r.lead_id), 'recipient');
     }
@@ -401,6 +402,7 @@ describe('tenant isolation', () => {
     assert.equal((await listAll(a, '/api/v1/calls')).length, A.calls.length + 1);
     assert.ok((await listAll<{ phone: string }>(a, '/api/v1/outbound/dnc')).every((d) => A.dnc.includes(d.phone)));
     assert.deepEqual((await listAll(a, '/api/v1/whatsapp/broadcasts')).map((x) => x.id), A.broadcasts);
+    assert.deepEqual((await listAll<{ id: number }>(a, '/api/v1/outbound/runs')).map((x) => x.id), [...A.runs].reverse());
     assert.deepEqual((await listAll<{ phone: string }>(a, '/api/v1/whatsapp/opt-outs')).map((o) => o.phone), A.optOuts);
   });
 

@@ -58,14 +58,19 @@ export function callsPage(main: HTMLElement): Cleanup {
     }
   }
 
-  // Runs: the API lists runs as jobs (enqueue_outbound_calls); counts per status come from the run.
+  // Runs: shown as their jobs (enqueue_outbound_calls: live progress and the control buttons), with
+  // counts per status from the run; GET /outbound/runs tells which run each job is.
   const runsPager = new Pager();
   const runsBox = h('div', { 'aria-busy': 'true' });
   let runRows: JobRow[] = [];
   let countsBody = h('tbody');
   async function loadRuns(): Promise<void> {
     try {
-      const page = await get<Page<Job>>(`/jobs${query({ type: 'enqueue_outbound_calls', limit: 5, cursor: runsPager.cursor })}`, abort.signal);
+      const [page, runs] = await Promise.all([
+        get<Page<Job>>(`/jobs${query({ type: 'enqueue_outbound_calls', limit: 5, cursor: runsPager.cursor })}`, abort.signal),
+        get<Page<Run>>(`/outbound/runs${query({ limit: 50 })}`, abort.signal),
+      ]);
+      for (const run of runs.items) rememberRun(run.job_id, run.id);
       runRows = runsPager.take(page).map((j) => new JobRow(j));
       countsBody = h('tbody');
       clear(runsBox,
