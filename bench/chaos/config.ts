@@ -33,10 +33,10 @@ export const CHAOS_ENV: Record<string, string> = {
 
 export const SIZES: { full: Sizes; quick: Sizes; test: Sizes } = {
   full: {
-    mixed: { clients: 200, businesses: 200, leadsPerBusiness: 60, durationMs: 60_000, drainMs: 180_000 },
-    kill: { clients: 40, durationMs: 45_000, killEveryMs: 4_000, drainMs: 180_000 },
-    restart: { clients: 40, durationMs: 30_000, restartAtMs: 10_000, downMs: 2_000, drainMs: 180_000 },
-    faults: { clients: 40, durationMs: 30_000, drainMs: 180_000 },
+    mixed: { clients: 200, businesses: 200, leadsPerBusiness: 60, durationMs: 60_000, drainMs: 300_000 },
+    kill: { clients: 40, durationMs: 45_000, killEveryMs: 4_000, drainMs: 300_000 },
+    restart: { clients: 40, durationMs: 30_000, restartAtMs: 10_000, downMs: 2_000, drainMs: 300_000 },
+    faults: { clients: 40, durationMs: 30_000, drainMs: 300_000 },
     soak: { leads: 1_000_000, businesses: 10, drainMs: 1_800_000 },
   },
   quick: {
@@ -48,9 +48,9 @@ export const SIZES: { full: Sizes; quick: Sizes; test: Sizes } = {
   },
   test: {
     mixed: { clients: 8, businesses: 8, leadsPerBusiness: 40, durationMs: 4_000, drainMs: 40_000 },
-    kill: { clients: 6, durationMs: 5_000, killEveryMs: 2_500, drainMs: 40_000 },
-    restart: { clients: 6, durationMs: 5_000, restartAtMs: 1_500, downMs: 500, drainMs: 40_000 },
-    faults: { clients: 6, durationMs: 4_000, drainMs: 40_000 },
+    kill: { clients: 6, durationMs: 4_000, killEveryMs: 2_000, drainMs: 40_000 },
+    restart: { clients: 6, durationMs: 4_000, restartAtMs: 1_200, downMs: 500, drainMs: 40_000 },
+    faults: { clients: 6, durationMs: 3_000, drainMs: 40_000 },
     soak: { leads: 2_000, businesses: 2, drainMs: 40_000 },
   },
 };

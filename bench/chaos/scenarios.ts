@@ -167,7 +167,7 @@ const JOB_HEAVY: LoadOptions['weights'] = {
 export async function killWorkers(ctx: Ctx, s: KillSizes): Promise<ScenarioResult> {
   const t0 = performance.now();
   const http = new Http(new HttpStats());
-  const states = await setupTenants(ctx, http, s.clients, 200, { rateLimits: { update_leads_bulk: 30, import_leads: 30, enqueue_outbound_calls: 30, broadcast_whatsapp: 30, delete_leads_bulk: 30 } });
+  const states = await setupTenants(ctx, http, s.clients, 200, { rateLimits: { update_leads_bulk: 30, import_leads: 30, broadcast_whatsapp: 30, delete_leads_bulk: 30 } });
   const stats = new HttpStats();
   const monitor = new InvariantMonitor(ctx.cluster.pool).start();
   const load = new MixedLoad(new Http(stats), states, {
@@ -233,7 +233,7 @@ async function allReady(ctx: Ctx): Promise<boolean> {
 export async function restartPostgres(ctx: Ctx, s: RestartSizes): Promise<ScenarioResult> {
   const t0 = performance.now();
   const http = new Http(new HttpStats());
-  const states = await setupTenants(ctx, http, s.clients, 100, { rateLimits: { update_leads_bulk: 30, import_leads: 30, enqueue_outbound_calls: 30, broadcast_whatsapp: 30, delete_leads_bulk: 30 } });
+  const states = await setupTenants(ctx, http, s.clients, 100, { rateLimits: { update_leads_bulk: 30, import_leads: 30, broadcast_whatsapp: 30, delete_leads_bulk: 30 } });
   const stats = new HttpStats();
   const monitor = new InvariantMonitor(ctx.cluster.pool).start();
   const load = new MixedLoad(new Http(stats), states, {
@@ -280,7 +280,7 @@ export async function restartPostgres(ctx: Ctx, s: RestartSizes): Promise<Scenar
     figures: [
       ['database unreachable', `${fmt(downMs)} ms (stop, ${s.downMs} ms down, start)`],
       ['all APIs ready again after', `${fmt(recoveredMs)} ms from the stop`],
-      ['answers during the outage', `5xx ${stats.outage5xx}, connection errors ${stats.outageNetworkErrors} (expected: the database is down)`],
+      ['answers during the outage', `5xx ${stats.outage5xx} (${[...stats.outageStatuses].map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'}), connection errors ${stats.outageNetworkErrors} (expected: the database is down)`],
       acceptedFigure(load),
       ...httpFigures(stats, s.durationMs / 1000),
     ],
@@ -290,6 +290,7 @@ export async function restartPostgres(ctx: Ctx, s: RestartSizes): Promise<Scenar
       check('jobs accepted after the restart complete', `${probeIds.length}`, String(probeIds.filter((id) => !summary.notTerminal.includes(id)).length), probeIds.length > 0 && probeIds.every((id) => !summary.notTerminal.includes(id))),
       ...jobChecks(summary),
       check('no 5xx outside the outage window', '0', String(stats.fiveXx), stats.fiveXx === 0),
+      check('during the outage: 503 with Retry-After, never a 500', '0 × 500', `${stats.outageStatuses.get(500) ?? 0} × 500`, (stats.outageStatuses.get(500) ?? 0) === 0),
       ...monitor.checks(),
       ...(await outcomeChecks(ctx, ids)),
     ],
@@ -307,7 +308,7 @@ export interface FaultSizes {
 export async function providerFaults(ctx: Ctx, s: FaultSizes): Promise<ScenarioResult> {
   const t0 = performance.now();
   const http = new Http(new HttpStats());
-  const states = await setupTenants(ctx, http, s.clients, 100, { rateLimits: { enqueue_outbound_calls: 30, broadcast_whatsapp: 30 } });
+  const states = await setupTenants(ctx, http, s.clients, 100, { rateLimits: { enqueue_outbound_calls: 6, broadcast_whatsapp: 30 } });
   const before = await simStats(ctx);
   const failedBefore = await ctx.cluster.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM run_items WHERE status = 'failed'`);
   await ctx.cluster.simControl('/faults', {

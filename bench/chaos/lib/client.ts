@@ -2,6 +2,7 @@
  * The load clients' HTTP side: one request function that records every answer by operation and
  * status (a 5xx is evidence, never retried away), and the tenants the clients act for.
  */
+import { demoRuleFor } from '../../../src/providers/whatsapp/simulator.js';
 import { ADMIN_TOKEN } from './cluster.js';
 
 export interface Answer<T = Record<string, unknown>> {
@@ -24,6 +25,8 @@ export class HttpStats {
   /** While set, 5xx and network errors are counted as "during an outage" (PostgreSQL restarting). */
   outage = false;
   outage5xx = 0;
+  /** 5xx answers during outages by status (503 database_unavailable is the expected one). */
+  readonly outageStatuses = new Map<number, number>();
   outageNetworkErrors = 0;
 
   record(op: string, status: number, ms: number, body: string): void {
@@ -34,7 +37,10 @@ export class HttpStats {
     s.totalMs += ms;
     s.maxMs = Math.max(s.maxMs, ms);
     if (status >= 500) {
-      if (this.outage) this.outage5xx += 1;
+      if (this.outage) {
+        this.outage5xx += 1;
+        this.outageStatuses.set(status, (this.outageStatuses.get(status) ?? 0) + 1);
+      }
       else if (this.serverErrors.length < 10_000) this.serverErrors.push({ op, status, body: body.slice(0, 300), at: Date.now() });
     }
   }
@@ -110,11 +116,18 @@ export interface Tenant {
 
 let phoneSeq = Math.floor(Math.random() * 1_000_000);
 
-/** A valid, never-repeated US number (+1 212 NXX XXXX). Unique per chaos process. */
+/**
+ * A valid, never-repeated US number (+1 212 NXX XXXX). Unique per chaos process. Numbers the
+ * WhatsApp simulator treats as demo failures (…99026, …99047, …99048 — the last restricts the
+ * whole sender) are skipped: the scenarios inject their faults on purpose.
+ */
 export function uniquePhone(): string {
-  phoneSeq += 1;
-  const n = phoneSeq % 8_000_000;
-  return `+1212${200 + Math.floor(n / 10_000)}${String(n % 10_000).padStart(4, '0')}`;
+  for (;;) {
+    phoneSeq += 1;
+    const n = phoneSeq % 8_000_000;
+    const phone = `+1212${200 + Math.floor(n / 10_000)}${String(n % 10_000).padStart(4, '0')}`;
+    if (demoRuleFor(phone) === null) return phone;
+  }
 }
 
 export async function createTenants(http: Http, base: string, count: number, opts: { maxCalls?: number; rateLimits?: Record<string, number> } = {}): Promise<Tenant[]> {

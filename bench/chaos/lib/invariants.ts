@@ -184,8 +184,12 @@ export async function messageChecks(pool: pg.Pool, sim: { duplicateMessages: unk
             count(*)::int AS total FROM whatsapp_recipients`,
   );
   const r = rows[0] ?? { sending: 0, total: 0, sent: 0, failed: 0, queued: 0 };
+  const reasons = await pool.query<{ reason: string; n: number }>(
+    `SELECT coalesce(reason, '?') AS reason, count(*)::int AS n FROM whatsapp_recipients WHERE status = 'failed' GROUP BY 1 ORDER BY 2 DESC`,
+  );
+  const why = reasons.rows.map((x) => `${x.reason} ${x.n}`).join(', ');
   return [
-    check('no duplicate message: simulator accepted per recipient ≤ 1', '0', `${sim.duplicateMessages.length} (accepted ${sim.accepted}, recipients ${r.total}: sent ${r.sent}, failed ${r.failed}, queued ${r.queued})`, sim.duplicateMessages.length === 0),
+    check('no duplicate message: simulator accepted per recipient ≤ 1', '0', `${sim.duplicateMessages.length} (accepted ${sim.accepted}, recipients ${r.total}: sent ${r.sent}, failed ${r.failed}${why ? ` (${why})` : ''}, queued ${r.queued} (of stopped broadcasts))`, sim.duplicateMessages.length === 0),
     check('no recipient left `sending` after drain', '0', `${r.sending}`, r.sending === 0),
   ];
 }

@@ -1,0 +1,197 @@
+/**
+ * Scale-out figures for docs/SCALING.md: `npx tsx bench/chaos/scaling.ts [--quick] [1 2 3]`.
+ *
+ * For N = 1, 2, 3 it starts a deployment of N `bulkhead api` + N `bulkhead worker` processes on
+ * one PostgreSQL (chaos/lib/cluster.ts) and measures, one after the other:
+ *   HTTP  — closed-loop clients spread over the API processes: GET /api/v1/leads?limit=20, POST /api/v1/leads
+ *   no-op — delete_receipts_all on businesses without receipts: one empty batch per job (the
+ *           engine's own cost); all jobs committed at once, then timed until the last finishes
+ *   bulk  — update_leads_bulk of 200 leads per job (JOB_BATCH_SIZE=500: one batch), likewise
+ *   calls — call runs of 20 leads on 100 businesses (10 slots each), simulated calls of ~1 s
+ *   messages — WhatsApp broadcasts, pacer and simulator at 2 000 messages/s
+ * Rates are computed from the database's own timestamps (first created → last finished).
+ */
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { machineCpu, busyShare } from '../lib/cpu.js';
+import { insertBusiness, insertUserWithToken } from '../../src/tenancy/tenancy.repo.js';
+import { withTx } from '../../src/db/pool.js';
+import { insertJob, type NewJob } from '../../src/jobs/jobs.repo.js';
+import { Http, HttpStats, uniquePhone } from './lib/client.js';
+import { Cluster } from './lib/cluster.js';
+import { drainJobs } from './lib/invariants.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const counts = args.filter((a) => /^\d+$/.test(a)).map(Number);
+const sizes = quick
+  ? { businesses: 150, httpS: 5, clients: 64, runs: 40, broadcasts: 4, recipients: 500 }
+  : { businesses: 600, httpS: 10, clients: 100, runs: 100, broadcasts: 10, recipients: 1000 };
+
+const ENV: Record<string, string> = {
+  DB_POOL_MAX: '10',
+  WORKER_CONCURRENCY: '8',
+  JOB_BATCH_SIZE: '500',
+  JOB_BATCH_PAUSE_MS: '0',
+  WORKER_POLL_MS: '1000',
+  TWILIO_CPS: '1000',
+  SIM_WHATSAPP_MPS: '2000',
+  WHATSAPP_MPS: '2000',
+  DIALER_SWEEP_MS: '1000',
+  DIALER_CHECK_AFTER_MS: '5000',
+  LOG_LEVEL: 'info',
+};
+
+const log = (m: string) => process.stderr.write(`[scaling] ${m}\n`);
+const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
+
+interface Row {
+  n: number;
+  httpGet: string;
+  httpPost: string;
+  noop: string;
+  bulk: string;
+  calls: string;
+  messages: string;
+  cpu: string;
+}
+
+async function rateOf(c: Cluster, ids: number[]): Promise<{ perS: number; seconds: number; items: number }> {
+  const { rows } = await c.pool.query<{ s: number; items: number }>(
+    `SELECT extract(epoch FROM max(finished_at) - min(created_at))::float8 AS s, sum(succeeded)::int AS items FROM jobs WHERE id = ANY($1::bigint[])`,
+    [ids],
+  );
+  const s = rows[0]?.s ?? 0;
+  return { perS: s > 0 ? ids.length / s : 0, seconds: s, items: rows[0]?.items ?? 0 };
+}
+
+async function closedLoop(c: Cluster, tokens: string[], durationS: number, request: (http: Http, base: string, token: string) => Promise<unknown>): Promise<{ rps: number; p99: number; errors: number }> {
+  const stats = new HttpStats();
+  const http = new Http(stats);
+  const stopAt = Date.now() + durationS * 1000;
+  const latencies: number[] = [];
+  await Promise.all(Array.from({ length: sizes.clients }, async (_, i) => {
+    const base = c.apiUrl(i);
+    const token = tokens[i % tokens.length] ?? '';
+    while (Date.now() < stopAt) {
+      const t = performance.now();
+      await request(http, base, token);
+      latencies.push(performance.now() - t);
+    }
+  }));
+  latencies.sort((a, b) => a - b);
+  return { rps: latencies.length / durationS, p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0, errors: stats.count((s) => s >= 400) + stats.networkErrors };
+}
+
+async function measure(n: number): Promise<Row> {
+  log(`${n} api + ${n} worker processes`);
+  const c = await Cluster.start({ apis: n, workers: n, env: ENV, sim: { callMs: 1000, outcomes: 'completed:1', whatsappMps: 2000 } });
+  try {
+    const http = new Http(new HttpStats());
+    const tenants: Array<{ id: number; token: string; leads: number[] }> = [];
+    for (let i = 0; i < sizes.businesses; i++) {
+      const b = await insertBusiness(c.pool, { name: `scale ${i}`, maxOutboundCalls: 10 });
+      const { token } = await insertUserWithToken(c.pool, b.id, `u${i}@example.com`);
+      const { rows } = await c.pool.query<{ id: number }>(
+        `INSERT INTO leads (business_id, phone) SELECT $1, p FROM unnest($2::text[]) p RETURNING id`,
+        [b.id, Array.from({ length: 200 }, () => uniquePhone())],
+      );
+      tenants.push({ id: b.id, token, leads: rows.map((r) => r.id) });
+    }
+    await c.pool.query('VACUUM ANALYZE leads');
+    const tokens = tenants.map((t) => t.token);
+    const cpu0 = await machineCpu();
+
+    const get = await closedLoop(c, tokens, sizes.httpS, (h, base, token) => h.call(base, 'GET /leads', 'GET', '/api/v1/leads?limit=20', { token }));
+    const post = await closedLoop(c, tokens, sizes.httpS, (h, base, token) => h.call(base, 'POST /leads', 'POST', '/api/v1/leads', { token, body: { phone: uniquePhone() } }));
+    log(`HTTP GET ${fmt(get.rps)}/s, POST ${fmt(post.rps)}/s`);
+
+    const submit = async (make: (t: (typeof tenants)[number]) => Promise<{ status: number; body: Record<string, unknown> } | null>) => {
+      const ids: number[] = [];
+      for (let i = 0; i < tenants.length; i += 50) {
+        const answers = await Promise.all(tenants.slice(i, i + 50).map(make));
+        for (const a of answers) if (a?.status === 202 && typeof a.body.job_id === 'number') ids.push(a.body.job_id);
+      }
+      await drainJobs(c.pool, ids, 600_000);
+      return ids;
+    };
+    // The engine side alone: all jobs committed in one transaction (the HTTP side is measured above).
+    const enqueue = async (make: (t: (typeof tenants)[number]) => NewJob) => {
+      const ids = await withTx(c.pool, async (tx) => {
+        const out: number[] = [];
+        for (const t of tenants) out.push((await insertJob(tx, make(t))).id);
+        return out;
+      });
+      await drainJobs(c.pool, ids, 600_000);
+      return ids;
+    };
+    const noopIds = await enqueue((t) => ({
+      businessId: t.id, type: 'delete_receipts_all', queue: 'maintenance', params: {}, paramsHash: 'noop', lockKey: 'delete_receipts_all', total: 0, createdBy: null,
+    }));
+    const noop = await rateOf(c, noopIds);
+    log(`no-op ${fmt(noop.perS)} jobs/s`);
+    const bulkIds = await enqueue((t) => ({
+      businessId: t.id, type: 'update_leads_bulk', queue: 'maintenance', params: { set: { status: 'contacted' }, lead_count: t.leads.length },
+      targets: t.leads, paramsHash: 'bulk', lockKey: 'update_leads_bulk', total: t.leads.length, createdBy: null,
+    }));
+    const bulk = await rateOf(c, bulkIds);
+    log(`bulk ${fmt(bulk.perS)} jobs/s, ${fmt(bulk.items / bulk.seconds)} leads/s`);
+
+    const runIds = await submit(async (t) => (t.id % Math.ceil(tenants.length / sizes.runs) === 0
+      ? http.call(c.apiUrl(t.id), 'run', 'POST', '/api/v1/outbound/runs', { token: t.token, body: { lead_ids: t.leads.slice(0, 20) } })
+      : null));
+    // Steady-state rate: 95 % of the calls over the time it took them (one lost callback, left
+    // to the sweeper, would otherwise stretch the window).
+    const calls = await c.pool.query<{ n: number; s: number; tail_s: number }>(
+      `WITH c AS (SELECT created_at, ended_at FROM calls WHERE run_id IN (SELECT id FROM outbound_runs WHERE job_id = ANY($1::bigint[])))
+       SELECT (count(*) * 0.95)::int AS n,
+              extract(epoch FROM (SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY ended_at) FROM c) - (SELECT min(created_at) FROM c))::float8 AS s,
+              extract(epoch FROM (SELECT max(ended_at) FROM c) - (SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY ended_at) FROM c))::float8 AS tail_s
+         FROM c`,
+      [runIds],
+    );
+    const callRate = (calls.rows[0]?.n ?? 0) / (calls.rows[0]?.s || 1);
+    const callTail = calls.rows[0]?.tail_s ?? 0;
+    log(`calls ${fmt(callRate)}/s`);
+
+    const bcIds = await submit(async (t) => (t.id % Math.ceil(tenants.length / sizes.broadcasts) === 0
+      ? http.call(c.apiUrl(t.id), 'broadcast', 'POST', '/api/v1/whatsapp/broadcasts', { token: t.token, body: { text: 'hi', recipients: Array.from({ length: sizes.recipients }, () => ({ phone: uniquePhone() })) } })
+      : null));
+    const msgs = await c.pool.query<{ n: number; s: number }>(
+      `WITH m AS (SELECT r.sent_at, j.created_at FROM whatsapp_recipients r JOIN whatsapp_broadcasts b ON b.id = r.broadcast_id
+                   JOIN jobs j ON j.id = b.job_id WHERE b.job_id = ANY($1::bigint[]) AND r.sent_at IS NOT NULL)
+       SELECT (count(*) * 0.95)::int AS n,
+              extract(epoch FROM (SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY sent_at) FROM m) - (SELECT min(created_at) FROM m))::float8 AS s
+         FROM m`,
+      [bcIds],
+    );
+    const msgRate = (msgs.rows[0]?.n ?? 0) / (msgs.rows[0]?.s || 1);
+    log(`messages ${fmt(msgRate)}/s`);
+    const busy = busyShare(cpu0, await machineCpu());
+    return {
+      n,
+      httpGet: `${fmt(get.rps)} (p99 ${fmt(get.p99)} ms${get.errors ? `, ${get.errors} errors` : ''})`,
+      httpPost: `${fmt(post.rps)} (p99 ${fmt(post.p99)} ms${post.errors ? `, ${post.errors} errors` : ''})`,
+      noop: `${fmt(noop.perS)} (${noopIds.length} jobs)`,
+      bulk: `${fmt(bulk.perS)} jobs/s = ${fmt(bulk.items / (bulk.seconds || 1))} leads/s (${bulkIds.length} × 200)`,
+      calls: `${fmt(callRate)} (95 % of ${fmt((calls.rows[0]?.n ?? 0) / 0.95)} calls; last 5 % took ${callTail.toFixed(1)} s more)`,
+      messages: `${fmt(msgRate)} (95 % of ${fmt((msgs.rows[0]?.n ?? 0) / 0.95)} messages)`,
+      cpu: `${Math.round(busy * 100)} %`,
+    };
+  } finally {
+    await c.stop();
+  }
+}
+
+const rows: Row[] = [];
+const load = os.loadavg()[0] ?? 0;
+for (const n of counts.length > 0 ? counts : [1, 2, 3]) {
+  rows.push(await measure(n));
+  await sleep(2_000);
+}
+const header = '| api + worker processes | HTTP GET /leads req/s | HTTP POST /leads req/s | no-op jobs/s | bulk update | calls/s | messages/s | machine CPU busy |';
+console.log(`\nMeasured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npx tsx bench/chaos/scaling.ts${args.length ? ` ${args.join(' ')}` : ''}\`, load average before ${load.toFixed(2)}, after ${(os.loadavg()[0] ?? 0).toFixed(2)}\n`);
+console.log(header);
+console.log('|---|---|---|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.n} + ${r.n} | ${r.httpGet} | ${r.httpPost} | ${r.noop} | ${r.bulk} | ${r.calls} | ${r.messages} | ${r.cpu} |`);
+process.exit(0);
