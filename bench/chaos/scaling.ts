@@ -13,7 +13,8 @@
  */
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { machineCpu, busyShare } from '../lib/cpu.js';
+import fs from 'node:fs/promises';
+import { machineCpu, busyShare, processCpuMs } from '../lib/cpu.js';
 import { insertBusiness, insertUserWithToken } from '../../src/tenancy/tenancy.repo.js';
 import { withTx } from '../../src/db/pool.js';
 import { insertJob, type NewJob } from '../../src/jobs/jobs.repo.js';
@@ -54,6 +55,22 @@ interface Row {
   calls: string;
   messages: string;
   cpu: string;
+}
+
+/** CPU time used so far by PostgreSQL's processes and by the service processes (ms). */
+async function cpuSplit(c: Cluster): Promise<{ postgres: number; services: number }> {
+  // The postmaster and its backends only: other PostgreSQL servers on the machine are not ours.
+  const postmaster = await c.postmasterPid();
+  let postgres = 0;
+  for (const name of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await fs.readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (Number(name) === postmaster || ppid === postmaster) postgres += (await processCpuMs(Number(name))) ?? 0;
+  }
+  let services = 0;
+  for (const pid of c.allPids()) services += (await processCpuMs(pid)) ?? 0;
+  return { postgres, services };
 }
 
 async function rateOf(c: Cluster, ids: number[]): Promise<{ perS: number; seconds: number; items: number }> {
@@ -101,6 +118,7 @@ async function measure(n: number): Promise<Row> {
     await c.pool.query('VACUUM ANALYZE leads');
     const tokens = tenants.map((t) => t.token);
     const cpu0 = await machineCpu();
+    const split0 = await cpuSplit(c);
 
     const get = await closedLoop(c, tokens, sizes.httpS, (h, base, token) => h.call(base, 'GET /leads', 'GET', '/api/v1/leads?limit=20', { token }));
     const post = await closedLoop(c, tokens, sizes.httpS, (h, base, token) => h.call(base, 'POST /leads', 'POST', '/api/v1/leads', { token, body: { phone: uniquePhone() } }));
@@ -167,7 +185,12 @@ async function measure(n: number): Promise<Row> {
     );
     const msgRate = (msgs.rows[0]?.n ?? 0) / (msgs.rows[0]?.s || 1);
     log(`messages ${fmt(msgRate)}/s`);
-    const busy = busyShare(cpu0, await machineCpu());
+    const cpu1 = await machineCpu();
+    const busy = busyShare(cpu0, cpu1);
+    const split1 = await cpuSplit(c);
+    // Jiffies of all cores → ms: 10 ms per jiffy (CLOCK_TICKS_PER_S = 100).
+    const totalMs = (cpu1.total - cpu0.total) * 10;
+    const share = (ms: number) => `${Math.round((ms / totalMs) * 100)} %`;
     return {
       n,
       httpGet: `${fmt(get.rps)} (p99 ${fmt(get.p99)} ms${get.errors ? `, ${get.errors} errors` : ''})`,
@@ -176,7 +199,7 @@ async function measure(n: number): Promise<Row> {
       bulk: `${fmt(bulk.perS)} jobs/s = ${fmt(bulk.items / (bulk.seconds || 1))} leads/s (${bulkIds.length} × 200)`,
       calls: `${fmt(callRate)} (95 % of ${fmt((calls.rows[0]?.n ?? 0) / 0.95)} calls; last 5 % took ${callTail.toFixed(1)} s more)`,
       messages: `${fmt(msgRate)} (95 % of ${fmt((msgs.rows[0]?.n ?? 0) / 0.95)} messages)`,
-      cpu: `${Math.round(busy * 100)} %`,
+      cpu: `${Math.round(busy * 100)} % (PostgreSQL ${share(split1.postgres - split0.postgres)}, api + worker processes ${share(split1.services - split0.services)})`,
     };
   } finally {
     await c.stop();
@@ -189,7 +212,7 @@ for (const n of counts.length > 0 ? counts : [1, 2, 3]) {
   rows.push(await measure(n));
   await sleep(2_000);
 }
-const header = '| api + worker processes | HTTP GET /leads req/s | HTTP POST /leads req/s | no-op jobs/s | bulk update | calls/s | messages/s | machine CPU busy |';
+const header = '| api + worker processes | HTTP GET /leads req/s | HTTP POST /leads req/s | no-op jobs/s | bulk update | calls/s | messages/s | machine CPU busy (of 2 cores) |';
 console.log(`\nMeasured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npx tsx bench/chaos/scaling.ts${args.length ? ` ${args.join(' ')}` : ''}\`, load average before ${load.toFixed(2)}, after ${(os.loadavg()[0] ?? 0).toFixed(2)}\n`);
 console.log(header);
 console.log('|---|---|---|---|---|---|---|---|');

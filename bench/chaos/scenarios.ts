@@ -259,7 +259,8 @@ export async function restartPostgres(ctx: Ctx, s: RestartSizes): Promise<Scenar
   await restarter;
   // Work accepted after the restart must run too: a fresh bulk job per tenant, on new connections.
   const probeIds: number[] = [];
-  for (const st of states.slice(0, 5)) {
+  const probes = await setupTenants(ctx, http, 3, 50);
+  for (const st of probes) {
     const a = await http.call<{ job_id?: number }>(ctx.cluster.apiUrl(0), 'probe', 'POST', '/api/v1/leads/bulk-update', { token: st.tenant.token, body: { lead_ids: st.leadIds.slice(0, 50), set: { status: 'after-restart' } } });
     if (a?.status === 202 && typeof a.body.job_id === 'number') probeIds.push(a.body.job_id);
   }

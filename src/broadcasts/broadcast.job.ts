@@ -118,9 +118,8 @@ async function sendForAWhile(r: SendRun): Promise<{ claimed: number; sent: numbe
   if (!(await hasDueRecipients(r.pool, r.businessId, r.broadcastId))) return { claimed, sent: 0, stop: null };
   let settled: PromiseSettledResult<void>[] = [];
   // try/finally: when the loop itself fails (the database restarting under reserveSlots or
-  // claimWave), the waves already sending still settle here and record what they can. Left
-  // unawaited, a wave's rejection was unhandled and killed the worker process (chaos suite,
-  // "PostgreSQL restart").
+  // claimWave), the waves already sending still settle here and record what they can. A wave's
+  // rejection left unhandled killed the worker process (chaos suite, "PostgreSQL restart").
   try {
     while (!r.signal.aborted && state.stop === null && Date.now() < ends) {
       if (state.throughput) {
@@ -140,7 +139,13 @@ async function sendForAWhile(r: SendRun): Promise<{ claimed: number; sent: numbe
       if (rows.length === 0) break;
       claimed += rows.length;
       const sendable = rows.filter((row) => row.status === 'sending');
-      if (sendable.length > 0) waves.push(sendWave(r, sendable, delays.slice(0, sendable.length), reservedAt, state));
+      if (sendable.length > 0) {
+        const wave = sendWave(r, sendable, delays.slice(0, sendable.length), reservedAt, state);
+        // Handled now, reported by allSettled below: a wave that fails while the loop still
+        // waits for the next slot would otherwise be an unhandled rejection (process exit).
+        wave.catch(() => undefined);
+        waves.push(wave);
+      }
     }
   } finally {
     // allSettled: every wave records its outcomes even when another's write failed.

@@ -64,7 +64,9 @@ export function isRetryablePgError(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && RETRYABLE_PG_CODES.has(code)) return true;
   const message = (err as { message?: unknown }).message;
-  return typeof message === 'string' && /Connection terminated|ECONNREFUSED|ECONNRESET/.test(message);
+  // "not queryable": a pooled client whose connection broke earlier (a restart) — the chaos suite
+  // saw these answered 500 instead of 503.
+  return typeof message === 'string' && /Connection terminated|ECONNREFUSED|ECONNRESET|not queryable|the database system is (shutting down|starting up)/.test(message);
 }
 
 /** Runs fn in a transaction on a client of its own; the service owns the transaction. */

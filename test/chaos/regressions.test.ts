@@ -96,3 +96,11 @@ test('a bare 5xx from something between us and the Cloud API is an unknown outco
   assert.equal(kind(500, '{"error":{"message":"(#131000) Something went wrong","code":131000}}'), 'retry');
   assert.equal(kind(500, '{"error":{"message":"(#1) An unknown error occurred","code":1}}'), 'retry');
 });
+
+test('the errors of a restarting database are retryable (503 database_unavailable, not 500)', async () => {
+  const { isRetryablePgError } = await import('../../src/db/pool.js');
+  assert.ok(isRetryablePgError(new Error('Client has encountered a connection error and is not queryable')));
+  assert.ok(isRetryablePgError(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })));
+  assert.ok(isRetryablePgError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })));
+  assert.ok(!isRetryablePgError(Object.assign(new Error('duplicate key'), { code: '23505' })));
+});

@@ -243,6 +243,14 @@ export class Cluster {
     return (await res.json()) as T;
   }
 
+  /** The embedded postmaster's pid (null for an external server). */
+  async postmasterPid(): Promise<number | null> {
+    if (!this.#embedded) return null;
+    const text = await fs.readFile(path.join(this.#runDir, 'pg-data', 'pg', 'postmaster.pid'), 'utf8').catch(() => '');
+    const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  }
+
   apiUrl(i: number): string {
     return this.apis[i % this.apis.length]?.url ?? '';
   }
