@@ -189,7 +189,7 @@ export async function messageChecks(pool: pg.Pool, sim: { duplicateMessages: unk
   );
   const why = reasons.rows.map((x) => `${x.reason} ${x.n}`).join(', ');
   return [
-    check('no duplicate message: simulator accepted per recipient ≤ 1', '0', `${sim.duplicateMessages.length} (accepted ${sim.accepted}, recipients ${r.total}: sent ${r.sent}, failed ${r.failed}${why ? ` (${why})` : ''}, queued ${r.queued} (of stopped broadcasts))`, sim.duplicateMessages.length === 0),
+    check('no duplicate message: simulator accepted per recipient ≤ 1', '0', `${sim.duplicateMessages.length} (accepted ${sim.accepted}, recipients ${r.total}: sent ${r.sent}, failed ${r.failed}${why ? ` (${why})` : ''}, queued ${r.queued} (of cancelled broadcasts))`, sim.duplicateMessages.length === 0),
     check('no recipient left `sending` after drain', '0', `${r.sending}`, r.sending === 0),
   ];
 }
