@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { withTx } from '../db/pool.js';
 import { AppError, ConflictError } from '../lib/errors.js';
 import { callingWindowState } from './calling-hours.js';
+import { DIALER_CHANNEL } from './call-state.js';
 import { ACTIVE_SQL, CALL_COLUMNS, insertCalls, type CallRow } from './calls.repo.js';
 import { CPS_BACKLOG_SQL, cpsAllowance } from './cps.js';
 import { settingsFromRow, SETTINGS_SELECT, type SettingsDefaults } from './settings.repo.js';
@@ -19,6 +20,24 @@ export async function lockBusinessSlots(tx: pg.PoolClient, businessId: number): 
   await tx.query({ name: 'bulkhead_slot_lock', text: `SELECT pg_advisory_xact_lock(hashtextextended('outbound:slots:' || $1::text, 0))`, values: [businessId] });
 }
 
+/**
+ * The same lock, without waiting. Refills take it this way: every worker's dialer hears each
+ * call's end (NOTIFY), so with blocking locks N workers queued N claims of one business behind
+ * each other, holding N pool connections while they waited — calls/s *fell* as worker processes
+ * were added (docs/SCALING.md: 164 → 136 → 30 calls/s for 1, 2, 3 workers). A refill that finds
+ * the lock taken can stop: the holder is either a listening dialer, which hears the same NOTIFY
+ * and fills again after its current claim (`again` in dialer.ts), or a direct-call claim, which
+ * NOTIFYs when it commits (claimDirectCalls); the sweeper remains the safety net.
+ */
+async function tryLockBusinessSlots(tx: pg.PoolClient, businessId: number): Promise<boolean> {
+  const { rows } = await tx.query<{ locked: boolean }>({
+    name: 'bulkhead_slot_try_lock',
+    text: `SELECT pg_try_advisory_xact_lock(hashtextextended('outbound:slots:' || $1::text, 0)) AS locked`,
+    values: [businessId],
+  });
+  return rows[0]?.locked === true;
+}
+
 export class ConcurrencyLimitError extends AppError {
   constructor(active: number, limit: number, wanted: number) {
     super(429, 'concurrency_limit', `Your business has ${limit - active} free call slot(s) of ${limit}; ${wanted} call(s) need a slot each. Try again when a call ends.`,
@@ -28,7 +47,7 @@ export class ConcurrencyLimitError extends AppError {
 
 export type ClaimOutcome =
   | { kind: 'claimed'; calls: CallRow[]; more: boolean; maxCallS: number }
-  | { kind: 'no_slots' | 'idle' | 'gone' }
+  | { kind: 'no_slots' | 'idle' | 'gone' | 'locked' }
   | { kind: 'closed' | 'cps_busy'; retryInMs: number };
 
 interface Observation {
@@ -55,6 +74,8 @@ interface Candidate {
 }
 
 export interface ClaimOptions {
+  /** false: give up when another transaction holds the business's slot lock (NOTIFY refills; see tryLockBusinessSlots). */
+  waitForLock: boolean;
   from: string;
   defaults: SettingsDefaults;
   cps: number;
@@ -73,7 +94,8 @@ const DNC_LOOKAHEAD = 5;
  */
 export async function claimRunItems(pool: pg.Pool, businessId: number, o: ClaimOptions): Promise<ClaimOutcome> {
   return withTx(pool, async (tx) => {
-    await lockBusinessSlots(tx, businessId);
+    if (o.waitForLock) await lockBusinessSlots(tx, businessId);
+    else if (!(await tryLockBusinessSlots(tx, businessId))) return { kind: 'locked' };
     // One statement after the lock (its snapshot must see the previous holder's commits, so it
     // cannot ride on the lock's statement): limit and settings, active calls, CPS backlog, the
     // running runs in round-robin order and — when a slot is free — each run's next due items.
@@ -190,6 +212,10 @@ export async function claimDirectCalls(
       throw new ConflictError('lead_in_call', `Lead(s) ${o.busy.join(', ')} are already in a call.`, { lead_ids: o.busy });
     }
     if (freeSlots(o.active, o.limit) < leads.length) throw new ConcurrencyLimitError(o.active, o.limit, leads.length);
-    return insertCalls(tx, businessId, leads.map((l) => ({ leadId: l.id, runId: null, runItemId: null, attempt: 1, from, to: l.phone })));
+    const calls = await insertCalls(tx, businessId, leads.map((l) => ({ leadId: l.id, runId: null, runItemId: null, attempt: 1, from, to: l.phone })));
+    // A refill that found this lock taken gave up (tryLockBusinessSlots): the dialers fill again
+    // once this commits, in case a slot freed meanwhile is still free.
+    await tx.query(`SELECT pg_notify($1, $2::text)`, [DIALER_CHANNEL, businessId]);
+    return calls;
   });
 }

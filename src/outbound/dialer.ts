@@ -27,8 +27,12 @@ const CPS_LOOKAHEAD_MS = 1_000;
 const FILL_CONCURRENCY = 8;
 
 export interface Dialer {
-  /** Fill this business's free slots soon (coalesced; used by NOTIFY, run jobs and the sweeper). */
-  requestFill(businessId: number): void;
+  /**
+   * Fill this business's free slots soon (coalesced; used by NOTIFY, run jobs and the sweeper).
+   * `try`: give up if another transaction holds the business's slot lock — only for NOTIFYs,
+   * which every listening dialer hears (claim.ts, tryLockBusinessSlots); default `wait`.
+   */
+  requestFill(businessId: number, lock?: 'wait' | 'try'): void;
   /** Claims and dials direct calls: all get a slot or none (429 concurrency_limit). */
   dialDirect(businessId: number, leads: Array<{ id: number; phone: string }>): Promise<CallRow[]>;
   readonly provider: TelephonyProvider;
@@ -52,6 +56,8 @@ export function createDialer(deps: DialerDeps): Dialer {
   const queue = new Set<number>();
   const running = new Set<number>();
   const again = new Set<number>();
+  /** Businesses with a pending request that must wait for the slot lock (not a NOTIFY's `try`). */
+  const mustWait = new Set<number>();
   const cpsWaiting = new Set<number>();
   const inflight = new Set<Promise<void>>();
   let cpsTimer: NodeJS.Timeout | null = null;
@@ -59,8 +65,9 @@ export function createDialer(deps: DialerDeps): Dialer {
   let listener: PgListener | null = null;
   let stopped = false;
 
-  function requestFill(businessId: number): void {
+  function requestFill(businessId: number, lock: 'wait' | 'try' = 'wait'): void {
     if (stopped) return;
+    if (lock === 'wait') mustWait.add(businessId);
     if (running.has(businessId)) {
       again.add(businessId);
       return;
@@ -89,14 +96,17 @@ export function createDialer(deps: DialerDeps): Dialer {
   }
 
   async function fill(businessId: number): Promise<void> {
+    const waitForLock = mustWait.delete(businessId);
     for (let round = 0; round < 20 && !stopped; round++) {
       const outcome: ClaimOutcome = await claimRunItems(pool, businessId, {
+        waitForLock,
         from: deps.from,
         defaults,
         cps: deps.cps,
         cpsLookaheadMs: CPS_LOOKAHEAD_MS,
       });
       if (outcome.kind === 'cps_busy') return waitForCps(businessId, outcome.retryInMs);
+      // 'locked': another fill or a direct call holds the business's slots; it fills after (claim.ts).
       if (outcome.kind !== 'claimed') return;
       // A crash between the claim's commit and this reservation leaves the calls 'dialing' with
       // no request sent: the sweeper reconciles them ("not placed"), as for any crash there.
@@ -230,7 +240,7 @@ export function createDialer(deps: DialerDeps): Dialer {
         log,
         onNotify: (_channel, payload) => {
           const id = Number(payload);
-          if (Number.isSafeInteger(id) && id > 0) requestFill(id);
+          if (Number.isSafeInteger(id) && id > 0) requestFill(id, 'try');
         },
       });
       await listener.start();

@@ -1,3 +1,4 @@
+import { OPERATIONS } from '../gate/operations.js';
 import type { DomainModule, ModuleDeps, ModuleRoles } from '../cli/module.js';
 import { downloadJob } from '../recordings/download.job.js';
 import { recordingRoutes } from '../recordings/recordings.routes.js';
@@ -108,8 +109,12 @@ export function createOutboundModule(deps: ModuleDeps): OutboundModule {
         log,
         publicBaseUrl: deps.publicBaseUrl,
       });
-      await dialer.start({ listen: roles.worker });
-      if (roles.worker) {
+      // The dialer (NOTIFY refills, sweeper) runs in the workers that run call runs — those serving
+      // the queue of enqueue_outbound_calls — so WORKER_QUEUES decides which processes dial and a
+      // deployment can keep the dialer on a few workers while other queues scale out.
+      const dials = roles.worker && config.worker.queues.includes(OPERATIONS.enqueue_outbound_calls.queue);
+      await dialer.start({ listen: dials });
+      if (dials) {
         const d = dialer;
         sweeper = createSweeper({ pool, provider, config: dialerConfig, log, requestFill: (b) => d.requestFill(b) });
         const s = sweeper;
