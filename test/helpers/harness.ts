@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { loadConfig, type Config } from '../../src/config/config.js';
@@ -53,7 +55,7 @@ export const TEST_ENV: Record<string, string> = {
 /** A fresh database with migrations, the HTTP app and (optionally) an in-process worker. */
 export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> {
   const db = await createTestDatabase();
-  const config = loadConfig({ ...TEST_ENV, ...opts.env, DATABASE_URL: db.url, DATA_DIR: process.env.TEST_DATA_DIR ?? '/tmp/bulkhead-test-data' });
+  const config = loadConfig({ ...TEST_ENV, ...opts.env, DATABASE_URL: db.url, DATA_DIR: process.env.TEST_DATA_DIR ?? path.join(os.tmpdir(), 'bulkhead-test-data') });
   const log = createLogger(config.logLevel);
   const pool = createPool(db.url, { max: 20, idleInTxTimeoutMs: config.dbIdleInTxTimeoutMs }, log);
   await migrate(pool, log);
