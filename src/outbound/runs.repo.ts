@@ -101,13 +101,7 @@ export async function getRunByJob(db: Queryable, businessId: number, jobId: numb
 }
 
 export async function runCounts(db: Queryable, businessId: number, runId: number): Promise<Record<ItemStatus, number>> {
-  const { rows } = await db.query<{ status: ItemStatus; n: number }>(
-    `SELECT status, count(*)::int AS n FROM run_items WHERE business_id = $1 AND run_id = $2 GROUP BY status`,
-    [businessId, runId],
-  );
-  const counts = emptyCounts();
-  for (const r of rows) counts[r.status] = r.n;
-  return counts;
+  return (await runCountsOf(db, businessId, [runId])).get(runId) ?? emptyCounts();
 }
 
 export async function listRunItems(db: Queryable, businessId: number, runId: number, afterId: number | undefined, limit: number): Promise<RunItemRow[]> {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_TOKEN, createTenant, startTestEnv, type Tenant, type TestEnv } from '../helpers/harness.js';
 import { ROOT } from '../helpers/processes.js';
+import { seedLeads as seedLeadsFor } from '../leads/helpers.js';
 import type { Worker } from '../../src/jobs/worker.js';
 
 let env: TestEnv;
@@ -98,11 +99,8 @@ const as = (t: Tenant) => ({ BULKHEAD_TOKEN: t.token });
 
 let seeded = 0;
 async function seedLeads(t: Tenant, n: number): Promise<number[]> {
-  const { rows } = await env.pool.query<{ id: number }>(
-    `INSERT INTO leads (business_id, phone) SELECT $1, '+1646' || lpad(i::text, 7, '0') FROM generate_series($3::int + 1, $3::int + $2::int) i RETURNING id`,
-    [t.businessId, n, (seeded += n) - n],
-  );
-  return rows.map((r) => r.id);
+  seeded += n;
+  return seedLeadsFor(env, t, n, { start: seeded - n });
 }
 
 async function bulkDelete(t: Tenant, ids: number[]): Promise<number> {
