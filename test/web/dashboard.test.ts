@@ -17,7 +17,9 @@ const contexts: BrowserContext[] = [];
 const pageErrors: string[] = [];
 
 before(async () => {
-  [env, browser] = await Promise.all([
+  // Both settle before anything is thrown: a missing Chromium must not leave the started
+  // environment unclosed (the file then never exits and the whole suite hangs).
+  const [started, launched] = await Promise.allSettled([
     startOutboundEnv({
       // Calls last long enough for the gauge (polled every second) to see them.
       SIM_CALL_MS: '1500',
@@ -27,6 +29,10 @@ before(async () => {
     }),
     launch(),
   ]);
+  if (started.status === 'fulfilled') env = started.value;
+  if (launched.status === 'fulfilled') browser = launched.value;
+  if (started.status === 'rejected') throw started.reason;
+  if (launched.status === 'rejected') throw launched.reason;
 });
 
 after(async () => {
