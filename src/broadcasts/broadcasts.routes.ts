@@ -12,7 +12,8 @@ import { BroadcastBody, OptOutBody, RecipientStatusParam } from './broadcasts.sc
 import { acceptBroadcast, getBroadcastWithCounts, optOut } from './broadcasts.service.js';
 import { broadcastView, optOutView, recipientView } from './broadcasts.view.js';
 import { listOptOuts } from './opt-outs.repo.js';
-import { progressOf } from './send.repo.js';
+import { emptyCounts } from './recipient-status.js';
+import { countsOf } from './send.repo.js';
 
 export interface BroadcastRouteDeps {
   pool: pg.Pool;
@@ -40,8 +41,9 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
   }, async (request) => {
     const { businessId } = caller(request);
     const rows = await listBroadcasts(pool, businessId, { beforeId: decodeCursor(request.query.cursor), limit: request.query.limit + 1 });
-    const items = [];
-    for (const b of rows.slice(0, request.query.limit)) items.push(broadcastView(b, (await progressOf(pool, businessId, b.id)).counts));
+    const shown = rows.slice(0, request.query.limit);
+    const counts = await countsOf(pool, businessId, shown.map((b) => b.id));
+    const items = shown.map((b) => broadcastView(b, counts.get(b.id) ?? emptyCounts()));
     const last = rows.length > request.query.limit ? rows[request.query.limit - 1] : undefined;
     return { items, next_cursor: last ? encodeCursor(last.id) : null };
   });

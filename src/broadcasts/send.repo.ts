@@ -120,6 +120,21 @@ export interface BroadcastProgress {
   nextDueInMs: number | null;
 }
 
+/** Recipient counts of several broadcasts in one grouped query (lists; no query per broadcast). */
+export async function countsOf(db: Queryable, businessId: number, broadcastIds: number[]): Promise<Map<number, RecipientCounts>> {
+  const { rows } = await db.query<{ broadcast_id: number; status: RecipientStatus; n: number }>(
+    `SELECT broadcast_id, status, count(*)::int AS n FROM whatsapp_recipients
+      WHERE business_id = $1 AND broadcast_id = ANY($2::bigint[]) GROUP BY broadcast_id, status`,
+    [businessId, broadcastIds],
+  );
+  const out = new Map(broadcastIds.map((id) => [id, emptyCounts()]));
+  for (const r of rows) {
+    const counts = out.get(Number(r.broadcast_id));
+    if (counts) counts[r.status] = r.n;
+  }
+  return out;
+}
+
 export async function progressOf(db: Queryable, businessId: number, broadcastId: number): Promise<BroadcastProgress> {
   const { rows } = await db.query<{ status: RecipientStatus; n: number; next_due_ms: number | string | null }>({
     name: 'bulkhead_wa_progress',

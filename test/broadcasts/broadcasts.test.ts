@@ -278,4 +278,26 @@ describe('validation and tenant isolation', () => {
     const page2 = await api(b.env, tenant, 'GET', `/api/v1/whatsapp/opt-outs?limit=1&cursor=${String(page1.body.next_cursor)}`);
     assert.deepEqual((page2.body.items as { phone: string }[]).map((o) => o.phone), ['+12125557002']);
   });
+
+  test('the list shows each broadcast with its own counts, the same as its own page', async () => {
+    const tenant = await createTenant(b.env);
+    await api(b.env, tenant, 'POST', '/api/v1/whatsapp/opt-outs', { phone: '+12125558102' });
+    b.sim.failFor('+12125558201', WA_ERRORS.notOnWhatsApp);
+    // One active broadcast per business (the gate): the second starts when the first is done.
+    const one = await smallBroadcast(tenant, phones(3, 8100));
+    await waitForJob(b.env, one.jobId, 'completed');
+    const two = await smallBroadcast(tenant, phones(5, 8200));
+    await waitForJob(b.env, two.jobId, 'completed');
+    await waitForSettled(b, tenant, one.id);
+    await waitForSettled(b, tenant, two.id);
+    const listed = (await api(b.env, tenant, 'GET', '/api/v1/whatsapp/broadcasts')).body.items as Array<{ id: number; counts: Record<string, number>; total: number }>;
+    assert.deepEqual(listed.map((x) => x.id), [two.id, one.id]);
+    for (const item of listed) {
+      const own = await api(b.env, tenant, 'GET', `/api/v1/whatsapp/broadcasts/${item.id}`);
+      assert.deepEqual(item.counts, own.body.counts, `broadcast ${item.id}`);
+    }
+    assert.deepEqual([listed[0]?.total, listed[1]?.total], [5, 3]);
+    assert.equal(listed[1]?.counts.skipped, 1, 'the opted-out number of the first broadcast');
+    assert.equal(listed[0]?.counts.failed, 1, 'the number not on WhatsApp in the second');
+  });
 });
