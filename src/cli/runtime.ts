@@ -85,7 +85,10 @@ export async function startApi(
   const jobEvents = new JobEvents(db.url, log.child({ part: 'job-events' }));
   await jobEvents.start();
   const app = await buildApp({ pool: db.pool, config, log, metrics, jobEvents, modules });
-  const address = await app.listen({ port: config.port, host: config.host });
+  // A longer accept queue than Node's 511 (the kernel caps it at net.core.somaxconn): provider
+  // webhooks arrive in bursts when many calls end at once, and a connection that finds the queue
+  // full is not refused but retried by TCP after 1, 3, 7 s — a slot freed seconds late.
+  const address = await app.listen({ port: config.port, host: config.host, backlog: 4096 });
   return {
     app,
     url: address,

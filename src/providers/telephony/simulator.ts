@@ -5,6 +5,7 @@ import { parse as parseQuery } from 'node:querystring';
 import twilio from 'twilio';
 import type { Logger } from '../../lib/logger.js';
 import type { ProviderCallStatus } from './types.js';
+import { WebhookSender } from '../webhook-sender.js';
 import { sineWav } from './wav.js';
 
 export type SimOutcome = 'completed' | 'busy' | 'no-answer' | 'failed';
@@ -149,6 +150,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
   let server: Server | null = null;
   let url = '';
   let stopped = false;
+  const sender = new WebhookSender();
   const wav = new Map<number, Buffer>();
   const finalResolvers = new Map<string, () => void>();
 
@@ -183,6 +185,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
       if (stopped) return;
       stopped = true;
       for (const c of calls.values()) for (const t of c.timers) clearTimeout(t);
+      sender.close();
       const s = server;
       server = null;
       if (s) {
@@ -365,7 +368,25 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
       pendingIntermediate.set(c.sid, list);
       return;
     }
-    void deliver(c.statusCallback, params);
+    void deliverInOrder(c, c.statusCallback, params);
+  }
+
+  /**
+   * A call's callbacks go out one after another, as Twilio sends them: over a pool of kept-alive
+   * connections two callbacks sent together could otherwise overtake each other (a test scripts
+   * out-of-order delivery with the reorderCallbacks fault instead).
+   */
+  const chains = new Map<string, Promise<void>>();
+  function deliverInOrder(c: SimCall, target: string, params: Record<string, string>, onSend?: () => void): Promise<void> {
+    const next = (chains.get(c.sid) ?? Promise.resolve()).then(() => {
+      onSend?.();
+      return deliver(target, params);
+    });
+    chains.set(c.sid, next);
+    void next.then(() => {
+      if (chains.get(c.sid) === next) chains.delete(c.sid);
+    });
+    return next;
   }
 
   function finish(c: SimCall, status: SimOutcome | 'canceled'): void {
@@ -381,20 +402,21 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
         if (sim.faults.dropFinalCallbacks > 0) {
           sim.faults.dropFinalCallbacks -= 1;
         } else {
-          c.finalSentAt = performance.now();
-          sim.onFinalSent?.(c, c.finalSentAt);
-          await deliver(c.statusCallback, statusParams(c));
+          await deliverInOrder(c, c.statusCallback, statusParams(c), () => {
+            c.finalSentAt = performance.now();
+            sim.onFinalSent?.(c, c.finalSentAt);
+          });
           sim.onFinalDelivered?.(c, performance.now());
         }
         const late = pendingIntermediate.get(c.sid);
         pendingIntermediate.delete(c.sid);
-        for (const p of late ?? []) await deliver(c.statusCallback, p);
+        for (const p of late ?? []) await deliverInOrder(c, c.statusCallback, p);
       }
       resolveFinal();
       if (status === 'completed' && c.record) {
         c.recordingSid = sid('RE');
         recordings.set(c.recordingSid, c);
-        if (c.recordingCallback) await deliver(c.recordingCallback, recordingParams(c));
+        if (c.recordingCallback) await deliverInOrder(c, c.recordingCallback, recordingParams(c));
       }
     })();
   }
@@ -441,14 +463,10 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
     for (let i = 0; i < times && !stopped; i++) {
       const signature = twilio.getExpectedTwilioSignature(opts.authToken, target, params);
       try {
-        const res = await fetch(target, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature, 'i-twilio-idempotency-token': randomBytes(8).toString('hex') },
-          body: new URLSearchParams(params).toString(),
-          signal: AbortSignal.timeout(15_000),
-        });
-        await res.arrayBuffer();
-        if (res.ok) stats.callbacksSent += 1;
+        const status = await sender.post(target, {
+          'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature, 'i-twilio-idempotency-token': randomBytes(8).toString('hex'),
+        }, new URLSearchParams(params).toString(), 15_000);
+        if (status >= 200 && status < 300) stats.callbacksSent += 1;
         else stats.callbacksFailed += 1;
       } catch (err) {
         stats.callbacksFailed += 1;

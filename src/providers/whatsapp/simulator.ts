@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../lib/logger.js';
+import { WebhookSender } from '../webhook-sender.js';
 import { SlidingWindow } from './rate-window.js';
 import { signBody } from './signature.js';
 import { fromWaId, toWaId, WA_ERRORS } from './types.js';
@@ -100,6 +101,7 @@ export class WhatsAppSimulator {
   #queue: QueuedEvent[] = [];
   #eventNo = 0;
   #inFlight = new Set<Promise<void>>();
+  readonly #sender = new WebhookSender();
   #server: http.Server | null = null;
   #timer: NodeJS.Timeout | null = null;
   #url = '';
@@ -136,6 +138,7 @@ export class WhatsAppSimulator {
     this.#stopped ??= (async () => {
       if (this.#timer) clearInterval(this.#timer);
       await Promise.allSettled([...this.#inFlight]);
+      this.#sender.close();
       const server = this.#server;
       if (server) {
         server.closeAllConnections();
@@ -295,15 +298,9 @@ export class WhatsAppSimulator {
     if (!url) return 0;
     for (let attempt = 1; attempt <= 3; attempt += 1) {
       try {
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(body, this.#opts.appSecret) },
-          body,
-          signal: AbortSignal.timeout(10_000),
-        });
-        await res.arrayBuffer();
+        const status = await this.#sender.post(url, { 'content-type': 'application/json', 'x-hub-signature-256': signBody(body, this.#opts.appSecret) }, body, 10_000);
         this.webhookPosts += 1;
-        if (res.status < 500) return res.status;
+        if (status < 500) return status;
       } catch (err) {
         this.#opts.log?.debug({ err, attempt }, 'simulator webhook post failed');
       }
