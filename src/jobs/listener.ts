@@ -15,12 +15,15 @@ export class PgListener {
   readonly #log: Logger;
   readonly #onNotify: NotificationHandler;
   readonly #onReconnect: () => void;
+  readonly #applicationName: string;
   readonly #stop = new AbortController();
   #client: pg.Client | null = null;
+  #backendPid: number | null = null;
   #loop: Promise<void> | null = null;
 
-  constructor(opts: { url: string; channels: string[]; log: Logger; onNotify: NotificationHandler; onReconnect?: () => void }) {
+  constructor(opts: { url: string; channels: string[]; log: Logger; onNotify: NotificationHandler; onReconnect?: () => void; applicationName?: string }) {
     this.#url = opts.url;
+    this.#applicationName = opts.applicationName ?? 'bulkhead-listener';
     this.#channels = opts.channels;
     this.#log = opts.log;
     this.#onNotify = opts.onNotify;
@@ -38,7 +41,7 @@ export class PgListener {
   async #run(onFirst: () => void): Promise<void> {
     let failures = 0;
     while (!this.#stop.signal.aborted) {
-      const client = new pg.Client({ connectionString: this.#url, application_name: 'bulkhead-listener' });
+      const client = new pg.Client({ connectionString: this.#url, application_name: this.#applicationName });
       const ended = new Promise<void>((resolve) => {
         client.on('error', (err) => {
           this.#log.warn({ err }, 'listener connection error');
@@ -50,6 +53,8 @@ export class PgListener {
         await client.connect();
         client.on('notification', (n) => this.#onNotify(n.channel, n.payload ?? ''));
         for (const channel of this.#channels) await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
+        const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        this.#backendPid = rows[0]?.pid ?? null;
         this.#client = client;
         if (failures > 0) this.#onReconnect();
         failures = 0;
@@ -59,12 +64,18 @@ export class PgListener {
         this.#log.warn({ err }, 'listener could not connect');
       } finally {
         this.#client = null;
+        this.#backendPid = null;
         await client.end().catch(() => undefined);
       }
       if (this.#stop.signal.aborted) break;
       failures += 1;
       await sleep(backoffMs(failures, 200, 5_000), this.#stop.signal);
     }
+  }
+
+  /** The server process id of the LISTEN session while connected (its identity in pg_stat_activity). */
+  get backendPid(): number | null {
+    return this.#backendPid;
   }
 
   async stop(): Promise<void> {

@@ -21,13 +21,12 @@ export async function lockBusinessSlots(tx: pg.PoolClient, businessId: number): 
 }
 
 /**
- * The same lock, without waiting. Refills take it this way: every worker's dialer hears each
- * call's end (NOTIFY), so with blocking locks N workers queued N claims of one business behind
- * each other, holding N pool connections while they waited — calls/s *fell* as worker processes
- * were added (docs/SCALING.md: 164 → 136 → 30 calls/s for 1, 2, 3 workers). A refill that finds
- * the lock taken can stop: the holder is either a listening dialer, which hears the same NOTIFY
- * and fills again after its current claim (`again` in dialer.ts), or a direct-call claim, which
- * NOTIFYs when it commits (claimDirectCalls); the sweeper remains the safety net.
+ * The same lock, without waiting: every fill of run items takes it this way. With blocking locks
+ * the claims of one business queued behind each other, each holding a pooled connection while it
+ * waited — with 3 worker processes calls/s *fell* to a fifth (docs/SCALING.md). A fill that finds
+ * the lock taken returns 'locked' and the dialer tries again a few ms later, or drops it when it
+ * was only a NOTIFY heard while the peers are unknown (dialer.ts, retryLocked). Direct calls
+ * still wait (claimDirectCalls): a person is waiting for that answer, and they are rare.
  */
 async function tryLockBusinessSlots(tx: pg.PoolClient, businessId: number): Promise<boolean> {
   const { rows } = await tx.query<{ locked: boolean }>({
@@ -74,8 +73,6 @@ interface Candidate {
 }
 
 export interface ClaimOptions {
-  /** false: give up when another transaction holds the business's slot lock (NOTIFY refills; see tryLockBusinessSlots). */
-  waitForLock: boolean;
   from: string;
   defaults: SettingsDefaults;
   cps: number;
@@ -94,8 +91,7 @@ const DNC_LOOKAHEAD = 5;
  */
 export async function claimRunItems(pool: pg.Pool, businessId: number, o: ClaimOptions): Promise<ClaimOutcome> {
   return withTx(pool, async (tx) => {
-    if (o.waitForLock) await lockBusinessSlots(tx, businessId);
-    else if (!(await tryLockBusinessSlots(tx, businessId))) return { kind: 'locked' };
+    if (!(await tryLockBusinessSlots(tx, businessId))) return { kind: 'locked' };
     // One statement after the lock (its snapshot must see the previous holder's commits, so it
     // cannot ride on the lock's statement): limit and settings, active calls, CPS backlog, the
     // running runs in round-robin order and — when a slot is free — each run's next due items.

@@ -9,6 +9,7 @@ import type { CallRow } from './calls.repo.js';
 import { claimDirectCalls, claimRunItems, type ClaimOutcome } from './claim.js';
 import { createCpsLimiter, type CpsLimiter } from './cps.js';
 import { getSettings } from './settings.repo.js';
+import { notifyOwner } from './slots.js';
 
 export interface DialerDeps {
   pool: pg.Pool;
@@ -25,14 +26,21 @@ export interface DialerDeps {
 const CPS_LOOKAHEAD_MS = 1_000;
 /** Fills of different businesses that run at once in one process (each is one short transaction). */
 const FILL_CONCURRENCY = 8;
+/** The application_name of dialers' LISTEN sessions: how they find each other (refreshPeers). */
+const DIALER_APPLICATION_NAME = 'bulkhead-dialer';
+const PEERS_REFRESH_MS = 2_000;
+/** A fill that found the slot lock taken tries again after 10–20 ms, up to 100 times (~1.5 s). */
+const LOCKED_RETRY_MS = 10;
+const LOCKED_RETRY_LIMIT = 100;
 
 export interface Dialer {
   /**
    * Fill this business's free slots soon (coalesced; used by NOTIFY, run jobs and the sweeper).
-   * `try`: give up if another transaction holds the business's slot lock — only for NOTIFYs,
-   * which every listening dialer hears (claim.ts, tryLockBusinessSlots); default `wait`.
+   * Fills never wait for the business's slot lock (claim.ts). `must` (the default): when the lock
+   * is taken, try again shortly; `try`: give up — only for NOTIFYs, which every listening dialer
+   * hears, the lock's holder included (see retryLocked).
    */
-  requestFill(businessId: number, lock?: 'wait' | 'try'): void;
+  requestFill(businessId: number, lock?: 'must' | 'try'): void;
   /** Claims and dials direct calls: all get a slot or none (429 concurrency_limit). */
   dialDirect(businessId: number, leads: Array<{ id: number; phone: string }>): Promise<CallRow[]>;
   readonly provider: TelephonyProvider;
@@ -46,8 +54,9 @@ export interface Dialer {
  * The slot filler. Claims run items in a transaction per business (claim.ts), then dials each
  * call outside any transaction: first the call row with our id, then the provider, with
  * statusCallback carrying that id, then the provider's sid. A status callback that frees a slot
- * NOTIFYs `bulkhead_dialer` with the business id in the same transaction, and every dialer
- * process refills that business at once; the sweeper (sweeper.ts) is the safety net.
+ * NOTIFYs `bulkhead_dialer` with the business id in the same transaction, and the dialer that
+ * owns the business (notifyOwner) refills it at once; the run's job (woken by the same statement)
+ * and the sweeper (sweeper.ts) are the safety nets.
  */
 export function createDialer(deps: DialerDeps): Dialer {
   const { pool, provider, config, log } = deps;
@@ -56,18 +65,46 @@ export function createDialer(deps: DialerDeps): Dialer {
   const queue = new Set<number>();
   const running = new Set<number>();
   const again = new Set<number>();
-  /** Businesses with a pending request that must wait for the slot lock (not a NOTIFY's `try`). */
-  const mustWait = new Set<number>();
+  /** Businesses with a pending request that must happen (not only a NOTIFY's `try`). */
+  const mustFill = new Set<number>();
   const cpsWaiting = new Set<number>();
+  const lockedRetries = new Map<number, number>();
   const inflight = new Set<Promise<void>>();
   let cpsTimer: NodeJS.Timeout | null = null;
   let workers = 0;
   let listener: PgListener | null = null;
+  /** Backend pids of the listening dialers' sessions, ascending (slots.ts, notifyOwner). */
+  let peers: number[] = [];
+  let peersTimer: NodeJS.Timeout | null = null;
   let stopped = false;
 
-  function requestFill(businessId: number, lock: 'wait' | 'try' = 'wait'): void {
+  /**
+   * Every listening dialer hears every NOTIFY, but only one should act on it: with all of them
+   * refilling, each call's end cost N claim transactions (N−1 of them finding the slot lock
+   * taken or the slot filled) — work that grew with every worker process added. The listening
+   * dialers find each other in pg_stat_activity by their LISTEN sessions' application_name and
+   * split businesses by id modulo their number. A dialer that dies takes its session with it;
+   * until the others refresh (PEERS_REFRESH_MS) its businesses refill through their runs' jobs
+   * (woken 250 ms after a call ends) — slower, never lost. When the peers are unknown (the query
+   * failed, or our session is not in the list, e.g. behind a pooler) every dialer acts, as before.
+   */
+  async function refreshPeers(): Promise<void> {
+    try {
+      const { rows } = await pool.query<{ pids: number[] }>(
+        `SELECT coalesce(array_agg(pid ORDER BY pid), '{}') AS pids FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = $1`,
+        [DIALER_APPLICATION_NAME],
+      );
+      peers = rows[0]?.pids ?? [];
+    } catch (err) {
+      peers = [];
+      log.warn({ err }, 'dialer: could not list the other dialers; every dialer acts on every NOTIFY');
+    }
+  }
+
+  function requestFill(businessId: number, lock: 'must' | 'try' = 'must'): void {
     if (stopped) return;
-    if (lock === 'wait') mustWait.add(businessId);
+    if (lock === 'must') mustFill.add(businessId);
     if (running.has(businessId)) {
       again.add(businessId);
       return;
@@ -96,17 +133,17 @@ export function createDialer(deps: DialerDeps): Dialer {
   }
 
   async function fill(businessId: number): Promise<void> {
-    const waitForLock = mustWait.delete(businessId);
+    const mustHappen = mustFill.delete(businessId);
     for (let round = 0; round < 20 && !stopped; round++) {
       const outcome: ClaimOutcome = await claimRunItems(pool, businessId, {
-        waitForLock,
         from: deps.from,
         defaults,
         cps: deps.cps,
         cpsLookaheadMs: CPS_LOOKAHEAD_MS,
       });
       if (outcome.kind === 'cps_busy') return waitForCps(businessId, outcome.retryInMs);
-      // 'locked': another fill or a direct call holds the business's slots; it fills after (claim.ts).
+      if (outcome.kind === 'locked') return mustHappen ? retryLocked(businessId) : undefined;
+      lockedRetries.delete(businessId);
       if (outcome.kind !== 'claimed') return;
       // A crash between the claim's commit and this reservation leaves the calls 'dialing' with
       // no request sent: the sweeper reconciles them ("not placed"), as for any crash there.
@@ -114,6 +151,25 @@ export function createDialer(deps: DialerDeps): Dialer {
       dialAll(outcome.calls, delays, outcome.maxCallS);
       if (!outcome.more) return;
     }
+  }
+
+  /**
+   * Another transaction holds the business's slot lock (another process's fill, or a direct
+   * call). A NOTIFY's fill just stops — the holder hears the same NOTIFY and fills after
+   * (`again`) — but a fill that must happen (a run's batch, the sweeper, a CPS wake-up) tries
+   * again shortly. It never *waits* on the lock: a blocked claim holds a pooled connection,
+   * and with 3 worker processes such waits (19–45 ms each, hundreds of them) exhausted the
+   * pools and halved calls/s (docs/SCALING.md). The holder's transaction lasts a few ms; after
+   * LOCKED_RETRY_LIMIT tries the sweeper and the run's poll remain.
+   */
+  function retryLocked(businessId: number): void {
+    const tries = (lockedRetries.get(businessId) ?? 0) + 1;
+    if (tries > LOCKED_RETRY_LIMIT) {
+      lockedRetries.delete(businessId);
+      return;
+    }
+    lockedRetries.set(businessId, tries);
+    setTimeout(() => requestFill(businessId), LOCKED_RETRY_MS + Math.random() * LOCKED_RETRY_MS).unref();
   }
 
   /**
@@ -238,17 +294,26 @@ export function createDialer(deps: DialerDeps): Dialer {
         url: deps.databaseUrl,
         channels: [DIALER_CHANNEL],
         log,
+        applicationName: DIALER_APPLICATION_NAME,
         onNotify: (_channel, payload) => {
           const id = Number(payload);
-          if (Number.isSafeInteger(id) && id > 0) requestFill(id, 'try');
+          if (!Number.isSafeInteger(id) || id <= 0) return;
+          const owner = notifyOwner(id, peers, listener?.backendPid ?? null);
+          if (owner === 'me') requestFill(id);
+          else if (owner === 'unknown') requestFill(id, 'try');
         },
+        onReconnect: () => void refreshPeers(),
       });
       await listener.start();
+      await refreshPeers();
+      peersTimer = setInterval(() => void refreshPeers(), PEERS_REFRESH_MS);
+      peersTimer.unref();
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       if (cpsTimer) clearTimeout(cpsTimer);
+      if (peersTimer) clearInterval(peersTimer);
       await listener?.stop();
       // Dials in flight finish (their outcome is recorded); nothing new starts.
       const deadline = new Promise((r) => setTimeout(r, config.createTimeoutMs).unref());

@@ -47,3 +47,14 @@ export function pickRoundRobin<T>(runs: ReadonlyArray<RunCandidates<T>>, slots: 
   }
   return picked;
 }
+
+/**
+ * Which listening dialer refills a business when a NOTIFY says its slot may be free: the one at
+ * index `businessId mod n` of the dialers' LISTEN sessions (backend pids, ascending). `unknown`
+ * when this dialer is not in the list (not yet listed, or behind a pooler that hides its pid):
+ * then it acts anyway, and the slot lock keeps two dialers' claims apart.
+ */
+export function notifyOwner(businessId: number, peers: readonly number[], me: number | null): 'me' | 'other' | 'unknown' {
+  if (me === null || !peers.includes(me)) return 'unknown';
+  return peers[businessId % peers.length] === me ? 'me' : 'other';
+}

@@ -3,12 +3,12 @@ import https from 'node:https';
 
 /**
  * How the simulators deliver their webhooks: `node:http` over a keep-alive agent with a bounded
- * number of sockets per API process, not `fetch`. Measured (bench/chaos/scaling.ts, 2026-11-23):
- * `fetch` opens a new connection for every webhook in flight, so a burst of call endings opened
- * hundreds of connections at once; the receivers' listen queues (511) overflowed and the lost
- * SYNs came back after 1, 3, 7 s of TCP retransmission — slots were freed seconds late and
- * calls/s *fell* as processes were added. A few reused connections per receiver carry the same
- * load without a single new handshake.
+ * number of sockets per receiving API process, not `fetch`, which opened a new connection for
+ * every webhook in flight. Measured with bench/chaos/scaling.ts (3 + 3 processes, 1 000 calls
+ * ending together): bursts of new connections overflowed listen queues (6 126 overflows in one
+ * run; a listener sat at 512 / 511 for seconds), and each dropped SYN came back only after 1, 3,
+ * 7 s of TCP retransmission, so slots were freed seconds late. A few reused connections per
+ * receiver carry the same load without a handshake per webhook.
  */
 const AGENT_OPTIONS = { keepAlive: true, maxSockets: 32, maxFreeSockets: 32, timeout: 30_000 };
 

@@ -4,7 +4,7 @@ import { advance, isActiveCall, outcomeOf } from '../../src/outbound/call-status
 import { callingWindowState, parseHours } from '../../src/outbound/calling-hours.js';
 import { cpsAllowance, cpsDelays } from '../../src/outbound/cps.js';
 import { nextRetry } from '../../src/outbound/retry.js';
-import { freeSlots, pickRoundRobin } from '../../src/outbound/slots.js';
+import { freeSlots, notifyOwner, pickRoundRobin } from '../../src/outbound/slots.js';
 import { parseOutcomes, pickOutcome } from '../../src/providers/telephony/simulator.js';
 import { parseRange } from '../../src/recordings/range.js';
 
@@ -134,5 +134,26 @@ describe('simulator outcomes', () => {
     assert.equal(pickOutcome(w, 0.85), 'no-answer');
     assert.equal(pickOutcome(w, 0.95), 'busy');
     assert.throws(() => parseOutcomes('ok:1'));
+  });
+});
+
+describe('notifyOwner', () => {
+  test('exactly one listed dialer owns each business, spread evenly', () => {
+    const peers = [4101, 4307, 5120];
+    const owned = new Map<number, number>();
+    for (let b = 1; b <= 300; b++) {
+      const owners = peers.filter((me) => notifyOwner(b, peers, me) === 'me');
+      assert.equal(owners.length, 1, `business ${b}`);
+      owned.set(owners[0] ?? 0, (owned.get(owners[0] ?? 0) ?? 0) + 1);
+      for (const me of peers) if (me !== owners[0]) assert.equal(notifyOwner(b, peers, me), 'other');
+    }
+    assert.deepEqual([...owned.values()], [100, 100, 100]);
+  });
+
+  test('a dialer missing from the list (or without a session) acts on everything', () => {
+    assert.equal(notifyOwner(7, [4101, 4307], 9999), 'unknown');
+    assert.equal(notifyOwner(7, [4101, 4307], null), 'unknown');
+    assert.equal(notifyOwner(7, [], 4101), 'unknown');
+    assert.equal(notifyOwner(7, [4101], 4101), 'me');
   });
 });
