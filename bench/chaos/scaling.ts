@@ -25,12 +25,16 @@ import { drainJobs } from './lib/invariants.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const counts = args.filter((a) => /^\d+$/.test(a)).map(Number);
+// `--only=calls,messages`: measure just those columns (the others print as "-").
+const only = new Set((args.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'http,noop,bulk,calls,messages').split(','));
 const sizes = quick
   ? { businesses: 150, httpS: 5, clients: 64, runs: 40, broadcasts: 4, recipients: 500 }
   : { businesses: 600, httpS: 10, clients: 100, runs: 100, broadcasts: 10, recipients: 1000 };
 
 const ENV: Record<string, string> = {
-  DB_POOL_MAX: '10',
+  // 20, not the default 10: a dialing worker holds a connection for each create-call answer it
+  // records; with 10, dials queued for a connection at 1 + 1 (119 → 154 calls/s with 25).
+  DB_POOL_MAX: '20',
   WORKER_CONCURRENCY: '8',
   JOB_BATCH_SIZE: '500',
   JOB_BATCH_PAUSE_MS: '0',
@@ -58,7 +62,7 @@ interface Row {
 }
 
 /** CPU time used so far by PostgreSQL's processes and by the service processes (ms). */
-async function cpuSplit(c: Cluster): Promise<{ postgres: number; services: number }> {
+async function cpuSplit(c: Cluster): Promise<{ postgres: number; services: number; sim: number }> {
   // The postmaster and its backends only: other PostgreSQL servers on the machine are not ours.
   const postmaster = await c.postmasterPid();
   let postgres = 0;
@@ -70,7 +74,47 @@ async function cpuSplit(c: Cluster): Promise<{ postgres: number; services: numbe
   }
   let services = 0;
   for (const pid of c.allPids()) services += (await processCpuMs(pid)) ?? 0;
-  return { postgres, services };
+  const simPid = c.simPid();
+  const sim = simPid === null ? 0 : ((await processCpuMs(simPid)) ?? 0);
+  return { postgres, services, sim };
+}
+
+/**
+ * SCALING_DIAG=1: where a call's time went — claim → provider's sid → answered → ended, the gap
+ * between a slot freeing and the business's next claim, errors, and the processes' warnings.
+ */
+async function callDiagnostics(c: Cluster, runIds: number[]): Promise<void> {
+  const { rows } = await c.pool.query(
+    `WITH c AS (SELECT * FROM calls WHERE run_id IN (SELECT id FROM outbound_runs WHERE job_id = ANY($1::bigint[]))),
+          g AS (SELECT c.id, extract(epoch FROM c.created_at - (SELECT max(p.ended_at) FROM c p WHERE p.business_id = c.business_id AND p.ended_at <= c.created_at)) * 1000 AS refill_ms FROM c)
+     SELECT 'claim→answered' AS what, percentile_disc(ARRAY[0.5, 0.9, 0.99, 1]) WITHIN GROUP (ORDER BY extract(epoch FROM answered_at - created_at) * 1000) AS ms FROM c
+     UNION ALL SELECT 'answered→ended', percentile_disc(ARRAY[0.5, 0.9, 0.99, 1]) WITHIN GROUP (ORDER BY extract(epoch FROM ended_at - answered_at) * 1000) FROM c
+     UNION ALL SELECT 'slot freed→next claim', percentile_disc(ARRAY[0.5, 0.9, 0.99, 1]) WITHIN GROUP (ORDER BY refill_ms) FROM g WHERE refill_ms IS NOT NULL`,
+    [runIds],
+  );
+  for (const r of rows as Array<{ what: string; ms: number[] | null }>) log(`diag ${r.what}: p50/p90/p99/max ${(r.ms ?? []).map((v) => Math.round(v)).join(' / ')} ms`);
+  const errs = await c.pool.query<{ e: string; n: number }>(
+    `SELECT left(coalesce(error, status), 60) AS e, count(*)::int AS n FROM calls
+      WHERE run_id IN (SELECT id FROM outbound_runs WHERE job_id = ANY($1::bigint[])) AND (error IS NOT NULL OR status <> 'completed') GROUP BY 1`,
+    [runIds],
+  );
+  for (const r of errs.rows) log(`diag calls not plainly completed: ${r.n} × ${r.e}`);
+  const warnings = new Map<string, number>();
+  for (const p of [...c.apis, ...c.workers]) {
+    for (const line of p.service.lines) {
+      const m = /"level":(40|50)[^]*?"msg":"([^"]*)"/.exec(line);
+      if (m) warnings.set(`${p.role} ${m[2]}`, (warnings.get(`${p.role} ${m[2]}`) ?? 0) + 1);
+    }
+  }
+  for (const [msg, n] of warnings) log(`diag warning ${n} × ${msg}`);
+  for (const p of c.workers) for (const line of p.service.lines) if (line.startsWith('TRACE')) log(`worker ${p.index} ${line}`);
+  const top = await c.pool.query<{ calls: number; total_ms: number; mean_ms: number; q: string }>(
+    `SELECT calls::int, total_exec_time::float8 AS total_ms, mean_exec_time::float8 AS mean_ms, regexp_replace(left(query, 90), '[[:space:]]+', ' ', 'g') AS q
+       FROM pg_stat_statements ORDER BY ${process.env.SCALING_DIAG === 'calls' ? 'calls' : 'total_exec_time'} DESC LIMIT 20`,
+  );
+  for (const r of top.rows) log(`diag sql ${Math.round(r.total_ms)} ms total, ${r.calls} calls, ${r.mean_ms.toFixed(2)} ms mean: ${r.q}`);
+  const all = await c.pool.query<{ calls: number; total_ms: number }>(`SELECT sum(calls)::int AS calls, sum(total_exec_time)::float8 AS total_ms FROM pg_stat_statements`);
+  log(`diag sql all: ${all.rows[0]?.calls} statements, ${Math.round(all.rows[0]?.total_ms ?? 0)} ms`);
 }
 
 async function rateOf(c: Cluster, ids: number[]): Promise<{ perS: number; seconds: number; items: number }> {
@@ -102,7 +146,12 @@ async function closedLoop(c: Cluster, tokens: string[], durationS: number, reque
 
 async function measure(n: number): Promise<Row> {
   log(`${n} api + ${n} worker processes`);
-  const c = await Cluster.start({ apis: n, workers: n, env: ENV, sim: { callMs: 1000, outcomes: 'completed:1', whatsappMps: 2000 } });
+  const diag = Boolean(process.env.SCALING_DIAG);
+  const c = await Cluster.start({
+    apis: n, workers: n, env: ENV, sim: { callMs: 1000, outcomes: 'completed:1', whatsappMps: 2000 },
+    ...(diag ? { embedded: true, serverFlags: ['-c', 'shared_preload_libraries=pg_stat_statements'] } : {}),
+  });
+  if (diag) await c.pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   try {
     const http = new Http(new HttpStats());
     const tenants: Array<{ id: number; token: string; leads: number[] }> = [];
@@ -120,9 +169,10 @@ async function measure(n: number): Promise<Row> {
     const cpu0 = await machineCpu();
     const split0 = await cpuSplit(c);
 
-    const get = await closedLoop(c, tokens, sizes.httpS, (h, base, token) => h.call(base, 'GET /leads', 'GET', '/api/v1/leads?limit=20', { token }));
-    const post = await closedLoop(c, tokens, sizes.httpS, (h, base, token) => h.call(base, 'POST /leads', 'POST', '/api/v1/leads', { token, body: { phone: uniquePhone() } }));
-    log(`HTTP GET ${fmt(get.rps)}/s, POST ${fmt(post.rps)}/s`);
+    const skipped = { rps: 0, p99: 0, errors: 0 };
+    const get = only.has('http') ? await closedLoop(c, tokens, sizes.httpS, (h, base, token) => h.call(base, 'GET /leads', 'GET', '/api/v1/leads?limit=20', { token })) : skipped;
+    const post = only.has('http') ? await closedLoop(c, tokens, sizes.httpS, (h, base, token) => h.call(base, 'POST /leads', 'POST', '/api/v1/leads', { token, body: { phone: uniquePhone() } })) : skipped;
+    if (only.has('http')) log(`HTTP GET ${fmt(get.rps)}/s, POST ${fmt(post.rps)}/s`);
 
     const submit = async (make: (t: (typeof tenants)[number]) => Promise<{ status: number; body: Record<string, unknown> } | null>) => {
       const ids: number[] = [];
@@ -143,19 +193,22 @@ async function measure(n: number): Promise<Row> {
       await drainJobs(c.pool, ids, 600_000);
       return ids;
     };
-    const noopIds = await enqueue((t) => ({
+    const noopIds = !only.has('noop') ? [] : await enqueue((t) => ({
       businessId: t.id, type: 'delete_receipts_all', queue: 'maintenance', params: {}, paramsHash: 'noop', lockKey: 'delete_receipts_all', total: 0, createdBy: null,
     }));
     const noop = await rateOf(c, noopIds);
     log(`no-op ${fmt(noop.perS)} jobs/s`);
-    const bulkIds = await enqueue((t) => ({
+    const bulkIds = !only.has('bulk') ? [] : await enqueue((t) => ({
       businessId: t.id, type: 'update_leads_bulk', queue: 'maintenance', params: { set: { status: 'contacted' }, lead_count: t.leads.length },
       targets: t.leads, paramsHash: 'bulk', lockKey: 'update_leads_bulk', total: t.leads.length, createdBy: null,
     }));
     const bulk = await rateOf(c, bulkIds);
     log(`bulk ${fmt(bulk.perS)} jobs/s, ${fmt(bulk.items / bulk.seconds)} leads/s`);
 
-    const runIds = await submit(async (t) => (t.id % Math.ceil(tenants.length / sizes.runs) === 0
+    if (diag) await c.pool.query('SELECT pg_stat_statements_reset()');
+    const simCpu0 = await cpuSplit(c);
+    const wall0 = performance.now();
+    const runIds = !only.has('calls') ? [] : await submit(async (t) => (t.id % Math.ceil(tenants.length / sizes.runs) === 0
       ? http.call(c.apiUrl(t.id), 'run', 'POST', '/api/v1/outbound/runs', { token: t.token, body: { lead_ids: t.leads.slice(0, 20) } })
       : null));
     // Steady-state rate: 95 % of the calls over the time it took them (one lost callback, left
@@ -172,7 +225,14 @@ async function measure(n: number): Promise<Row> {
     const callTail = calls.rows[0]?.tail_s ?? 0;
     log(`calls ${fmt(callRate)}/s`);
 
-    const bcIds = await submit(async (t) => (t.id % Math.ceil(tenants.length / sizes.broadcasts) === 0
+    if (only.has('calls') && process.env.SCALING_DIAG) {
+      const simCpu1 = await cpuSplit(c);
+      const wall = performance.now() - wall0;
+      const core = (ms: number) => `${Math.round((ms / wall) * 100)} % of one core`;
+      log(`diag during the calls: simulators ${core(simCpu1.sim - simCpu0.sim)}, api + workers ${core(simCpu1.services - simCpu0.services)}, PostgreSQL ${core(simCpu1.postgres - simCpu0.postgres)}`);
+      await callDiagnostics(c, runIds);
+    }
+    const bcIds = !only.has('messages') ? [] : await submit(async (t) => (t.id % Math.ceil(tenants.length / sizes.broadcasts) === 0
       ? http.call(c.apiUrl(t.id), 'broadcast', 'POST', '/api/v1/whatsapp/broadcasts', { token: t.token, body: { text: 'hi', recipients: Array.from({ length: sizes.recipients }, () => ({ phone: uniquePhone() })) } })
       : null));
     const msgs = await c.pool.query<{ n: number; s: number }>(
@@ -193,13 +253,13 @@ async function measure(n: number): Promise<Row> {
     const share = (ms: number) => `${Math.round((ms / totalMs) * 100)} %`;
     return {
       n,
-      httpGet: `${fmt(get.rps)} (p99 ${fmt(get.p99)} ms${get.errors ? `, ${get.errors} errors` : ''})`,
-      httpPost: `${fmt(post.rps)} (p99 ${fmt(post.p99)} ms${post.errors ? `, ${post.errors} errors` : ''})`,
-      noop: `${fmt(noop.perS)} (${noopIds.length} jobs)`,
-      bulk: `${fmt(bulk.perS)} jobs/s = ${fmt(bulk.items / (bulk.seconds || 1))} leads/s (${bulkIds.length} × 200)`,
-      calls: `${fmt(callRate)} (95 % of ${fmt((calls.rows[0]?.n ?? 0) / 0.95)} calls; last 5 % took ${callTail.toFixed(1)} s more)`,
-      messages: `${fmt(msgRate)} (95 % of ${fmt((msgs.rows[0]?.n ?? 0) / 0.95)} messages)`,
-      cpu: `${Math.round(busy * 100)} % (PostgreSQL ${share(split1.postgres - split0.postgres)}, api + worker processes ${share(split1.services - split0.services)})`,
+      httpGet: !only.has('http') ? '-' : `${fmt(get.rps)} (p99 ${fmt(get.p99)} ms${get.errors ? `, ${get.errors} errors` : ''})`,
+      httpPost: !only.has('http') ? '-' : `${fmt(post.rps)} (p99 ${fmt(post.p99)} ms${post.errors ? `, ${post.errors} errors` : ''})`,
+      noop: !only.has('noop') ? '-' : `${fmt(noop.perS)} (${noopIds.length} jobs)`,
+      bulk: !only.has('bulk') ? '-' : `${fmt(bulk.perS)} jobs/s = ${fmt(bulk.items / (bulk.seconds || 1))} leads/s (${bulkIds.length} × 200)`,
+      calls: !only.has('calls') ? '-' : `${fmt(callRate)} (95 % of ${fmt((calls.rows[0]?.n ?? 0) / 0.95)} calls; last 5 % took ${callTail.toFixed(1)} s more)`,
+      messages: !only.has('messages') ? '-' : `${fmt(msgRate)} (95 % of ${fmt((msgs.rows[0]?.n ?? 0) / 0.95)} messages)`,
+      cpu: `${Math.round(busy * 100)} % (PostgreSQL ${share(split1.postgres - split0.postgres)}, api + worker processes ${share(split1.services - split0.services)}, simulators ${share(split1.sim - split0.sim)})`,
     };
   } finally {
     await c.stop();

@@ -31,6 +31,7 @@ const NONE: ProxyFaults = { failNext: 0, failRatio: 0, failAfterForward: 0, dela
 export class FaultProxy {
   #faults: ProxyFaults = { ...NONE };
   #server: http.Server | null = null;
+  readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 64 });
   readonly #counts: ProxyCounters = { forwarded: 0, failedBefore: 0, failedAfter: 0, delayed: 0 };
 
   constructor(private readonly target: string, private readonly faulty: (method: string, path: string) => boolean) {}
@@ -61,9 +62,24 @@ export class FaultProxy {
   async stop(): Promise<void> {
     const s = this.#server;
     this.#server = null;
+    this.#agent.destroy();
     if (!s) return;
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** Over a few kept-alive connections (see src/providers/webhook-sender.ts for why not fetch). */
+  #forward(method: string, url: string, headers: Record<string, string>, body: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(this.target + url, { method, headers: { ...headers, 'content-length': String(body.length) }, agent: this.#agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.once('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.once('error', reject);
+      });
+      req.once('error', reject);
+      req.end(body);
+    });
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -87,12 +103,7 @@ export class FaultProxy {
     for (const [k, v] of Object.entries(req.headers)) {
       if (typeof v === 'string' && !['host', 'connection', 'content-length', 'transfer-encoding'].includes(k)) headers[k] = v;
     }
-    const upstream = await fetch(this.target + (req.url ?? '/'), {
-      method: req.method ?? 'GET',
-      headers,
-      ...(body.length > 0 ? { body } : {}),
-    });
-    const answer = Buffer.from(await upstream.arrayBuffer());
+    const upstream = await this.#forward(req.method ?? 'GET', req.url ?? '/', headers, body);
     this.#counts.forwarded += 1;
     if (faulty && f.failAfterForward > 0) {
       f.failAfterForward -= 1;
@@ -102,9 +113,10 @@ export class FaultProxy {
       return;
     }
     const out: Record<string, string> = {};
-    upstream.headers.forEach((v, k) => {
-      if (!['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'content-encoding'].includes(k)) out[k] = v;
-    });
+    for (const [k, v] of Object.entries(upstream.headers)) {
+      if (typeof v === 'string' && !['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(k)) out[k] = v;
+    }
+    const answer = upstream.body;
     out['content-length'] = String(answer.length);
     res.writeHead(upstream.status, out);
     res.end(answer);
