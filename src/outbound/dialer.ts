@@ -45,6 +45,8 @@ export interface Dialer {
   dialDirect(businessId: number, leads: Array<{ id: number; phone: string }>): Promise<CallRow[]>;
   readonly provider: TelephonyProvider;
   readonly cps: CpsLimiter;
+  /** The listening dialers' sessions as this dialer last saw them (it owns its share of businesses among them). */
+  readonly peers: readonly number[];
   /** listen: react to NOTIFY (worker role); the API role only dials direct calls. */
   start(opts: { listen: boolean }): Promise<void>;
   stop(): Promise<void>;
@@ -288,6 +290,9 @@ export function createDialer(deps: DialerDeps): Dialer {
     dialDirect,
     provider,
     cps,
+    get peers() {
+      return peers;
+    },
     async start(opts) {
       if (!opts.listen || listener) return;
       listener = new PgListener({
