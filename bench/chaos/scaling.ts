@@ -26,6 +26,9 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const counts = args.filter((a) => /^\d+$/.test(a)).map(Number);
 // `--only=calls,messages`: measure just those columns (the others print as "-").
+// `--worker-concurrency=1`: jobs per worker process (default 8) — with 1, each worker is limited
+// by its own round trips, not by the CPU, which shows how far adding processes carries.
+const workerConcurrency = args.find((a) => a.startsWith('--worker-concurrency='))?.slice('--worker-concurrency='.length) ?? '8';
 const only = new Set((args.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? 'http,noop,bulk,calls,messages').split(','));
 const sizes = quick
   ? { businesses: 150, httpS: 5, clients: 64, runs: 40, broadcasts: 4, recipients: 500 }
@@ -35,7 +38,7 @@ const ENV: Record<string, string> = {
   // 20, not the default 10: a dialing worker holds a connection for each create-call answer it
   // records; with 10, dials queued for a connection at 1 + 1 (119 → 154 calls/s with 25).
   DB_POOL_MAX: '20',
-  WORKER_CONCURRENCY: '8',
+  WORKER_CONCURRENCY: workerConcurrency,
   JOB_BATCH_SIZE: '500',
   JOB_BATCH_PAUSE_MS: '0',
   WORKER_POLL_MS: '1000',
