@@ -394,7 +394,7 @@ ${row('200 businesses × 3, same (~15 refills/s)', small)}
 | CPS used when slots are free | ≥ 95 % | ${(cps.ofCps * 100).toFixed(1)} % | ${pass(cps.ofCps >= 0.95)} |
 | never above the slot limit | ≤ ${SLOTS} | ${Math.max(refill.maxActive, small.maxActive, cps.maxActive)} | ${pass(Math.max(refill.maxActive, small.maxActive, cps.maxActive) <= SLOTS)} |
 
-**How it works (docs/DIALER.md)**: a call's first final callback is one statement — the call ends, its item takes the outcome, the run's job is woken and \`NOTIFY bulkhead_dialer\` is queued; every dialer's listener then claims the business's next item in one short transaction (slot lock, one observing statement, one writing statement), reserves its CPS turn in one autocommit statement, and the SDK posts the create-call. CPS is one GCRA row shared by all processes; claims never run more than 1 s ahead of it.
+**How it works (docs/DIALER.md)**: a call's first final callback is one statement — the call ends, its item takes the outcome, the run's job is woken and \`NOTIFY bulkhead_dialer\` is queued; the listener of the dialer that owns the business then claims its next item in one short transaction (slot try-lock, one observing statement, one writing statement), reserves its CPS turn in one autocommit statement, and the SDK posts the create-call. CPS is one GCRA row shared by all processes; claims never run more than 1 s ahead of it.
 `;
   process.stdout.write(`\n${section}\n`);
   await writeSection(section);
