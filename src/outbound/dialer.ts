@@ -37,8 +37,8 @@ export interface Dialer {
   /**
    * Fill this business's free slots soon (coalesced; used by NOTIFY, run jobs and the sweeper).
    * Fills never wait for the business's slot lock (claim.ts). `must` (the default): when the lock
-   * is taken, try again shortly; `try`: give up — only for NOTIFYs, which every listening dialer
-   * hears, the lock's holder included (see retryLocked).
+   * is taken, try again shortly; `try`: give up — only for a NOTIFY heard while this dialer does
+   * not know its peers, when every listening dialer acts on it, the lock's holder included.
    */
   requestFill(businessId: number, lock?: 'must' | 'try'): void;
   /** Claims and dials direct calls: all get a slot or none (429 concurrency_limit). */
@@ -157,9 +157,9 @@ export function createDialer(deps: DialerDeps): Dialer {
 
   /**
    * Another transaction holds the business's slot lock (another process's fill, or a direct
-   * call). A NOTIFY's fill just stops — the holder hears the same NOTIFY and fills after
-   * (`again`) — but a fill that must happen (a run's batch, the sweeper, a CPS wake-up) tries
-   * again shortly. It never *waits* on the lock: a blocked claim holds a pooled connection,
+   * call). A `try` fill just stops — every dialer heard that NOTIFY and the holder fills after
+   * (`again`) — but a fill that must happen (the owner's NOTIFY, a run's batch, the sweeper, a
+   * CPS wake-up) tries again shortly. It never *waits* on the lock: a blocked claim holds a pooled connection,
    * and with 3 worker processes such waits (19–45 ms each, hundreds of them) exhausted the
    * pools and halved calls/s (docs/SCALING.md). The holder's transaction lasts a few ms; after
    * LOCKED_RETRY_LIMIT tries the sweeper and the run's poll remain.
