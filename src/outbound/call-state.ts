@@ -33,7 +33,7 @@ export interface ApplyResult {
  *
  * A report that ends the call takes the call's row lock in a transaction with the item's outcome
  * (or its re-queueing for a retry per the business's policy), the run job's wake-up and the
- * NOTIFY that tells every dialer the business has a free slot: all of it commits together.
+ * NOTIFY that tells the business's dialer it has a free slot: all of it commits together.
  */
 export async function applyProviderState(pool: pg.Pool, businessId: number, callId: number, r: ProviderReport): Promise<ApplyResult> {
   if (!isFinalCall(r.status)) return advanceActive(pool, businessId, callId, r);

@@ -209,8 +209,8 @@ export async function claimDirectCalls(
     }
     if (freeSlots(o.active, o.limit) < leads.length) throw new ConcurrencyLimitError(o.active, o.limit, leads.length);
     const calls = await insertCalls(tx, businessId, leads.map((l) => ({ leadId: l.id, runId: null, runItemId: null, attempt: 1, from, to: l.phone })));
-    // A refill that found this lock taken gave up (tryLockBusinessSlots): the dialers fill again
-    // once this commits, in case a slot freed meanwhile is still free.
+    // A fill that only tried this lock and found it taken gave up (a NOTIFY heard while its
+    // dialer did not know its peers, dialer.ts): the dialers fill again once this commits.
     await tx.query(`SELECT pg_notify($1, $2::text)`, [DIALER_CHANNEL, businessId]);
     return calls;
   });

@@ -13,29 +13,26 @@ import type { Queryable } from '../db/pool.js';
  */
 export interface CpsLimiter {
   readonly cps: number;
-  /** Reserves n start instants (on `db`, e.g. inside a claim); resolves with each one's delay from now in ms (ascending). */
-  reserve(n: number, db?: Queryable): Promise<number[]>;
-}
-
-/**
- * SQL: reserves `$span` ms of the budget (n calls × 1000/cps); returns `end_ms`, how far from now
- * the reserved span ends. Always in autocommit: the row is every process's, and a transaction
- * holding it until COMMIT serializes all claims (measured, see claim.ts).
- */
-export function cpsReserveSql(span: string): string {
-  return `UPDATE dialer_cps
-             SET next_at = greatest(next_at, clock_timestamp()) + make_interval(secs => ${span}::float8 / 1000)
-           WHERE id = 1
-       RETURNING extract(epoch FROM next_at - clock_timestamp())::float8 * 1000 AS end_ms`;
+  /** Reserves n start instants; resolves with each one's delay from now in ms (ascending). */
+  reserve(n: number): Promise<number[]>;
 }
 
 export function createCpsLimiter(db: Queryable, cps: number): CpsLimiter {
   const intervalMs = 1000 / cps;
   return {
     cps,
-    async reserve(n, on = db) {
+    async reserve(n) {
       if (n <= 0) return [];
-      const { rows } = await on.query<{ end_ms: number }>({ name: 'bulkhead_cps_reserve', text: cpsReserveSql('$1'), values: [n * intervalMs] });
+      // Always in autocommit: the row is every process's, and a transaction holding it until
+      // COMMIT serializes all claims (measured, see claim.ts).
+      const { rows } = await db.query<{ end_ms: number }>({
+        name: 'bulkhead_cps_reserve',
+        text: `UPDATE dialer_cps
+                  SET next_at = greatest(next_at, clock_timestamp()) + make_interval(secs => $1::float8 / 1000)
+                WHERE id = 1
+            RETURNING extract(epoch FROM next_at - clock_timestamp())::float8 * 1000 AS end_ms`,
+        values: [n * intervalMs],
+      });
       const endMs = rows[0]?.end_ms ?? n * intervalMs;
       return cpsDelays(endMs, n, intervalMs);
     },

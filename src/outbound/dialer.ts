@@ -143,9 +143,9 @@ export function createDialer(deps: DialerDeps): Dialer {
         cps: deps.cps,
         cpsLookaheadMs: CPS_LOOKAHEAD_MS,
       });
-      if (outcome.kind === 'cps_busy') return waitForCps(businessId, outcome.retryInMs);
       if (outcome.kind === 'locked') return mustHappen ? retryLocked(businessId) : undefined;
       lockedRetries.delete(businessId);
+      if (outcome.kind === 'cps_busy') return waitForCps(businessId, outcome.retryInMs);
       if (outcome.kind !== 'claimed') return;
       // A crash between the claim's commit and this reservation leaves the calls 'dialing' with
       // no request sent: the sweeper reconciles them ("not placed"), as for any crash there.

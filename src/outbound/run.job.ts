@@ -24,7 +24,7 @@ export function runJob(deps: RunJobDeps): JobHandlerDefinition {
       const cancelling = p.cancelRequested;
       if (cancelling && (await cancelQueuedItems(tx, job.business_id, p.runId)) > 0) p = (await runBatchState(tx, job.business_id, job.id)) ?? p;
       const done = p.ended >= p.total;
-      // Only when this run could dial now: a call's end already NOTIFYs every dialer, and an
+      // Only when this run could dial now: a call's end already NOTIFYs the dialers, and an
       // unconditional fill here cost one more claim transaction per call ended (measured: 40 %
       // of all fills in bench/dialer.ts were such no-ops). Resume, rescue and the first batch
       // still fill here; retries and calling hours are the sweeper's.
