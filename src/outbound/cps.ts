@@ -45,8 +45,12 @@ export function cpsDelays(endMs: number, n: number, intervalMs: number): number[
   return Array.from({ length: n }, (_, i) => Math.max(0, start + i * intervalMs));
 }
 
-/** SQL: ms of CPS budget already reserved beyond now (0 when idle). */
-export const CPS_BACKLOG_SQL = `(SELECT greatest(0, extract(epoch FROM next_at - clock_timestamp()) * 1000)::float8 FROM dialer_cps WHERE id = 1)`;
+/**
+ * SQL: ms of CPS budget already reserved beyond now (0 when idle). `next_at` starts at
+ * '-infinity' (no call yet), and subtracting an infinite timestamp is an error before
+ * PostgreSQL 17 (infinite intervals came in 17), so the difference is taken from the clamped value.
+ */
+export const CPS_BACKLOG_SQL = `(SELECT greatest(0, extract(epoch FROM greatest(next_at, clock_timestamp()) - clock_timestamp()) * 1000)::float8 FROM dialer_cps WHERE id = 1)`;
 
 /** How many calls may be claimed now so that none waits more than lookaheadMs for its CPS turn. */
 export function cpsAllowance(backlogMs: number, lookaheadMs: number, cps: number): number {

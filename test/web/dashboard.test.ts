@@ -210,8 +210,18 @@ describe('dashboard', () => {
     assert.deepEqual(await jobIdsOf(t, 'delete_leads_bulk'), [first], 'the refused request created nothing');
     await gate.getByRole('link', { name: `job #${first}` }).click();
     const blocking = page.locator(`.focus-job tr[data-job-id="${first}"]`);
+    // The cancel request's answer ("running, cancel requested") is held until the job is
+    // cancelled, so it reaches the page after the stream's "cancelled" — the order that made
+    // this test flaky; the row must keep the newer, terminal state.
+    await page.route(`**/api/v1/jobs/${first}/cancel`, async (route) => {
+      const answer = await route.fetch();
+      await waitForJob(env, first, 'cancelled');
+      await blocking.locator('[data-status=cancelled]').waitFor();
+      await route.fulfill({ response: answer });
+    });
     await blocking.getByRole('button', { name: `Cancel job #${first}` }).click();
-    await blocking.locator('[data-status=cancelled]').waitFor();
+    await page.locator(`.focus-job tr[data-job-id="${first}"][aria-busy=false]`).waitFor();
+    assert.ok(await blocking.locator('[data-status=cancelled]').isVisible(), 'the late answer did not undo "cancelled"');
     const cancelled = await waitForJob(env, first, 'cancelled');
     assert.ok(cancelled.processed < 100, 'cancelled before the end');
   });

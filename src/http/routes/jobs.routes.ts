@@ -125,6 +125,9 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
       res.end();
     }
     request.raw.on('close', finish);
+    // Read again now that we are subscribed: a change committed between the first read and the
+    // subscription would otherwise wait for the safety poll (15 s).
     send(first);
+    void refresh();
   });
 };

@@ -93,7 +93,14 @@ export class JobRow {
     return this.job;
   }
 
+  /**
+   * A snapshot can arrive after a newer one: the answer to a cancel request races the SSE event
+   * of the cancellation it caused. A terminal job never changes again, so a non-terminal
+   * snapshot after a terminal one is stale and ignored (it used to leave the row "running" for
+   * good, its stream already closed).
+   */
   update(job: Job): void {
+    if (TERMINAL.has(this.job.status) && !TERMINAL.has(job.status)) return;
     this.job = job;
     this.render();
   }
@@ -143,11 +150,14 @@ export class JobRow {
 
   private async act(action: 'pause' | 'resume' | 'cancel'): Promise<void> {
     clear(this.message);
+    this.el.setAttribute('aria-busy', 'true');
     try {
       this.update(await post<Job>(`/jobs/${this.job.id}/${action}`, {}));
       this.el.querySelector<HTMLButtonElement>(`.act-${action === 'pause' ? 'resume' : action === 'resume' ? 'pause' : 'cancel'}`)?.focus();
     } catch (err) {
       clear(this.message, errorBox(err));
+    } finally {
+      this.el.setAttribute('aria-busy', 'false');
     }
   }
 }
