@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { withTx, type Queryable } from '../db/pool.js';
 import { advance, isFinalCall, outcomeOf, rankSql, type CallStatus } from './call-status.js';
 import { ACTIVE_SQL, lockCall, updateCall, type CallRow } from './calls.repo.js';
-import { nextRetry, NO_RETRY, type RetryPolicy } from './retry.js';
+import { isRetriedOutcome, nextRetry, NO_RETRY, retryDueSql, type RetryPolicy } from './retry.js';
 
 /** NOTIFY channel: payload = a business id whose slots may have freed up (or whose run resumed). */
 export const DIALER_CHANNEL = 'bulkhead_dialer';
@@ -41,30 +41,27 @@ export async function applyProviderState(pool: pg.Pool, businessId: number, call
   return withTx(pool, (tx) => applyInTx(tx, businessId, callId, r));
 }
 
+const RETRY_DUE = retryDueSql({ outcome: '$7::text', attempt: 'c.attempt', businessId: '$1' });
+
 /**
  * The first final report of a call that no retry applies to, in ONE autocommit statement: the
  * call ends, its item takes the outcome, the run's job is woken and the NOTIFY is queued — one
  * round trip where the transaction took five, on the refill path (final callback → next dial).
  * Atomic as any single statement; the call's row lock orders it against every other report
  * (a concurrent change is re-checked: a call no longer active is left alone). Anything else —
- * a retry due per the policy (the guard below mirrors nextRetry: retry iff attempt ≤ retries),
- * a duplicate, a late sid — returns false and takes the transactional path.
+ * a retry due per the policy (RETRY_DUE: nextRetry's rule, generated from the same table), a
+ * duplicate, a late sid — returns false and takes the transactional path.
  */
 async function endActiveCall(db: Queryable, businessId: number, callId: number, r: ProviderReport): Promise<boolean> {
   const { rows } = await db.query({
     name: 'bulkhead_call_end',
-    text: `WITH p AS (
-             SELECT CASE $7::text WHEN 'busy' THEN coalesce((SELECT retry_busy FROM dialer_settings WHERE business_id = $1), 0)
-                                  WHEN 'no_answer' THEN coalesce((SELECT retry_no_answer FROM dialer_settings WHERE business_id = $1), 0)
-                                  ELSE 0 END AS retries),
-           c AS (
+    text: `WITH c AS (
              UPDATE calls c
                 SET status = $3::text, call_sid = coalesce(c.call_sid, $4), duration_s = coalesce($5, c.duration_s), error = coalesce($6, c.error),
                     ended_at = coalesce(c.ended_at, now()), updated_at = now(), checked_at = now()
-               FROM p
               WHERE c.business_id = $1 AND c.id = $2 AND c.status IN ${ACTIVE_SQL}
                 AND ($4::text IS NULL OR c.call_sid IS NULL OR c.call_sid = $4)
-                AND (c.run_item_id IS NULL OR c.attempt > p.retries)
+                AND (c.run_item_id IS NULL OR NOT ${RETRY_DUE})
              RETURNING c.id, c.run_item_id),
            i AS (
              UPDATE run_items i SET status = $7::text, error = coalesce($6, i.error), updated_at = now()
@@ -155,7 +152,7 @@ async function retryPolicy(db: Queryable, businessId: number): Promise<RetryPoli
 
 async function settleItem(tx: pg.PoolClient, businessId: number, call: CallRow, final: CallStatus, error: string | null): Promise<void> {
   const outcome = outcomeOf(final);
-  const retry = outcome === 'busy' || outcome === 'no_answer' ? nextRetry(outcome, call.attempt, await retryPolicy(tx, businessId)) : null;
+  const retry = isRetriedOutcome(outcome) ? nextRetry(outcome, call.attempt, await retryPolicy(tx, businessId)) : null;
   if (retry) {
     await tx.query(
       `UPDATE run_items SET status = 'queued', next_attempt_at = now() + make_interval(secs => $4), error = $5, updated_at = now()

@@ -23,9 +23,28 @@ const RANK: Record<CallStatus, number> = {
   canceled: 5,
 };
 
+/**
+ * SQL: constant words as string literals. Only our own constants come here (statuses, outcomes),
+ * never input; anything but lowercase words with - or _ is refused rather than escaped.
+ */
+export function sqlLiteral(word: string): string {
+  if (!/^[a-z][a-z_-]*$/.test(word)) throw new Error(`not a safe SQL constant: ${JSON.stringify(word)}`);
+  return `'${word}'`;
+}
+
+/**
+ * SQL: `('a', 'b', …)` for `status IN …`. Literals rather than `= ANY($n)`: the partial indexes on
+ * active calls (002_outbound.sql) serve a query only when the planner can prove their
+ * `status IN (…)` from the query's own constants, which a parameter hides from generic plans of
+ * the named statements on the claim path.
+ */
+export function sqlList(words: readonly string[]): string {
+  return `(${words.map(sqlLiteral).join(', ')})`;
+}
+
 /** SQL: the rank of a status expression (the same table as RANK), for statements that advance a call in one round trip. */
 export function rankSql(expr: string): string {
-  return `(CASE ${expr} ${Object.entries(RANK).map(([s, r]) => `WHEN '${s}' THEN ${r}`).join(' ')} END)`;
+  return `(CASE ${expr} ${Object.entries(RANK).map(([s, r]) => `WHEN ${sqlLiteral(s)} THEN ${r}`).join(' ')} END)`;
 }
 
 export function isActiveCall(s: CallStatus): boolean {

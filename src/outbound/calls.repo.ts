@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/pool.js';
-import type { CallStatus } from './call-status.js';
+import { ACTIVE_CALL_STATUSES, FINAL_CALL_STATUSES, sqlList, type CallStatus } from './call-status.js';
 
 export interface CallRow {
   id: number;
@@ -27,8 +27,9 @@ export interface CallRow {
 export const CALL_COLUMNS = `id, business_id, lead_id, run_id, run_item_id, attempt, direction, from_number, to_number, status,
   call_sid, duration_s, error, recording_sid, recording_status, recording_duration_s, created_at, answered_at, ended_at, updated_at`;
 
-/** The statuses that hold a call slot, as a SQL list (kept in step with call-status.ts). */
-export const ACTIVE_SQL = `('dialing', 'queued', 'initiated', 'ringing', 'in-progress')`;
+/** The statuses that hold a call slot, as a SQL list for `status IN …`. */
+export const ACTIVE_SQL = sqlList(ACTIVE_CALL_STATUSES);
+const FINAL_SQL = sqlList(FINAL_CALL_STATUSES);
 
 export async function getCallBySid(db: Queryable, businessId: number, sid: string): Promise<CallRow | null> {
   const { rows } = await db.query<CallRow>(`SELECT ${CALL_COLUMNS} FROM calls WHERE business_id = $1 AND call_sid = $2`, [businessId, sid]);
@@ -131,7 +132,7 @@ export async function updateCall(db: Queryable, businessId: number, id: number, 
             duration_s = coalesce($5, duration_s),
             error = coalesce($6, error),
             answered_at = CASE WHEN $3 = 'in-progress' AND answered_at IS NULL THEN now() ELSE answered_at END,
-            ended_at = CASE WHEN $3 IN ('completed', 'busy', 'no-answer', 'failed', 'canceled') AND ended_at IS NULL THEN now() ELSE ended_at END,
+            ended_at = CASE WHEN $3 IN ${FINAL_SQL} AND ended_at IS NULL THEN now() ELSE ended_at END,
             updated_at = now(), checked_at = now()
       WHERE business_id = $1 AND id = $2
       RETURNING id)
