@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { withTx } from '../db/pool.js';
 import { GateRefusal } from '../lib/errors.js';
+import { isActiveLockViolation } from '../jobs/admission.js';
+import { activeJobByLockKey } from '../jobs/domain-api.js';
 import { insertJob } from '../jobs/jobs.repo.js';
 import type { JobRow } from '../jobs/types.js';
 import { passGate } from './gate.js';
@@ -90,23 +92,12 @@ export async function acceptJob(deps: AcceptDeps, req: AcceptRequest): Promise<A
     // Two requests with different operations but one custom lock key can still meet at the
     // unique index; the loser is told which job holds the lock, never a 500.
     if (isActiveLockViolation(err) && lockKey) {
-      const { rows } = await deps.pool.query<{ id: number }>(
-        `SELECT id FROM jobs WHERE business_id = $1 AND lock_key = $2 AND status IN ('queued','running','paused') LIMIT 1`,
-        [businessId, lockKey],
-      );
+      const holder = await activeJobByLockKey(deps.pool, businessId, lockKey);
       deps.onRefuse?.('operation_in_progress', req.op);
       throw new GateRefusal('operation_in_progress', 'This operation is already in progress for your business.', 5, {
-        job_id: rows[0]?.id ?? null,
+        job_id: holder,
       });
     }
     throw err;
   }
-}
-
-function isActiveLockViolation(err: unknown): boolean {
-  return (
-    typeof err === 'object' && err !== null &&
-    (err as { code?: unknown }).code === '23505' &&
-    (err as { constraint?: unknown }).constraint === 'jobs_active_lock'
-  );
 }
