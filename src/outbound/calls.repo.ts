@@ -141,6 +141,26 @@ export async function updateCall(db: Queryable, businessId: number, id: number, 
   );
 }
 
+/** A dial whose outcome is unknown: the reason, on a call still 'dialing' (the sweeper reconciles it). */
+export async function noteUnconfirmedDial(db: Queryable, businessId: number, id: number, error: string): Promise<void> {
+  await db.query(`UPDATE calls SET error = $3, updated_at = now() WHERE business_id = $1 AND id = $2 AND status = 'dialing'`, [businessId, id, error]);
+}
+
+/**
+ * A run item's dial the provider refused with 429 (certainly not placed): the call ends failed
+ * and the item is queued again, due in 2 s, to be claimed anew. One statement, so atomic.
+ */
+export async function requeueThrottledDial(db: Queryable, businessId: number, id: number, runItemId: number): Promise<void> {
+  await db.query(
+    `WITH c AS (
+       UPDATE calls SET status = 'failed', error = 'throttled by the provider; not placed', ended_at = now(), updated_at = now()
+        WHERE business_id = $1 AND id = $2 AND status = 'dialing')
+     UPDATE run_items SET status = 'queued', next_attempt_at = now() + interval '2 seconds', updated_at = now()
+      WHERE business_id = $1 AND id = $3 AND call_id = $2`,
+    [businessId, id, runItemId],
+  );
+}
+
 export async function setRecording(
   db: Queryable,
   businessId: number,

@@ -1,0 +1,75 @@
+import type pg from 'pg';
+import { maskPhone, type Logger } from '../lib/logger.js';
+import { ProviderError, type TelephonyProvider } from '../providers/telephony/types.js';
+import { applyProviderState } from './call-state.js';
+import { noteUnconfirmedDial, requeueThrottledDial, type CallRow } from './calls.repo.js';
+
+export interface CallPlacerDeps {
+  pool: pg.Pool;
+  provider: TelephonyProvider;
+  /** How long the provider may take to answer a create-call request. */
+  createTimeoutMs: number;
+  log: Logger;
+  publicBaseUrl(): string;
+}
+
+/** Places one claimed call at its CPS turn. Never rejects: a failure to record an outcome leaves the call for the sweeper. */
+export type CallPlacer = (call: CallRow, at: { delayMs: number; maxCallS: number }) => Promise<void>;
+
+/**
+ * The provider half of a claim, after the claim committed: the call row (with our id) exists, the
+ * provider is asked with statusCallback carrying that id, then the provider's sid is recorded.
+ * Never retried. Its errors decide what becomes of the call:
+ * - unknown (timeout, 5xx, connection lost): the provider may have placed the call, so it is
+ *   never redialled; it stays 'dialing' with the reason and the sweeper asks the provider later;
+ * - throttled (429): certainly not placed; the call ends failed and a run's item is claimed anew
+ *   2 s later;
+ * - refused (any other provider answer): the call ends failed.
+ */
+export function createCallPlacer(deps: CallPlacerDeps): CallPlacer {
+  const { pool, provider, log } = deps;
+
+  function callbackUrl(kind: 'status' | 'recording', call: CallRow): string {
+    return `${deps.publicBaseUrl()}/webhooks/twilio/voice/${kind}?b=${call.business_id}&call_id=${call.id}`;
+  }
+
+  async function dial(call: CallRow, maxCallS: number): Promise<void> {
+    const callLog = log.child({ businessId: call.business_id, callId: call.id, to: maskPhone(call.to_number) });
+    try {
+      const placed = await provider.createCall({
+        to: call.to_number,
+        from: call.from_number,
+        statusCallback: callbackUrl('status', call),
+        recordingStatusCallback: callbackUrl('recording', call),
+        record: true,
+        timeLimitS: maxCallS,
+        timeoutMs: deps.createTimeoutMs,
+      });
+      await applyProviderState(pool, call.business_id, call.id, { status: placed.status, sid: placed.sid });
+    } catch (err) {
+      const e = err instanceof ProviderError ? err : new ProviderError('unknown', err instanceof Error ? err.message : String(err));
+      if (e.kind === 'unknown') {
+        callLog.warn({ err: e.message }, 'dial outcome unknown; left for reconciliation');
+        await noteUnconfirmedDial(pool, call.business_id, call.id, `unconfirmed: ${e.message}`.slice(0, 500)).catch(() => undefined);
+        return;
+      }
+      if (e.kind === 'throttled') {
+        callLog.warn('provider throttled the dial; the item goes back to the queue');
+        if (call.run_item_id === null) await applyProviderState(pool, call.business_id, call.id, { status: 'failed', error: 'throttled by the provider; not placed' });
+        else await requeueThrottledDial(pool, call.business_id, call.id, call.run_item_id);
+        return;
+      }
+      callLog.warn({ err: e.message, status: e.httpStatus }, 'provider refused the call');
+      await applyProviderState(pool, call.business_id, call.id, { status: 'failed', error: `rejected: ${e.message}`.slice(0, 500) });
+    }
+  }
+
+  return async (call, at) => {
+    try {
+      if (at.delayMs > 0) await new Promise((r) => setTimeout(r, at.delayMs));
+      await dial(call, at.maxCallS);
+    } catch (err) {
+      log.warn({ err, businessId: call.business_id, callId: call.id }, 'dialer: could not record a dial outcome; the sweeper will');
+    }
+  };
+}
