@@ -22,7 +22,7 @@ export interface DialerPeersDeps {
 export interface DialerPeers {
   /** The listening dialers' sessions as last seen (backend pids, ascending). */
   readonly peers: readonly number[];
-  /** Resolves once LISTEN is in place and the peers were looked up once. */
+  /** Resolves once LISTEN is in place and the peers were looked up once. Idempotent. */
   start(): Promise<void>;
   /** Idempotent. */
   stop(opts: { timeoutMs: number }): Promise<void>;
@@ -67,6 +67,7 @@ export function createDialerPeers(deps: DialerPeersDeps): DialerPeers {
     },
     onReconnect: () => void task.runNow(),
   });
+  let started = false;
   let stopping: Promise<void> | null = null;
 
   return {
@@ -74,6 +75,8 @@ export function createDialerPeers(deps: DialerPeersDeps): DialerPeers {
       return peers;
     },
     async start() {
+      if (started) return;
+      started = true;
       await listener.start();
       await task.runNow();
       task.start();

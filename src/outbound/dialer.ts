@@ -27,9 +27,8 @@ const CPS_LOOKAHEAD_MS = 1_000;
 export interface Dialer {
   /**
    * Fill this business's free slots soon (coalesced; used by NOTIFY, run jobs and the sweeper).
-   * Fills never wait for the business's slot lock (claim.ts). `must` (the default): when the lock
-   * is taken, try again shortly; `try`: give up — only for a NOTIFY heard while this dialer does
-   * not know its peers, when every listening dialer acts on it, the lock's holder included.
+   * `lock`: what to do when the slot lock is taken, `must` (the default: try again shortly) or
+   * `try` (give up); see FillScheduler.request.
    */
   requestFill(businessId: number, lock?: FillLock): void;
   /** Claims and dials direct calls: all get a slot or none (429 concurrency_limit). */
@@ -97,6 +96,10 @@ export function createDialer(deps: DialerDeps): Dialer {
     return calls;
   }
 
+  /**
+   * Nothing new starts; the fills in flight end their round and the dials in flight record their
+   * outcomes, so calls already claimed are dialled now rather than reconciled by the sweeper later.
+   */
   async function drain(timeoutMs: number): Promise<void> {
     const fills = scheduler.stop();
     await peers?.stop({ timeoutMs });
