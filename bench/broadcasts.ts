@@ -17,8 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { acceptBroadcast } from '../src/broadcasts/broadcasts.service.js';
 import { CATCH_UP_MS, JITTER_MARGIN_MS, PACING_HEADROOM } from '../src/broadcasts/pacing.js';
-import { createRegistry } from '../src/cli/handlers.js';
-import { createModules } from '../src/cli/modules.js';
+import { createModules, createRegistry } from '../src/app/modules.js';
 import { loadConfig } from '../src/config/config.js';
 import { createPool } from '../src/db/pool.js';
 import { Worker } from '../src/jobs/worker.js';
@@ -78,7 +77,7 @@ async function run(server: BenchServer, s: Scenario): Promise<Measured> {
         pool, databaseUrl: db.url, config, log: quietLog, accept: { pool, dedupWindowS: 0 }, publicBaseUrl: () => 'http://127.0.0.1:1',
       });
       const worker = new Worker({ pool, databaseUrl: db.url, registry: createRegistry(modules), config: config.worker, log: quietLog });
-      for (const m of modules) await m.start({ api: false, worker: true });
+      for (const m of modules) await m.start?.({ api: false, worker: true });
       await worker.start();
       workers.push(worker);
     }

@@ -26,7 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { createRegistry } from '../src/cli/handlers.js';
+import { createRegistry } from '../src/app/modules.js';
 import { loadConfig, SIM_TWILIO_ACCOUNT_SID, SIM_TWILIO_AUTH_TOKEN } from '../src/config/config.js';
 import { createPool } from '../src/db/pool.js';
 import { acceptDeps, buildApp } from '../src/http/app.js';

@@ -9,7 +9,8 @@ import type pg from 'pg';
 import { loadConfig } from '../src/config/config.js';
 import { createPool } from '../src/db/pool.js';
 import { HandlerRegistry } from '../src/jobs/registry.js';
-import type { JobHandlerDefinition } from '../src/jobs/types.js';
+import { z } from 'zod';
+import { defineJob, type JobHandlerDefinition } from '../src/jobs/types.js';
 import { claimJobs } from '../src/jobs/sql/claim.js';
 import { Worker } from '../src/jobs/worker.js';
 import { quietLog, type Observer } from './lib/db.js';
@@ -38,10 +39,11 @@ export interface Contender {
 
 const NOOP_TYPE = 'bench_noop';
 
-const noopHandler: JobHandlerDefinition = {
+const noopHandler: JobHandlerDefinition = defineJob({
   type: NOOP_TYPE,
+  params: z.looseObject({}),
   batch: async () => ({ processed: 1, succeeded: 1, failed: 0, checkpoint: null, done: true }),
-};
+});
 
 export interface OursOptions {
   concurrency: number;

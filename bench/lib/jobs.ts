@@ -1,6 +1,6 @@
 /** Our engine as the bulk scenarios use it: a real worker with the real handlers, and a job watch. */
 import type pg from 'pg';
-import { createRegistry } from '../../src/cli/handlers.js';
+import { createModules, createRegistry } from '../../src/app/modules.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createPool } from '../../src/db/pool.js';
 import type { AcceptDeps } from '../../src/gate/accept.js';
@@ -13,11 +13,11 @@ export interface InProcessWorker {
   stop(): Promise<void>;
 }
 
-/** A worker with every production handler (createRegistry), configured like `bulkhead worker` from `env`. */
+/** A worker with every production job type (the domains' modules), configured like `bulkhead worker` from `env`. */
 export async function startInProcessWorker(url: string, env: Record<string, string>): Promise<InProcessWorker> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...env, DATABASE_URL: url });
   const pool = createPool(url, { max: config.dbPoolMax, idleInTxTimeoutMs: config.dbIdleInTxTimeoutMs }, quietLog);
-  const worker = new Worker({ pool, databaseUrl: url, registry: createRegistry(), config: config.worker, log: quietLog });
+  const worker = new Worker({ pool, databaseUrl: url, registry: createRegistry(createModules({ pool, databaseUrl: url, config, log: quietLog, accept: acceptDeps(pool), publicBaseUrl: () => config.publicBaseUrl })), config: config.worker, log: quietLog });
   await worker.start();
   return {
     async stop() {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import type { JobHandlerDefinition } from '../jobs/types.js';
+import { z } from 'zod';
+import { defineJob } from '../jobs/types.js';
 import { sleep } from '../lib/abortable.js';
 import { PermanentError } from '../lib/errors.js';
 import { maskPhone, type Logger } from '../lib/logger.js';
@@ -12,8 +13,8 @@ import { claimWave, hasDueRecipients, progressOf, recordOutcomes, reconcileOrpha
 
 export interface BroadcastJobDeps {
   pool: pg.Pool;
-  /** null until the module has started its provider (the worker may claim a job before that). */
-  provider: () => WhatsAppProvider | null;
+  /** The module's provider; the process starts modules before it claims a job. */
+  provider: () => WhatsAppProvider;
   /** Sends per second per sender number, shared by all workers. */
   mps: number;
 }
@@ -42,14 +43,20 @@ const THROUGHPUT_PENALTY_MS = 250;
  * the previous one is still going out, so the sender stays busy across waves.
  * Progress and completion are recounted from the recipient rows (the source of truth).
  */
-export function broadcastJob(deps: BroadcastJobDeps): JobHandlerDefinition {
-  return {
+export const BroadcastParams = z.looseObject({
+  message_type: z.enum(['text', 'template']),
+  template: z.string().optional(),
+  recipient_count: z.number().int().nonnegative(),
+});
+
+export function broadcastJob(deps: BroadcastJobDeps) {
+  return defineJob({
     type: 'broadcast_whatsapp',
+    params: BroadcastParams,
     // The pacer spaces the sends; an engine pause between batches would be idle time on the number.
     batchPauseMs: 0,
     batch: async ({ tx, job, signal, log }) => {
       const provider = deps.provider();
-      if (!provider) return { processed: 0, succeeded: 0, failed: 0, checkpoint: job.checkpoint, done: false, snoozeMs: 500 };
       const broadcast = await getBroadcastByJob(deps.pool, job.business_id, job.id);
       if (!broadcast) throw new PermanentError(`job ${job.id} has no WhatsApp broadcast`);
       const orphans = await reconcileOrphans(deps.pool, job.business_id, broadcast.id);
@@ -90,7 +97,7 @@ export function broadcastJob(deps: BroadcastJobDeps): JobHandlerDefinition {
         ...(idle ? { snoozeMs: Math.max(50, Math.ceil(nextDueInMs ?? 100)) } : {}),
       };
     },
-  };
+  });
 }
 
 interface SendRun {

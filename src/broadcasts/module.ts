@@ -1,4 +1,5 @@
-import type { DomainModule, ModuleDeps, ModuleRoles } from '../cli/module.js';
+import type { DomainModule, ModuleDeps, ModuleRoles } from '../app/module.js';
+import { PeriodicTask } from '../lib/periodic-task.js';
 import { GRAPH_API_BASE, createCloudApiClient } from '../providers/whatsapp/cloud-api.js';
 import { WhatsAppSimulator } from '../providers/whatsapp/simulator.js';
 import type { WhatsAppProvider } from '../providers/whatsapp/types.js';
@@ -10,6 +11,8 @@ import { whatsappWebhooks } from './webhooks.routes.js';
 export interface BroadcastsModule extends DomainModule {
   /** The in-process simulator, when this process started one (worker role, no real API, no WHATSAPP_API_BASE). */
   simulator(): WhatsAppSimulator | null;
+  start(roles: ModuleRoles): Promise<void>;
+  stop(opts?: { timeoutMs?: number }): Promise<void>;
 }
 
 const PRUNE_EVERY_MS = 60 * 60_000;
@@ -27,13 +30,19 @@ export function createBroadcastsModule(deps: ModuleDeps): BroadcastsModule {
   const external = wa.real ? (wa.apiBase ?? GRAPH_API_BASE) : wa.apiBase;
   let provider: WhatsAppProvider | null = external ? clientFor(external) : null;
   let sim: WhatsAppSimulator | null = null;
-  let pruneTimer: NodeJS.Timeout | null = null;
-  let sweepTimer: NodeJS.Timeout | null = null;
   const log = deps.log.child({ part: 'broadcasts' });
+  const tasks = [
+    new PeriodicTask({ name: 'pruning parked WhatsApp statuses', everyMs: PRUNE_EVERY_MS, log, run: () => prunePendingStatuses(deps.pool) }),
+    new PeriodicTask({ name: 'applying parked WhatsApp statuses', everyMs: PENDING_SWEEP_MS, log, run: () => applyMatchedPendingStatuses(deps.pool) }),
+  ];
+  function requireProvider(): WhatsAppProvider {
+    if (!provider) throw new Error('the broadcasts module is not started in the worker role');
+    return provider;
+  }
 
   return {
     name: 'broadcasts',
-    handlers: [broadcastJob({ pool: deps.pool, provider: () => provider, mps: wa.mps })],
+    jobs: [broadcastJob({ pool: deps.pool, provider: requireProvider, mps: wa.mps })],
     routes: broadcastRoutes({ pool: deps.pool, accept: deps.accept, phoneNumberId: wa.phoneNumberId }),
     webhooks: whatsappWebhooks({ pool: deps.pool, appSecret: wa.appSecret, verifyToken: wa.verifyToken, log }),
     simulator: () => sim,
@@ -49,20 +58,10 @@ export function createBroadcastsModule(deps: ModuleDeps): BroadcastsModule {
         });
         provider = clientFor(await sim.start());
       }
-      pruneTimer = setInterval(() => {
-        prunePendingStatuses(deps.pool).catch((err: unknown) => log.warn({ err }, 'pruning parked WhatsApp statuses failed'));
-      }, PRUNE_EVERY_MS);
-      pruneTimer.unref();
-      sweepTimer = setInterval(() => {
-        applyMatchedPendingStatuses(deps.pool).catch((err: unknown) => log.warn({ err }, 'applying parked WhatsApp statuses failed'));
-      }, PENDING_SWEEP_MS);
-      sweepTimer.unref();
+      for (const t of tasks) t.start();
     },
-    async stop() {
-      if (pruneTimer) clearInterval(pruneTimer);
-      if (sweepTimer) clearInterval(sweepTimer);
-      pruneTimer = null;
-      sweepTimer = null;
+    async stop(opts) {
+      await Promise.all(tasks.map((t) => t.stop(opts)));
       await sim?.stop();
     },
   };

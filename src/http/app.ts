@@ -14,9 +14,8 @@ import { rejectNulCharacters } from './nul-guard.js';
 import { adminRoutes } from './routes/admin.routes.js';
 import { jobRoutes } from './routes/jobs.routes.js';
 import { opsRoutes } from './routes/ops.routes.js';
-import { domainRoutes } from './routes/index.js';
 import { dashboardRoutes } from '../web/dashboard.routes.js';
-import type { DomainModule } from '../cli/module.js';
+import type { DomainModule } from '../app/module.js';
 
 export interface AppDeps {
   pool: pg.Pool;
@@ -24,8 +23,8 @@ export interface AppDeps {
   log: Logger;
   metrics: AppMetrics;
   jobEvents: JobEvents | null;
-  /** Provider-backed domains: their tenant routes and signed webhooks. */
-  modules?: readonly DomainModule[];
+  /** Every domain: its tenant routes and signed webhooks. */
+  modules: readonly DomainModule[];
   /** Sees every route as it is added, with its schemas (tests check that each one is covered). */
   onRoute?: (route: RouteOptions) => void;
 }
@@ -66,8 +65,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
-  const accept = acceptDeps(deps.pool, deps.config.gate.dedupWindowS, deps.metrics);
-
   await app.register(opsRoutes(deps.pool, deps.metrics));
   await app.register(dashboardRoutes);
   // The NUL guard covers the API, not the webhooks: a forged webhook must get its 403 first.
@@ -79,10 +76,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     tenant.addHook('onRequest', tenantAuth(deps.pool));
     tenant.addHook('preValidation', rejectNulCharacters);
     await tenant.register(jobRoutes(deps.pool, deps.jobEvents));
-    await tenant.register(domainRoutes({ pool: deps.pool, accept, log: deps.log }));
-    for (const m of deps.modules ?? []) if (m.routes) await tenant.register(m.routes);
+    for (const m of deps.modules) if (m.routes) await tenant.register(m.routes);
   }, { prefix: '/api/v1' });
-  for (const m of deps.modules ?? []) if (m.webhooks) await app.register(m.webhooks, { prefix: '/webhooks' });
+  for (const m of deps.modules) if (m.webhooks) await app.register(m.webhooks, { prefix: '/webhooks' });
 
   return app;
 }

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { z } from 'zod';
 import type { Logger } from '../lib/logger.js';
 
 export const JOB_STATUSES = ['queued', 'running', 'paused', 'completed', 'failed', 'cancelled'] as const;
@@ -49,10 +50,12 @@ export interface ClaimedJob extends JobRow {
   targets: number[] | null;
 }
 
-export interface BatchContext {
+export interface BatchContext<P = unknown> {
   /** The batch transaction: the data change, progress and checkpoint commit together. */
   tx: pg.PoolClient;
   job: ClaimedJob;
+  /** The job's params, parsed by its definition's schema once per claim. */
+  params: P;
   /** The checkpoint as committed by the previous batch (null before the first). */
   checkpoint: unknown;
   batchSize: number;
@@ -75,10 +78,17 @@ export interface BatchResult {
   snoozeMs?: number;
 }
 
-export type BatchHandler = (ctx: BatchContext) => Promise<BatchResult>;
+export type BatchHandler<P = unknown> = (ctx: BatchContext<P>) => Promise<BatchResult>;
 
+/**
+ * A job type as the engine sees it, its params' type erased: the registry holds one list of
+ * these. Domains write them with `defineJob`, never by hand, so a handler only ever sees params
+ * its schema accepted.
+ */
 export interface JobHandlerDefinition {
   type: string;
+  /** Parses a claimed job's params; a failure fails the job permanently with the schema's message. */
+  params: z.ZodType;
   batch: BatchHandler;
   /**
    * Pause between batches; default `JOB_BATCH_PAUSE_MS`. A handler that paces itself against a
@@ -86,3 +96,31 @@ export interface JobHandlerDefinition {
    */
   batchPauseMs?: number;
 }
+
+export interface JobDefinition<S extends z.ZodType> extends JobHandlerDefinition {
+  params: S;
+}
+
+/**
+ * A job type with typed params (River's JobArgs + Worker[T], graphile-worker's Task<K>): the
+ * handler reads `ctx.params` typed by the schema, so a misspelt field is a compile error, and
+ * producers type what they enqueue with `JobParams<typeof theJob>`.
+ */
+export function defineJob<S extends z.ZodType>(def: {
+  type: string;
+  params: S;
+  batch: BatchHandler<z.output<S>>;
+  batchPauseMs?: number;
+}): JobDefinition<S> {
+  return {
+    type: def.type,
+    params: def.params,
+    // The engine parsed ctx.params with def.params before calling (worker.ts), so the cast only
+    // restores the type the erasure above removed.
+    batch: (ctx) => def.batch(ctx as BatchContext<z.output<S>>),
+    ...(def.batchPauseMs === undefined ? {} : { batchPauseMs: def.batchPauseMs }),
+  };
+}
+
+/** What a producer puts in a job's params (the schema's input). */
+export type JobParams<D extends JobHandlerDefinition> = z.input<D['params']>;

@@ -143,6 +143,11 @@ export class Worker {
       await this.#fail(job, `no handler registered for job type ${job.type}`, true, log);
       return;
     }
+    const params = handler.params.safeParse(job.params);
+    if (!params.success) {
+      await this.#fail(job, `${job.type} params are invalid: ${params.error.message}`, true, log);
+      return;
+    }
     const sliceEnds = Date.now() + config.runtimeSliceMs;
     let lastProgressLog = 0;
     log.info({ event: 'JOB_START', attempt: job.attempts, processed: job.processed, total: job.total }, 'JOB_START');
@@ -155,7 +160,7 @@ export class Worker {
       const started = process.hrtime.bigint();
       let outcome: BatchOutcome;
       try {
-        outcome = await this.#runBatch(job, handler.batch, log);
+        outcome = await this.#runBatch(job, params.data, handler.batch, log);
         metrics?.batchSeconds.observe({ type: job.type, outcome: 'ok' }, Number(process.hrtime.bigint() - started) / 1e9);
       } catch (err) {
         metrics?.batchSeconds.observe({ type: job.type, outcome: 'error' }, Number(process.hrtime.bigint() - started) / 1e9);
@@ -182,7 +187,7 @@ export class Worker {
   }
 
   /** One batch: handler, then progress + checkpoint + fence in one UPDATE, one transaction. */
-  async #runBatch(job: ClaimedJob, batch: BatchHandler, log: Logger): Promise<BatchOutcome> {
+  async #runBatch(job: ClaimedJob, params: unknown, batch: BatchHandler, log: Logger): Promise<BatchOutcome> {
     const { pool, config } = this.#deps;
     const client = await pool.connect();
     let broken = false;
@@ -191,6 +196,7 @@ export class Worker {
       const result: BatchResult = await batch({
         tx: client,
         job,
+        params,
         checkpoint: job.checkpoint,
         batchSize: config.batchSize,
         log,
@@ -311,13 +317,19 @@ export class Worker {
   /**
    * Stops claiming, lets each running job finish its current batch and hands it back to the
    * queue at once (so another worker continues it without waiting for staleness). Idempotent.
+   * A batch still running after timeoutMs is left behind: its job goes back to the queue when
+   * the rescuer finds this worker silent, and its fence keeps it from committing after that.
    */
-  stop(): Promise<void> {
+  stop({ timeoutMs = 30_000 }: { timeoutMs?: number } = {}): Promise<void> {
     this.#stopped ??= (async () => {
       this.#stopping.abort();
       this.notify();
       await this.#loop;
-      await Promise.allSettled(this.#active.values());
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+      const outcome = await Promise.race([Promise.allSettled(this.#active.values()).then(() => 'done' as const), late]);
+      clearTimeout(timer);
+      if (outcome === 'late') this.#log.warn({ jobs: [...this.#active.keys()], timeoutMs }, 'jobs still running at the stop deadline; the rescuer will hand them on');
       if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
       await this.#listener?.stop();
       await this.#deps.pool.query(markWorkerStopped(this.id)).catch(() => undefined);

@@ -1,13 +1,12 @@
 import { z } from 'zod';
-import type { BatchContext, BatchResult, JobHandlerDefinition } from '../jobs/types.js';
-import { PermanentError } from '../lib/errors.js';
+import { defineJob, type BatchContext, type BatchResult } from '../jobs/types.js';
 import { deleteImportedAfter, deleteImportedByIds } from './bulk.repo.js';
 import { checkpointNumber, nextTargets, requireTargets } from './checkpoint.js';
 
 const DeleteImportedParams = z.discriminatedUnion('mode', [
   z.looseObject({ mode: z.literal('import'), import_id: z.number().int().positive() }),
   z.looseObject({ mode: z.literal('all') }),
-  z.looseObject({ mode: z.literal('lead_ids') }),
+  z.looseObject({ mode: z.literal('lead_ids'), lead_count: z.number().int().nonnegative() }),
 ]);
 
 /** By ids: one slice of the targets per batch; leads that were not imported are kept (failed). */
@@ -37,13 +36,12 @@ async function byQuery({ tx, job, checkpoint, batchSize }: BatchContext, importI
   };
 }
 
-export const deleteImportedJob: JobHandlerDefinition = {
+export const deleteImportedJob = defineJob({
   type: 'delete_imported_leads',
+  params: DeleteImportedParams,
   batch: async (ctx) => {
-    const parsed = DeleteImportedParams.safeParse(ctx.job.params);
-    if (!parsed.success) throw new PermanentError(`delete_imported_leads params are invalid: ${parsed.error.message}`);
-    const p = parsed.data;
+    const p = ctx.params;
     if (p.mode === 'lead_ids') return byIds(ctx);
     return byQuery(ctx, p.mode === 'import' ? p.import_id : null);
   },
-};
+});

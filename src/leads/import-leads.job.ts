@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { JobHandlerDefinition } from '../jobs/types.js';
+import { defineJob } from '../jobs/types.js';
 import { PermanentError } from '../lib/errors.js';
 import { checkpointNumber } from './checkpoint.js';
 import { planImportBatch } from './import-rows.js';
@@ -9,24 +9,23 @@ import { addImportCounts, findImportOfJob, insertImportedLeads, takeImportRows }
 export const IMPORT_ERROR_CAP = 1000;
 
 /** The country for local numbers is captured at request time: the worker never reads a request. */
-const ImportParams = z.looseObject({ default_country: z.string().length(2) });
+const ImportParams = z.looseObject({ filename: z.string().nullable().optional(), row_count: z.number().int().nonnegative(), default_country: z.string().length(2) });
 
 /**
  * One batch of an import: take the next rows after the checkpoint (last row_no done), validate
  * them, insert the valid ones as leads, add the counts to the import. On the job, succeeded =
  * leads inserted and failed = invalid + duplicate rows, so processed = rows read.
  */
-export const importLeadsJob: JobHandlerDefinition = {
+export const importLeadsJob = defineJob({
   type: 'import_leads',
-  batch: async ({ tx, job, checkpoint, batchSize }) => {
-    const params = ImportParams.safeParse(job.params);
-    if (!params.success) throw new PermanentError(`import job params are invalid: ${params.error.message}`);
+  params: ImportParams,
+  batch: async ({ tx, job, params, checkpoint, batchSize }) => {
     const imp = await findImportOfJob(tx, job.business_id, job.id);
     if (!imp) throw new PermanentError(`no import belongs to job ${job.id}`);
 
     const after = checkpointNumber(checkpoint, 'last_row_no');
     const rows = await takeImportRows(tx, job.business_id, imp.id, after, batchSize);
-    const plan = planImportBatch(rows, params.data.default_country);
+    const plan = planImportBatch(rows, params.default_country);
     const inserted = await insertImportedLeads(tx, job.business_id, imp.id, plan.leads);
     const duplicates = plan.leads.length - inserted + plan.duplicatesInBatch;
     await addImportCounts(tx, job.business_id, imp.id, {
@@ -44,4 +43,4 @@ export const importLeadsJob: JobHandlerDefinition = {
       result: { import_id: imp.id },
     };
   },
-};
+});

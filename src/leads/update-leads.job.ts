@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import type { JobHandlerDefinition } from '../jobs/types.js';
+import { defineJob } from '../jobs/types.js';
 import { PermanentError } from '../lib/errors.js';
 import { updateLeadsByIds } from './bulk.repo.js';
 import { nextTargets, requireTargets } from './checkpoint.js';
 import { isUserOfBusiness } from './leads.repo.js';
 
 const UpdateParams = z.looseObject({
+  lead_count: z.number().int().nonnegative(),
   set: z.object({
     status: z.string().optional(),
     owner_user_id: z.number().int().nullable().optional(),
@@ -18,12 +19,10 @@ const UpdateParams = z.looseObject({
  * `update_leads_bulk`: the change set from params applied to one slice of the targets per batch
  * (checkpoint = offset); ids that are not the business's leads count as failed.
  */
-export const updateLeadsJob: JobHandlerDefinition = {
+export const updateLeadsJob = defineJob({
   type: 'update_leads_bulk',
-  batch: async ({ tx, job, checkpoint, batchSize }) => {
-    const parsed = UpdateParams.safeParse(job.params);
-    if (!parsed.success) throw new PermanentError(`update job params are invalid: ${parsed.error.message}`);
-    const { set } = parsed.data;
+  params: UpdateParams,
+  batch: async ({ tx, job, params: { set }, checkpoint, batchSize }) => {
     // Checked at request time too; the user may have been removed since, and assigning leads
     // to someone outside the business must never happen, so the job stops rather than guess.
     if (typeof set.owner_user_id === 'number' && !(await isUserOfBusiness(tx, job.business_id, set.owner_user_id))) {
@@ -46,4 +45,4 @@ export const updateLeadsJob: JobHandlerDefinition = {
       done: slice.done,
     };
   },
-};
+});

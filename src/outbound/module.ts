@@ -1,7 +1,6 @@
 import { OPERATIONS } from '../gate/operations.js';
-import type { DomainModule, ModuleDeps, ModuleRoles } from '../cli/module.js';
-import { downloadJob } from '../recordings/download.job.js';
-import { recordingRoutes } from '../recordings/recordings.routes.js';
+import type { DomainModule, ModuleDeps, ModuleRoles } from '../app/module.js';
+import { PeriodicTask } from '../lib/periodic-task.js';
 import { createTwilioSimulator, type TwilioSimulator } from '../providers/telephony/simulator.js';
 import { createTwilioProvider } from '../providers/telephony/twilio.adapter.js';
 import type { TelephonyProvider } from '../providers/telephony/types.js';
@@ -16,6 +15,10 @@ export interface OutboundModule extends DomainModule {
   /** The in-process Twilio simulator, when this process runs one (tests inject faults through it). */
   readonly simulator: TwilioSimulator | null;
   readonly dialer: Dialer;
+  /** The telephony provider (started with the module; recordings download through it). */
+  readonly provider: TelephonyProvider;
+  start(roles: ModuleRoles): Promise<void>;
+  stop(opts?: { timeoutMs?: number }): Promise<void>;
   /** One sweeper pass now (tests; the worker role also runs it every DIALER_SWEEP_MS). */
   sweepNow(): ReturnType<Sweeper['sweep']>;
 }
@@ -25,7 +28,7 @@ export function isOutboundModule(m: DomainModule): m is OutboundModule {
 }
 
 /**
- * Outbound calls, call slots, the dialer, Twilio webhooks and recordings.
+ * Outbound calls, call slots, the dialer and the Twilio webhooks (status and recording callbacks).
  *
  * Provider: real Twilio when TWILIO_ACCOUNT_SID is set; otherwise the simulator at
  * TWILIO_API_BASE, or — when that is unset too — a simulator started here, in-process, on a free
@@ -40,8 +43,7 @@ export function createOutboundModule(deps: ModuleDeps): OutboundModule {
   let provider: TelephonyProvider | null = null;
   let dialer: Dialer | null = null;
   let sweeper: Sweeper | null = null;
-  let sweepTimer: NodeJS.Timeout | null = null;
-  let sweeping: Promise<unknown> | null = null;
+  let sweepTask: PeriodicTask | null = null;
   let stopped: Promise<void> | null = null;
   const defaults = { callingHours: config.dialer.callingHours, maxCallS: config.dialer.maxCallS };
   // An unconfirmed dial may only be reconciled once no process can still be waiting for the
@@ -69,14 +71,11 @@ export function createOutboundModule(deps: ModuleDeps): OutboundModule {
     get dialer() {
       return requireDialer();
     },
-    handlers: [
-      runJob({ requestFill: (b) => dialer?.requestFill(b), pollMs: config.dialer.runPollMs }),
-      downloadJob({ dataDir: config.dataDir, provider: requireProvider }),
-    ],
-    routes: async (app) => {
-      await app.register(outboundRoutes({ pool, accept: deps.accept, dialer: requireDialer, defaults }));
-      await app.register(recordingRoutes({ pool, accept: deps.accept, dataDir: config.dataDir }));
+    get provider() {
+      return requireProvider();
     },
+    jobs: [runJob({ requestFill: (b) => requireDialer().requestFill(b), pollMs: config.dialer.runPollMs })],
+    routes: outboundRoutes({ pool, accept: deps.accept, dialer: requireDialer, defaults }),
     webhooks: twilioWebhooks({ pool, authToken: config.twilio.authToken, log, publicBaseUrl: deps.publicBaseUrl }),
 
     async start(roles: ModuleRoles) {
@@ -118,13 +117,8 @@ export function createOutboundModule(deps: ModuleDeps): OutboundModule {
         const d = dialer;
         sweeper = createSweeper({ pool, provider, config: dialerConfig, log, requestFill: (b) => d.requestFill(b) });
         const s = sweeper;
-        sweepTimer = setInterval(() => {
-          if (sweeping) return;
-          sweeping = s.sweep()
-            .catch((err: unknown) => log.warn({ err }, 'dialer sweep failed'))
-            .finally(() => (sweeping = null));
-        }, config.dialer.sweepMs);
-        sweepTimer.unref();
+        sweepTask = new PeriodicTask({ name: 'dialer sweep', everyMs: config.dialer.sweepMs, log, run: () => s.sweep() });
+        sweepTask.start();
       }
     },
 
@@ -132,10 +126,9 @@ export function createOutboundModule(deps: ModuleDeps): OutboundModule {
       return requireSweeper().sweep();
     },
 
-    stop() {
+    stop(opts) {
       stopped ??= (async () => {
-        if (sweepTimer) clearInterval(sweepTimer);
-        await sweeping;
+        await sweepTask?.stop(opts);
         await dialer?.stop();
         await simulator?.stop();
       })();

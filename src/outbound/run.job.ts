@@ -1,4 +1,5 @@
-import type { JobHandlerDefinition } from '../jobs/types.js';
+import { z } from 'zod';
+import { defineJob } from '../jobs/types.js';
 import { PermanentError } from '../lib/errors.js';
 import { cancelQueuedItems, runBatchState } from './runs.repo.js';
 
@@ -15,9 +16,12 @@ export interface RunJobDeps {
  * every item has ended. A cancel requested while the job is held marks the queued items
  * cancelled in the batch that ends the job; calls in flight finish.
  */
-export function runJob(deps: RunJobDeps): JobHandlerDefinition {
-  return {
+export const RunParams = z.looseObject({ lead_count: z.number().int().nonnegative(), concurrency: z.number().int().positive() });
+
+export function runJob(deps: RunJobDeps) {
+  return defineJob({
     type: 'enqueue_outbound_calls',
+    params: RunParams,
     batch: async ({ tx, job }) => {
       let p = await runBatchState(tx, job.business_id, job.id);
       if (!p) throw new PermanentError(`run of job ${job.id} not found`);
@@ -41,5 +45,5 @@ export function runJob(deps: RunJobDeps): JobHandlerDefinition {
         ...(done || cancelling ? {} : { snoozeMs: deps.pollMs }),
       };
     },
-  };
+  });
 }

@@ -1,4 +1,5 @@
-import type { JobHandlerDefinition } from '../jobs/types.js';
+import { z } from 'zod';
+import { defineJob } from '../jobs/types.js';
 import { PermanentError } from '../lib/errors.js';
 import { deleteReceiptsAfter } from './receipts.repo.js';
 
@@ -14,8 +15,9 @@ function lastId(checkpoint: unknown): number {
  * last id). Receipts created after the job started are deleted too: the user asked for none to
  * remain. When done, the total becomes what was really processed.
  */
-export const deleteReceiptsJob: JobHandlerDefinition = {
+export const deleteReceiptsJob = defineJob({
   type: 'delete_receipts_all',
+  params: z.looseObject({}),
   batch: async ({ tx, job, checkpoint, batchSize }) => {
     const afterId = lastId(checkpoint);
     const b = await deleteReceiptsAfter(tx, job.business_id, afterId, batchSize);
@@ -29,4 +31,4 @@ export const deleteReceiptsJob: JobHandlerDefinition = {
       ...(done ? { total: job.processed + b.picked } : {}),
     };
   },
-};
+});

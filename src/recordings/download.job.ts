@@ -1,4 +1,5 @@
-import type { JobHandlerDefinition } from '../jobs/types.js';
+import { z } from 'zod';
+import { defineJob } from '../jobs/types.js';
 import { PermanentError } from '../lib/errors.js';
 import { getCallBySid, setRecording } from '../outbound/calls.repo.js';
 import { ProviderError, type TelephonyProvider } from '../providers/telephony/types.js';
@@ -15,12 +16,13 @@ export interface DownloadJobDeps {
  * stream endpoint then answers 404 instead of enqueueing again. Provider errors other than
  * "not found" fail the batch and the engine retries it with backoff.
  */
-export function downloadJob(deps: DownloadJobDeps): JobHandlerDefinition {
-  return {
+export const DownloadParams = z.looseObject({ call_sid: z.string().min(1) });
+
+export function downloadJob(deps: DownloadJobDeps) {
+  return defineJob({
     type: 'recording_download',
-    batch: async ({ tx, job, log }) => {
-      const sid = job.params.call_sid;
-      if (typeof sid !== 'string') throw new PermanentError('job params have no call_sid');
+    params: DownloadParams,
+    batch: async ({ tx, job, params: { call_sid: sid }, log }) => {
       const call = await getCallBySid(tx, job.business_id, sid);
       if (!call) throw new PermanentError(`call ${sid} not found`);
       const file = recordingPath(deps.dataDir, job.business_id, sid);
@@ -47,5 +49,5 @@ export function downloadJob(deps: DownloadJobDeps): JobHandlerDefinition {
         throw err;
       }
     },
-  };
+  });
 }

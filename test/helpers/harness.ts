@@ -2,18 +2,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import type { DomainModule } from '../../src/app/module.js';
+import { startProcess } from '../../src/app/process.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
-import { buildApp } from '../../src/http/app.js';
-import { createAppMetrics } from '../../src/http/metrics.js';
-import { JobEvents } from '../../src/jobs/job-events.js';
 import type { JobStatus } from '../../src/jobs/types.js';
 import { Worker } from '../../src/jobs/worker.js';
-import { createRegistry } from '../../src/cli/handlers.js';
-import type { DomainModule } from '../../src/cli/module.js';
-import { createModules } from '../../src/cli/modules.js';
-import { acceptDeps } from '../../src/http/app.js';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { createTestDatabase } from './db.js';
 
@@ -28,8 +23,8 @@ export interface TestEnv {
   /** http://127.0.0.1:port when started with listen: true. */
   baseUrl: string;
   workers: Worker[];
-  /** The provider-backed domains (outbound, broadcasts), started with roles api + worker. */
-  modules: DomainModule[];
+  /** Every domain module, started with roles api + worker (worker: false leaves that role out). */
+  modules: readonly DomainModule[];
   startWorker(overrides?: Record<string, string>): Promise<Worker>;
   close(): Promise<void>;
 }
@@ -50,63 +45,52 @@ export const TEST_ENV: Record<string, string> = {
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   ADMIN_TOKEN,
   PORT: '0',
+  HOST: '127.0.0.1',
 };
 
-/** A fresh database with migrations, the HTTP app and (optionally) an in-process worker. */
+/**
+ * A fresh database with migrations and a process started by the production composition root
+ * (src/app/process.ts): API (listening or inject-only) and, unless worker: false, the worker role.
+ */
 export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> {
   const db = await createTestDatabase();
   const config = loadConfig({ ...TEST_ENV, ...opts.env, DATABASE_URL: db.url, DATA_DIR: process.env.TEST_DATA_DIR ?? path.join(os.tmpdir(), 'bulkhead-test-data') });
   const log = createLogger(config.logLevel);
   const pool = createPool(db.url, { max: 20, idleInTxTimeoutMs: config.dbIdleInTxTimeoutMs }, log);
   await migrate(pool, log);
-  const metrics = createAppMetrics(pool);
-  const jobEvents = new JobEvents(db.url, log);
-  await jobEvents.start();
-  let baseUrl = '';
-  const modules = createModules({
-    pool,
-    databaseUrl: db.url,
+  const proc = await startProcess({
     config,
     log,
-    accept: acceptDeps(pool, config.gate.dedupWindowS, metrics),
-    // Webhooks need a listening API: tests that use providers start with listen: true.
-    publicBaseUrl: () => baseUrl || config.publicBaseUrl,
+    roles: { api: true, worker: opts.worker ?? true },
+    listen: opts.listen ?? false,
+    db: { url: db.url, pool, embedded: null, close: async () => undefined },
   });
-  const app = await buildApp({ pool, config, log, metrics, jobEvents, modules });
-  if (opts.listen) {
-    baseUrl = (await app.listen({ port: 0, host: '127.0.0.1' })).replace('localhost', '127.0.0.1');
-  } else {
-    await app.ready();
-  }
-  for (const m of modules) await m.start({ api: true, worker: opts.worker ?? true });
-  const workers: Worker[] = [];
-  const env: TestEnv = {
+  const app = proc.app;
+  if (!app) throw new Error('no app');
+  const workers: Worker[] = proc.worker ? [proc.worker] : [];
+  return {
     url: db.url,
     pool,
     config,
-    log,
+    log: proc.log,
     app,
-    baseUrl,
+    baseUrl: proc.url ?? '',
     workers,
-    modules,
+    modules: proc.modules,
     async startWorker(overrides = {}) {
       const c = loadConfig({ ...TEST_ENV, ...opts.env, ...overrides, DATABASE_URL: db.url });
-      const worker = new Worker({ pool, databaseUrl: db.url, registry: createRegistry(modules), config: c.worker, log, metrics: metrics.jobs });
+      const worker = new Worker({ pool, databaseUrl: db.url, registry: proc.registry, config: c.worker, log: proc.log, metrics: proc.metrics.jobs });
       await worker.start();
       workers.push(worker);
       return worker;
     },
     async close() {
       await Promise.all(workers.map((w) => w.stop()));
-      for (const m of [...modules].reverse()) await m.stop();
-      await app.close();
-      await jobEvents.stop();
+      await proc.stop();
       await pool.end();
       await db.drop();
     },
   };
-  if (opts.worker ?? true) await env.startWorker();
-  return env;
 }
 
 export interface Tenant {

@@ -3,10 +3,11 @@
  * when one of them runs, so the client commands start without loading Fastify, pg and the domains.
  */
 import { ConfigError, loadConfig, type Config } from '../../config/config.js';
-import { createAppMetrics } from '../../http/metrics.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { ensureDemo } from '../demo.js';
-import { createProcessModules, openDatabase, startApi, startModules, startWorker, type Database } from '../runtime.js';
+import { openDatabase, type Database } from '../../app/database.js';
+import type { ModuleRoles } from '../../app/module.js';
+import { startProcess, type BulkheadProcess } from '../../app/process.js';
 import { EXIT } from './exit-codes.js';
 
 function load(env: NodeJS.ProcessEnv = process.env): Config {
@@ -39,40 +40,45 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
-async function open(config: Config, log: Logger): Promise<Database> {
+/** The composition root with the roles of the command; exits with a clear line when the database cannot be opened. */
+async function launch(config: Config, log: Logger, roles: ModuleRoles): Promise<BulkheadProcess> {
+  let db: Database;
   try {
-    return await openDatabase(config, log);
+    db = await openDatabase(config, log);
   } catch (err) {
     log.fatal({ err }, 'cannot open the database');
     console.error(`Cannot open the database: ${(err as Error).message}`);
     process.exit(EXIT.unavailable);
   }
+  try {
+    const proc = await startProcess({ config, log, roles, db });
+    onShutdown(log, async () => {
+      await proc.stop({ timeoutMs: SHUTDOWN_TIMEOUT_MS });
+      await db.close();
+    });
+    return proc;
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
 }
+
+/** A batch in flight gets this long to finish and hand its job back on SIGTERM. */
+const SHUTDOWN_TIMEOUT_MS = 30_000;
 
 export async function start(): Promise<void> {
   const started = Date.now();
   const config = load({ DEMO: '1', ...process.env });
   const log = createLogger(config.logLevel);
-  const db = await open(config, log);
-  const metrics = createAppMetrics(db.pool);
-  const modules = createProcessModules(config, db, log, metrics);
-  const worker = await startWorker(config, db, log, metrics, modules);
-  const api = await startApi(config, db, log, metrics, modules);
-  const stopModules = await startModules(modules, { api: true, worker: true });
-  const demo = config.demo ? await ensureDemo(db.pool) : null;
-  onShutdown(log, async () => {
-    await api.stop();
-    await worker.stop();
-    await stopModules();
-    await db.close();
-  });
+  const proc = await launch(config, log, { api: true, worker: true });
+  const demo = config.demo ? await ensureDemo(proc.db.pool) : null;
   const base = config.publicBaseUrl;
   const lines = [
     '',
     `Bulkhead is ready in ${Date.now() - started} ms`,
     `  API + dashboard   ${base}/`,
     `  API docs          ${base}/docs`,
-    `  database          ${db.embedded ? `embedded PostgreSQL on port ${db.embedded.port} (data in ${config.dataDir})` : 'DATABASE_URL'}`,
+    `  database          ${proc.db.embedded ? `embedded PostgreSQL on port ${proc.db.embedded.port} (data in ${config.dataDir})` : 'DATABASE_URL'}`,
     `  admin token       ${config.adminToken}${config.adminTokenGenerated ? '   (generated; set ADMIN_TOKEN to keep one)' : ''}`,
   ];
   if (demo?.token) {
@@ -90,38 +96,27 @@ export async function start(): Promise<void> {
 export async function api(): Promise<void> {
   const config = load();
   const log = createLogger(config.logLevel);
-  const db = await open(config, log);
-  const metrics = createAppMetrics(db.pool);
-  const modules = createProcessModules(config, db, log, metrics);
-  const server = await startApi(config, db, log, metrics, modules);
-  const stopModules = await startModules(modules, { api: true, worker: false });
-  log.info({ url: server.url }, 'API listening');
-  onShutdown(log, async () => {
-    await server.stop();
-    await stopModules();
-    await db.close();
-  });
+  const proc = await launch(config, log, { api: true, worker: false });
+  log.info({ url: proc.url }, 'API listening');
 }
 
 export async function worker(): Promise<void> {
   const config = load();
   const log = createLogger(config.logLevel);
-  const db = await open(config, log);
-  const metrics = createAppMetrics(db.pool);
-  const modules = createProcessModules(config, db, log, metrics);
-  const running = await startWorker(config, db, log, metrics, modules);
-  const stopModules = await startModules(modules, { api: false, worker: true });
-  onShutdown(log, async () => {
-    await running.stop();
-    await stopModules();
-    await db.close();
-  });
+  await launch(config, log, { api: false, worker: true });
+  log.info('worker running');
 }
 
 export async function migrate(): Promise<void> {
   const config = load();
   const log = createLogger(config.logLevel);
-  const db = await open(config, log);
-  await db.close();
+  try {
+    const db = await openDatabase(config, log);
+    await db.close();
+  } catch (err) {
+    log.fatal({ err }, 'cannot open the database');
+    console.error(`Cannot open the database: ${(err as Error).message}`);
+    process.exit(EXIT.unavailable);
+  }
   console.log('migrations applied');
 }

@@ -1,0 +1,30 @@
+import { createBroadcastsModule } from '../broadcasts/module.js';
+import { HandlerRegistry } from '../jobs/registry.js';
+import { createLeadsModule } from '../leads/module.js';
+import { createOutboundModule } from '../outbound/module.js';
+import { createReceiptsModule } from '../receipts/module.js';
+import { createRecordingsModule } from '../recordings/module.js';
+import type { DomainModule, ModuleDeps } from './module.js';
+
+/**
+ * Every domain, in start order (stopped in reverse). A new domain is one line here: its module
+ * file brings its jobs, routes, webhooks and background parts (README, "Adding a domain").
+ */
+export function createModules(deps: ModuleDeps): DomainModule[] {
+  const outbound = createOutboundModule(deps);
+  return [
+    createLeadsModule(deps),
+    createReceiptsModule(deps),
+    outbound,
+    // Recordings are fetched through the outbound module's telephony provider.
+    createRecordingsModule(deps, { telephony: () => outbound.provider }),
+    createBroadcastsModule(deps),
+  ];
+}
+
+/** The engine's handler registry for these modules (the engine itself knows no domain). */
+export function createRegistry(modules: readonly DomainModule[]): HandlerRegistry {
+  const registry = new HandlerRegistry();
+  for (const m of modules) registry.register(...(m.jobs ?? []));
+  return registry;
+}
