@@ -42,7 +42,11 @@ describe('direct calls', () => {
     assert.equal(active.body.limit, 3);
     assert.equal((await api(env, t, 'POST', '/outbound/calls', { lead_ids: [1, 2, 3, 4] })).status, 400);
     env.sim.callMs = 60;
-    for (const c of env.sim.calls.values()) if (c.to === calls[0]?.to) assert.ok(c);
+    // All-or-nothing at the provider too: the refused request's lead was never dialled.
+    const perTo = simCallsTo(env.sim);
+    assert.equal(perTo.get(leads[0]?.phone ?? ''), 1);
+    assert.equal(perTo.get(leads[2]?.phone ?? ''), 1);
+    assert.equal(perTo.get(leads[3]?.phone ?? ''), undefined, 'the refused request placed no call');
     await waitForNoActiveCalls(env, t.businessId, 15_000);
   });
 
@@ -82,8 +86,10 @@ describe('runs: operator rules and job control', () => {
       const { rows } = await env.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM calls WHERE business_id = $1`, [t.businessId]);
       return rows[0]?.n === placed ? true : null;
     }, 'stable call count');
-    const sweeps = await env.outbound.sweepNow();
-    assert.ok(sweeps);
+    // A sweep (retries due, calling hours opening) must not dial a paused run either.
+    await env.outbound.sweepNow();
+    const { rows: after } = await env.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM calls WHERE business_id = $1`, [t.businessId]);
+    assert.equal(after[0]?.n, placed, 'no call placed by the sweep while paused');
     assert.equal((await activeByBusiness(env)).get(t.businessId) ?? 0, 0);
     assert.ok(placed < 16, `paused after ${placed} calls`);
     assert.equal((await api(env, t, 'POST', `/jobs/${jobId}/resume`)).status, 200);
