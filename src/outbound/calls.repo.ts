@@ -41,6 +41,12 @@ export async function getCall(db: Queryable, businessId: number, id: number): Pr
   return rows[0] ?? null;
 }
 
+/** The business's calls among `ids`, by id. */
+export async function getCalls(db: Queryable, businessId: number, ids: readonly number[]): Promise<CallRow[]> {
+  const { rows } = await db.query<CallRow>(`SELECT ${CALL_COLUMNS} FROM calls WHERE business_id = $1 AND id = ANY($2::bigint[]) ORDER BY id`, [businessId, ids]);
+  return rows;
+}
+
 export interface CallFilter {
   leadId?: number | undefined;
   status?: string | undefined;

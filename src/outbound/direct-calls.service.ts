@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { NotFoundError, UnprocessableError } from '../lib/errors.js';
-import type { CallRow } from './calls.repo.js';
-import { CALL_COLUMNS } from './calls.repo.js';
+import { getCalls, type CallRow } from './calls.repo.js';
 import type { Dialer } from './dialer.js';
 import { dncPhones } from './dnc.repo.js';
 
@@ -25,9 +24,5 @@ export async function placeDirectCalls(pool: pg.Pool, dialer: Dialer, businessId
     throw new UnprocessableError('do_not_call', `Lead(s) ${which.join(', ')} are on your do-not-call list.`, { lead_ids: which });
   }
   const calls = await dialer.dialDirect(businessId, leads);
-  const { rows } = await pool.query<CallRow>(
-    `SELECT ${CALL_COLUMNS} FROM calls WHERE business_id = $1 AND id = ANY($2::bigint[]) ORDER BY id`,
-    [businessId, calls.map((c) => c.id)],
-  );
-  return rows;
+  return getCalls(pool, businessId, calls.map((c) => c.id));
 }
