@@ -49,7 +49,7 @@ export const MAX_ROUNDS = 20;
 /** A fill that found the slot lock taken tries again after 10–20 ms, up to 100 times (~1.5 s). */
 export const LOCKED_RETRY_MS = 10;
 export const LOCKED_RETRY_LIMIT = 100;
-/** The CPS wake-up period while businesses still wait (at most CPS wake-ups per second). */
+/** Between CPS wake-ups while businesses still wait: 100 ms, or 1/cps s when longer (one business per wake-up then). */
 const CPS_REWAKE_MS = 100;
 
 export class FillScheduler {
