@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { AcceptDeps } from '../gate/accept.js';
+import { Accepted, Broadcast, errorResponses, OptOut, pageOf, Recipient } from '../contract/index.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
 import { caller } from '../http/auth.js';
 import { decodeCursor, encodeCursor, listQuery, page } from '../http/pagination.js';
@@ -30,6 +31,7 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
       summary: 'Broadcast a text or template message (broadcast_whatsapp job); phones are normalized, duplicates sent once, opted-out numbers skipped',
       headers: IdempotencyHeaders,
       body: BroadcastBody,
+      response: { 202: Accepted, ...errorResponses },
     },
   }, async (request, reply) => {
     const stored = await acceptBroadcast(deps, caller(request), request.body, idempotencyOf(request, request.body));
@@ -37,7 +39,12 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
   });
 
   app.get('/whatsapp/broadcasts', {
-    schema: { tags: ['whatsapp'], summary: 'Broadcasts of your business, newest first', querystring: z.object(listQuery) },
+    schema: {
+      tags: ['whatsapp'],
+      summary: 'Broadcasts of your business, newest first',
+      querystring: z.object(listQuery),
+      response: { 200: pageOf(Broadcast), ...errorResponses },
+    },
   }, async (request) => {
     const { businessId } = caller(request);
     const rows = await listBroadcasts(pool, businessId, { beforeId: decodeCursor(request.query.cursor), limit: request.query.limit + 1 });
@@ -49,7 +56,12 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
   });
 
   app.get('/whatsapp/broadcasts/:id', {
-    schema: { tags: ['whatsapp'], summary: 'A broadcast with its recipient counts by status (they add up to the recipients)', params: IdParam },
+    schema: {
+      tags: ['whatsapp'],
+      summary: 'A broadcast with its recipient counts by status (they add up to the recipients)',
+      params: IdParam,
+      response: { 200: Broadcast, ...errorResponses },
+    },
   }, async (request) => {
     const { broadcast, counts } = await getBroadcastWithCounts(pool, caller(request).businessId, request.params.id);
     return broadcastView(broadcast, counts);
@@ -61,6 +73,7 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
       summary: 'Recipients of a broadcast, by id; filter by status',
       params: IdParam,
       querystring: z.object({ ...listQuery, status: RecipientStatusParam.optional() }),
+      response: { 200: pageOf(Recipient), ...errorResponses },
     },
   }, async (request) => {
     const { businessId } = caller(request);
@@ -71,14 +84,24 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
   });
 
   app.post('/whatsapp/opt-outs', {
-    schema: { tags: ['whatsapp'], summary: 'Opt a number out of broadcasts (normalized; idempotent)', body: OptOutBody },
+    schema: {
+      tags: ['whatsapp'],
+      summary: 'Opt a number out of broadcasts (normalized; idempotent)',
+      body: OptOutBody,
+      response: { 201: OptOut, ...errorResponses },
+    },
   }, async (request, reply) => {
     const row = await optOut(pool, caller(request), request.body.phone);
     return reply.status(201).send(optOutView(row));
   });
 
   app.get('/whatsapp/opt-outs', {
-    schema: { tags: ['whatsapp'], summary: 'Opted-out numbers of your business', querystring: z.object(listQuery) },
+    schema: {
+      tags: ['whatsapp'],
+      summary: 'Opted-out numbers of your business',
+      querystring: z.object(listQuery),
+      response: { 200: pageOf(OptOut), ...errorResponses },
+    },
   }, async (request) => {
     const q = request.query;
     const rows = await listOptOuts(pool, caller(request).businessId, { afterId: decodeCursor(q.cursor), limit: q.limit + 1 });

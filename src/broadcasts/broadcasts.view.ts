@@ -1,10 +1,11 @@
+import type { Broadcast, OptOut, Recipient } from '../contract/broadcasts.js';
 import type { BroadcastRow, RecipientRow } from './broadcasts.repo.js';
 import type { OptOutRow } from './opt-outs.repo.js';
 import type { RecipientCounts } from './recipient-status.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function broadcastView(b: BroadcastRow, counts: RecipientCounts) {
+export function broadcastView(b: BroadcastRow, counts: RecipientCounts): Broadcast {
   return {
     id: b.id,
     job_id: b.job_id,
@@ -20,7 +21,7 @@ export function broadcastView(b: BroadcastRow, counts: RecipientCounts) {
   };
 }
 
-export function recipientView(r: RecipientRow) {
+export function recipientView(r: RecipientRow): Recipient {
   return {
     id: r.id,
     phone: r.phone,
@@ -38,6 +39,6 @@ export function recipientView(r: RecipientRow) {
   };
 }
 
-export function optOutView(o: OptOutRow) {
+export function optOutView(o: OptOutRow): OptOut {
   return { id: o.id, phone: o.phone, source: o.source, created_at: o.created_at.toISOString() };
 }

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
+import { errorResponses, WhatsAppWebhookAck } from '../contract/index.js';
 import { findNul } from '../http/nul-guard.js';
+import { nonJsonResponse } from '../http/schemas.js';
 import { AppError, ValidationError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { safeEqual } from '../tenancy/tokens.js';
@@ -64,6 +66,7 @@ export const whatsappWebhooks = (deps: WebhookDeps): FastifyPluginAsyncZod => as
         'hub.verify_token': z.string().max(512).optional(),
         'hub.challenge': z.string().max(512).optional(),
       }),
+      response: { 200: nonJsonResponse('text/plain', 'hub.challenge, echoed'), ...errorResponses },
     },
   }, async (request, reply) => {
     const q = request.query;
@@ -75,7 +78,12 @@ export const whatsappWebhooks = (deps: WebhookDeps): FastifyPluginAsyncZod => as
   });
 
   app.post('/whatsapp', {
-    schema: { tags: ['webhooks'], summary: 'WhatsApp status and inbound-message events, verified with X-Hub-Signature-256' },
+    schema: {
+      tags: ['webhooks'],
+      summary: 'WhatsApp status and inbound-message events, verified with X-Hub-Signature-256',
+      description: 'A missing or wrong signature answers 403 and changes nothing.',
+      response: { 200: WhatsAppWebhookAck, ...errorResponses },
+    },
   }, async (request, reply) => {
     const raw = request.body instanceof RawBody ? request.body.bytes : Buffer.alloc(0);
     if (!verifySignature(raw, request.headers['x-hub-signature-256'], deps.appSecret)) {

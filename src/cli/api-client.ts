@@ -1,54 +1,26 @@
 /**
  * A small client of the public HTTP API (../shared/API.md) for the CLI, on the global fetch. It
- * imports nothing from the server side: the CLI's client commands work against any Bulkhead,
- * local or remote, exactly as a script with curl would.
+ * imports nothing from the server side but the answer types of src/contract (zod only): the
+ * CLI's client commands work against any Bulkhead, local or remote, exactly as a script with
+ * curl would.
  */
 
-export type JobStatus = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
-export const JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'paused', 'completed', 'failed', 'cancelled'];
-const TERMINAL: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+import type { Import, Job as ContractJob } from '../contract/index.js';
 
-export const isTerminal = (status: JobStatus): boolean => TERMINAL.includes(status);
+export type { Accepted, JobStatus, Page } from '../contract/index.js';
+export { isTerminalStatus as isTerminal, JOB_STATUSES } from '../contract/index.js';
 
-/** The fields of a job (API.md "Jobs") the CLI shows. */
-export interface Job {
-  id: number;
-  type: string;
-  status: JobStatus;
-  total: number;
-  processed: number;
-  succeeded: number;
-  failed: number;
-  progress: number;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  last_error: string | null;
-  cancel_requested?: boolean;
-}
+/**
+ * The fields of the contract's job (API.md "Jobs") the CLI reads: a narrower view of the one
+ * definition, so a test's scripted server need not fill the fields nobody here looks at.
+ */
+export type Job = Pick<
+  ContractJob,
+  'id' | 'type' | 'status' | 'total' | 'processed' | 'succeeded' | 'failed' | 'progress' | 'created_at' | 'started_at' | 'finished_at' | 'last_error'
+> & Partial<Pick<ContractJob, 'cancel_requested'>>;
 
-export interface ImportSummary {
-  id: number;
-  job_id: number;
-  filename: string | null;
-  status: string;
-  total: number;
-  inserted: number;
-  duplicates: number;
-  invalid: number;
-  errors: { row: number; message: string }[];
-}
-
-export interface Accepted {
-  job_id: number;
-  status: string;
-  import_id?: number;
-}
-
-export interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
-}
+/** `GET /imports/{id}`. */
+export type ImportSummary = Import;
 
 /** A non-2xx answer, with the error envelope's code, message and details. */
 export class ApiError extends Error {

@@ -2,11 +2,11 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { isRetryablePgError } from '../db/pool.js';
+import type { ApiErrorBody } from '../contract/common.js';
 import { AppError, type Issue } from '../lib/errors.js';
 
-export interface ErrorBody {
-  error: { code: string; message: string; details?: Record<string, unknown> };
-}
+/** The envelope of every error answer: the contract's `ApiErrorBody`. */
+export type ErrorBody = ApiErrorBody;
 
 export function errorBody(code: string, message: string, details?: Record<string, unknown>): ErrorBody {
   return { error: details ? { code, message, details } : { code, message } };

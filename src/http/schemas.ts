@@ -27,11 +27,22 @@ export const IsoInstant = z.iso
     return ms === null ? s : new Date(ms).toISOString();
   });
 
-export const ErrorSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
-});
+/** The error envelope and the 202 of accepted work: one definition, in the contract. */
+export { Accepted as AcceptedSchema, ApiErrorBody as ErrorSchema } from '../contract/index.js';
 
-export const AcceptedSchema = z.looseObject({ job_id: z.number(), status: z.string() });
+/** 204: no body (`reply.status(204).send()` is never serialized). */
+export const NoContent = z.undefined().describe('No Content');
+
+/**
+ * A reply that is not JSON (an event stream, audio, plain text), for /docs only: Fastify sends
+ * streams and strings with a non-JSON content type as they are, so this schema never serializes
+ * anything (a JSON schema for a stream would turn it into a 500).
+ */
+export function nonJsonResponse(contentType: string, description: string) {
+  // Typed `unknown` so a handler may send a stream; the document shows a string (binary for audio).
+  const schema = z.unknown().meta({ type: 'string', ...(contentType.startsWith('audio/') ? { format: 'binary' } : {}), description });
+  return { description, content: { [contentType]: { schema } } };
+}
 
 /** Idempotency-Key header, optional on every POST that creates a job. */
 export const IdempotencyHeaders = z.looseObject({

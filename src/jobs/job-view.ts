@@ -1,32 +1,13 @@
+import type { Job } from '../contract/jobs.js';
 import type { JobRow } from './types.js';
 
-/** The public shape of a job (API.md "Jobs"). */
-export interface JobView {
-  id: number;
-  type: string;
-  status: JobRow['status'];
-  queue: string;
-  total: number;
-  processed: number;
-  succeeded: number;
-  failed: number;
-  progress: number;
-  params: Record<string, unknown>;
-  created_by: number | null;
-  created_at: string;
-  started_at: string | null;
-  heartbeat_at: string | null;
-  finished_at: string | null;
-  last_error: string | null;
-  result: Record<string, unknown> | null;
-  cancel_requested: boolean;
-  attempts: number;
-  run_at: string;
-}
+/** @deprecated the contract's `Job`; kept for imports that still name it. */
+export type JobView = Job;
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
-export function toJobView(j: JobRow): JobView {
+/** The public shape of a job (API.md "Jobs"), as the contract's `Job` describes it. */
+export function toJobView(j: JobRow): Job {
   const progress = j.total > 0 ? Math.min(1, j.processed / j.total) : j.status === 'completed' ? 1 : 0;
   return {
     id: j.id,

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { AcceptDeps } from '../gate/accept.js';
+import { Accepted, errorResponses } from '../contract/index.js';
 import { caller } from '../http/auth.js';
 import { Id, IdempotencyHeaders, LeadIds } from '../http/schemas.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
@@ -36,6 +37,7 @@ export const bulkRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAsyn
       summary: 'Delete leads with their notes, activities and reminders (delete_leads_bulk job)',
       headers: IdempotencyHeaders,
       body: z.strictObject({ lead_ids: LeadIds }),
+      response: { 202: Accepted, ...errorResponses },
     },
   }, async (request, reply) => {
     const stored = await acceptBulkDelete(accept, caller(request), request.body.lead_ids, idempotencyOf(request, request.body));
@@ -48,6 +50,7 @@ export const bulkRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAsyn
       summary: 'Change status, owner or tags of many leads (update_leads_bulk job)',
       headers: IdempotencyHeaders,
       body: z.strictObject({ lead_ids: LeadIds, set: LeadSetBody }),
+      response: { 202: Accepted, ...errorResponses },
     },
   }, async (request, reply) => {
     const b = request.body;
@@ -61,6 +64,7 @@ export const bulkRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAsyn
       summary: 'Delete imported leads: of one import, by ids, or all of them (delete_imported_leads job)',
       headers: IdempotencyHeaders,
       body: DeleteImportedBody,
+      response: { 202: Accepted, ...errorResponses },
     },
   }, async (request, reply) => {
     const b = request.body;

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { AcceptDeps } from '../gate/accept.js';
+import { Accepted, errorResponses, Import } from '../contract/index.js';
 import { caller } from '../http/auth.js';
 import { IdempotencyHeaders, IdParam } from '../http/schemas.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
@@ -25,6 +26,7 @@ export const importRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAs
       headers: IdempotencyHeaders.extend({ 'x-filename': Filename.optional() }),
       querystring: z.object({ filename: Filename.optional() }),
       body: z.union([ImportJsonShape, ImportCsv]),
+      response: { 202: Accepted, ...errorResponses },
     },
   }, async (request, reply) => {
     const input = readImportBody(request.body, request.headers['content-type'], request.query.filename ?? request.headers['x-filename']);
@@ -34,6 +36,11 @@ export const importRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAs
   });
 
   app.get('/imports/:id', {
-    schema: { tags: ['leads'], summary: 'An import: its job status, counts and per-row errors (first 1000)', params: IdParam },
+    schema: {
+      tags: ['leads'],
+      summary: 'An import: its job status, counts and per-row errors (first 1000)',
+      params: IdParam,
+      response: { 200: Import, ...errorResponses },
+    },
   }, async (request) => importView(await findImport(pool, caller(request).businessId, request.params.id)));
 };

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
+import { Activity, errorResponses, Lead, LeadDetail, Note, pageOf, Reminder } from '../contract/index.js';
 import { caller } from '../http/auth.js';
 import { decodeCursor, listQuery, page } from '../http/pagination.js';
 import { IdParam } from '../http/schemas.js';
@@ -15,6 +16,7 @@ export const leadRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app) 
       tags: ['leads'],
       summary: 'Create a lead (the phone is normalized to E.164; local numbers use the business\'s default country)',
       body: z.strictObject({ phone: RawPhone, name: Name.optional(), email: Email.optional(), status: Slug.optional(), tags: Tags.optional() }),
+      response: { 201: Lead, ...errorResponses },
     },
   }, async (request, reply) => {
     const lead = await createLead(pool, caller(request), request.body);
@@ -33,6 +35,7 @@ export const leadRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app) 
         tag: Tag.optional(),
         q: z.string().max(200).optional(),
       }),
+      response: { 200: pageOf(Lead), ...errorResponses },
     },
   }, async (request) => {
     const q = request.query;
@@ -49,11 +52,22 @@ export const leadRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app) 
   });
 
   app.get('/leads/:id', {
-    schema: { tags: ['leads'], summary: 'One lead with the counts of its notes, activities and reminders', params: IdParam },
+    schema: {
+      tags: ['leads'],
+      summary: 'One lead with the counts of its notes, activities and reminders',
+      params: IdParam,
+      response: { 200: LeadDetail, ...errorResponses },
+    },
   }, async (request) => leadDetailView(await getLead(pool, caller(request).businessId, request.params.id)));
 
   app.post('/leads/:id/notes', {
-    schema: { tags: ['leads'], summary: 'Add a note to a lead', params: IdParam, body: z.strictObject({ text: Text }) },
+    schema: {
+      tags: ['leads'],
+      summary: 'Add a note to a lead',
+      params: IdParam,
+      body: z.strictObject({ text: Text }),
+      response: { 201: Note, ...errorResponses },
+    },
   }, async (request, reply) => {
     const note = await addNote(pool, caller(request), request.params.id, request.body.text);
     return reply.status(201).send(noteView(note));
@@ -65,6 +79,7 @@ export const leadRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app) 
       summary: 'Record an activity (call, email, meeting …) on a lead',
       params: IdParam,
       body: z.strictObject({ type: Slug, text: Text }),
+      response: { 201: Activity, ...errorResponses },
     },
   }, async (request, reply) => {
     const activity = await addActivity(pool, caller(request), request.params.id, request.body);
@@ -77,6 +92,7 @@ export const leadRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app) 
       summary: 'Set a reminder on a lead',
       params: IdParam,
       body: z.strictObject({ due_at: IsoDateTime, text: Text }),
+      response: { 201: Reminder, ...errorResponses },
     },
   }, async (request, reply) => {
     const reminder = await addReminder(pool, caller(request), request.params.id, { dueAt: request.body.due_at, text: request.body.text });

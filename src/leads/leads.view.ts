@@ -1,7 +1,8 @@
+import type { Activity, Lead, LeadDetail, Note, Reminder } from '../contract/leads.js';
 import type { ActivityRow, LeadCounts, LeadRow, NoteRow, ReminderRow } from './leads.repo.js';
 
 /** The public shape of a lead (API.md "Leads"). */
-export function leadView(l: LeadRow) {
+export function leadView(l: LeadRow): Lead {
   return {
     id: l.id,
     name: l.name,
@@ -17,18 +18,18 @@ export function leadView(l: LeadRow) {
   };
 }
 
-export function leadDetailView(l: LeadRow & { counts: LeadCounts }) {
+export function leadDetailView(l: LeadRow & { counts: LeadCounts }): LeadDetail {
   return { ...leadView(l), counts: l.counts };
 }
 
-export function noteView(n: NoteRow) {
+export function noteView(n: NoteRow): Note {
   return { id: n.id, lead_id: n.lead_id, text: n.text, created_by: n.created_by, created_at: n.created_at.toISOString() };
 }
 
-export function activityView(a: ActivityRow) {
+export function activityView(a: ActivityRow): Activity {
   return { ...noteView(a), type: a.type };
 }
 
-export function reminderView(r: ReminderRow) {
+export function reminderView(r: ReminderRow): Reminder {
   return { ...noteView(r), due_at: r.due_at.toISOString() };
 }

@@ -2,10 +2,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { AcceptDeps } from '../gate/accept.js';
+import { Accepted, ActiveCalls, Call, DialerSettings, DirectCalls, DncNumber, errorResponses, pageOf, Run, RunItem } from '../contract/index.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
 import { caller } from '../http/auth.js';
 import { decodeCursor, encodeCursor, listQuery, page } from '../http/pagination.js';
-import { Id, IdempotencyHeaders, IdParam, LeadIds } from '../http/schemas.js';
+import { Id, IdempotencyHeaders, IdParam, LeadIds, NoContent } from '../http/schemas.js';
 import { normalizePhone } from '../leads/phone.js';
 import { NotFoundError, ValidationError } from '../lib/errors.js';
 import { PROVIDER_CALL_STATUSES } from '../providers/telephony/types.js';
@@ -45,6 +46,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
       summary: 'Call a list of leads (enqueue_outbound_calls job; the job is the run)',
       headers: IdempotencyHeaders,
       body: z.strictObject({ lead_ids: LeadIds, concurrency: z.number().int().min(1).max(1000).optional() }),
+      response: { 202: Accepted, ...errorResponses },
     },
   }, async (request, reply) => {
     const who = caller(request);
@@ -55,7 +57,12 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/outbound/runs', {
-    schema: { tags: ['outbound'], summary: 'Runs of your business, newest first, with the count of their items per status', querystring: z.object(listQuery) },
+    schema: {
+      tags: ['outbound'],
+      summary: 'Runs of your business, newest first, with the count of their items per status',
+      querystring: z.object(listQuery),
+      response: { 200: pageOf(Run), ...errorResponses },
+    },
   }, async (request) => {
     const businessId = caller(request).businessId;
     const q = request.query;
@@ -70,7 +77,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/outbound/runs/:id', {
-    schema: { tags: ['outbound'], summary: 'A run with the count of its items per status', params: IdParam },
+    schema: { tags: ['outbound'], summary: 'A run with the count of its items per status', params: IdParam, response: { 200: Run, ...errorResponses } },
   }, async (request) => {
     const businessId = caller(request).businessId;
     const run = await getRun(pool, businessId, request.params.id);
@@ -79,7 +86,13 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/outbound/runs/:id/items', {
-    schema: { tags: ['outbound'], summary: "A run's items (one per lead), in order", params: IdParam, querystring: z.object(listQuery) },
+    schema: {
+      tags: ['outbound'],
+      summary: "A run's items (one per lead), in order",
+      params: IdParam,
+      querystring: z.object(listQuery),
+      response: { 200: pageOf(RunItem), ...errorResponses },
+    },
   }, async (request) => {
     const businessId = caller(request).businessId;
     const run = await getRun(pool, businessId, request.params.id);
@@ -94,6 +107,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
       tags: ['outbound'],
       summary: 'Call 1–3 leads now, against the business’s call slots (429 concurrency_limit when they are taken)',
       body: z.strictObject({ lead_ids: z.array(Id).min(1).max(3) }),
+      response: { 201: DirectCalls, ...errorResponses },
     },
   }, async (request, reply) => {
     const calls = await placeDirectCalls(pool, deps.dialer(), caller(request).businessId, request.body.lead_ids);
@@ -101,7 +115,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/outbound/active', {
-    schema: { tags: ['outbound'], summary: 'The business’s active calls against its limit' },
+    schema: { tags: ['outbound'], summary: 'The business’s active calls against its limit', response: { 200: ActiveCalls, ...errorResponses } },
   }, async (request) => {
     const businessId = caller(request).businessId;
     const s = await settingsOf(businessId);
@@ -114,6 +128,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
       tags: ['outbound'],
       summary: 'Calls, newest first',
       querystring: z.object({ ...listQuery, lead_id: IdParam.shape.id.optional(), status: z.enum(CALL_STATUSES).optional() }),
+      response: { 200: pageOf(Call), ...errorResponses },
     },
   }, async (request) => {
     const q = request.query;
@@ -122,7 +137,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/calls/:call_sid', {
-    schema: { tags: ['outbound'], summary: 'One call by its provider sid', params: CallSidParam },
+    schema: { tags: ['outbound'], summary: 'One call by its provider sid', params: CallSidParam, response: { 200: Call, ...errorResponses } },
   }, async (request) => {
     const call = await getCallBySid(pool, caller(request).businessId, request.params.call_sid);
     if (!call) throw new NotFoundError('Call');
@@ -130,7 +145,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/outbound/settings', {
-    schema: { tags: ['outbound'], summary: 'Dialer rules: calling hours, retries, maximum call duration' },
+    schema: { tags: ['outbound'], summary: 'Dialer rules: calling hours, retries, maximum call duration', response: { 200: DialerSettings, ...errorResponses } },
   }, async (request) => settingsView(await settingsOf(caller(request).businessId)));
 
   app.patch('/outbound/settings', {
@@ -146,6 +161,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
         }).optional(),
         max_call_s: z.number().int().min(10).max(14_400).nullable().optional(),
       }),
+      response: { 200: DialerSettings, ...errorResponses },
     },
   }, async (request) => {
     const businessId = caller(request).businessId;
@@ -165,6 +181,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
       tags: ['outbound'],
       summary: 'Put a number on the do-not-call list (runs skip it; direct calls refuse it)',
       body: z.strictObject({ phone: z.string().trim().min(1).max(40), reason: z.string().trim().max(500).optional() }),
+      response: { 201: DncNumber, ...errorResponses },
     },
   }, async (request, reply) => {
     const who = caller(request);
@@ -175,7 +192,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/outbound/dnc', {
-    schema: { tags: ['outbound'], summary: 'The do-not-call list', querystring: z.object(listQuery) },
+    schema: { tags: ['outbound'], summary: 'The do-not-call list', querystring: z.object(listQuery), response: { 200: pageOf(DncNumber), ...errorResponses } },
   }, async (request) => {
     const q = request.query;
     const after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : null;
@@ -190,7 +207,12 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.delete('/outbound/dnc/:phone', {
-    schema: { tags: ['outbound'], summary: 'Take a number off the do-not-call list', params: z.object({ phone: z.string().min(1).max(40) }) },
+    schema: {
+      tags: ['outbound'],
+      summary: 'Take a number off the do-not-call list',
+      params: z.object({ phone: z.string().min(1).max(40) }),
+      response: { 204: NoContent, ...errorResponses },
+    },
   }, async (request, reply) => {
     const who = caller(request);
     const phone = normalizePhone(request.params.phone, who.defaultCountry);

@@ -1,10 +1,11 @@
+import type { Call, DialerSettings as DialerSettingsView, DncNumber, Run, RunItem } from '../contract/outbound.js';
 import type { CallRow } from './calls.repo.js';
 import type { DncRow } from './dnc.repo.js';
 import type { ItemStatus, RunItemRow, RunRow } from './runs.repo.js';
 import type { DialerSettings } from './settings.repo.js';
 
 /** The public shape of a call (API.md "Outbound calls"); `id` is our own id, set before the provider's sid exists. */
-export function callView(c: CallRow) {
+export function callView(c: CallRow): Call {
   return {
     call_sid: c.call_sid,
     id: c.id,
@@ -23,7 +24,7 @@ export function callView(c: CallRow) {
   };
 }
 
-export function runView(r: RunRow, counts: Record<ItemStatus, number>) {
+export function runView(r: RunRow, counts: Record<ItemStatus, number>): Run {
   return {
     id: r.id,
     job_id: r.job_id,
@@ -34,11 +35,11 @@ export function runView(r: RunRow, counts: Record<ItemStatus, number>) {
   };
 }
 
-export function itemView(i: RunItemRow) {
+export function itemView(i: RunItemRow): RunItem {
   return { id: i.id, lead_id: i.lead_id, phone: i.phone, status: i.status, call_sid: i.call_sid, attempts: i.attempts, error: i.error };
 }
 
-export function dncView(d: DncRow) {
+export function dncView(d: DncRow): DncNumber {
   return { phone: d.phone, reason: d.reason, created_at: d.created_at.toISOString() };
 }
 
@@ -46,7 +47,7 @@ function hhmm(min: number): string {
   return `${String(Math.floor(min / 60)).padStart(2, '0')}:${String(min % 60).padStart(2, '0')}`;
 }
 
-export function settingsView(s: DialerSettings) {
+export function settingsView(s: DialerSettings): DialerSettingsView {
   return {
     timezone: s.timezone,
     max_outbound_calls: s.maxOutboundCalls,

@@ -3,7 +3,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import twilio from 'twilio';
 import { z } from 'zod';
+import { errorResponses } from '../contract/index.js';
 import { errorBody, invalidRequest } from '../http/errors.js';
+import { NoContent } from '../http/schemas.js';
 import type { Logger } from '../lib/logger.js';
 import { isProviderCallStatus } from '../providers/telephony/types.js';
 import { applyProviderState } from './call-state.js';
@@ -83,7 +85,13 @@ export const twilioWebhooks = (deps: TwilioWebhookDeps): FastifyPluginAsyncZod =
   });
 
   app.post('/twilio/voice/status', {
-    schema: { tags: ['webhooks'], summary: 'Twilio call status callback (signed)', querystring: CallbackQuery, hide: true },
+    schema: {
+      tags: ['webhooks'],
+      summary: 'Twilio call status callback (signed)',
+      querystring: CallbackQuery,
+      response: { 204: NoContent, ...errorResponses },
+      hide: true,
+    },
   }, async (request, reply) => {
     const form = (request.body ?? {}) as ParsedUrlQuery;
     const status = field(form, 'CallStatus');
@@ -98,7 +106,13 @@ export const twilioWebhooks = (deps: TwilioWebhookDeps): FastifyPluginAsyncZod =
   });
 
   app.post('/twilio/voice/recording', {
-    schema: { tags: ['webhooks'], summary: 'Twilio recording status callback (signed)', querystring: CallbackQuery, hide: true },
+    schema: {
+      tags: ['webhooks'],
+      summary: 'Twilio recording status callback (signed)',
+      querystring: CallbackQuery,
+      response: { 204: NoContent, ...errorResponses },
+      hide: true,
+    },
   }, async (request, reply) => {
     const form = (request.body ?? {}) as ParsedUrlQuery;
     const { b, call_id } = request.query;

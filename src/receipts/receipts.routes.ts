@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { AcceptDeps } from '../gate/accept.js';
+import { Accepted, errorResponses, pageOf, Receipt } from '../contract/index.js';
 import { caller } from '../http/auth.js';
 import { decodeCursor, listQuery, page } from '../http/pagination.js';
 import { IdempotencyHeaders, IsoInstant } from '../http/schemas.js';
@@ -26,7 +27,7 @@ const ReceiptBody = z.strictObject({
 
 export const receiptRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAsyncZod => async (app) => {
   app.post('/receipts', {
-    schema: { tags: ['receipts'], summary: 'Record a receipt', body: ReceiptBody },
+    schema: { tags: ['receipts'], summary: 'Record a receipt', body: ReceiptBody, response: { 201: Receipt, ...errorResponses } },
   }, async (request, reply) => {
     const b = request.body;
     const receipt = await insertReceipt(pool, caller(request).businessId, {
@@ -39,7 +40,12 @@ export const receiptRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginA
   });
 
   app.get('/receipts', {
-    schema: { tags: ['receipts'], summary: 'List receipts, oldest first', querystring: z.object(listQuery) },
+    schema: {
+      tags: ['receipts'],
+      summary: 'List receipts, oldest first',
+      querystring: z.object(listQuery),
+      response: { 200: pageOf(Receipt), ...errorResponses },
+    },
   }, async (request) => {
     const q = request.query;
     const rows = await listReceipts(pool, caller(request).businessId, decodeCursor(q.cursor), q.limit + 1);
@@ -47,7 +53,12 @@ export const receiptRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginA
   });
 
   app.delete('/receipts', {
-    schema: { tags: ['receipts'], summary: 'Delete all of the business\'s receipts (delete_receipts_all job)', headers: IdempotencyHeaders },
+    schema: {
+      tags: ['receipts'],
+      summary: 'Delete all of the business\'s receipts (delete_receipts_all job)',
+      headers: IdempotencyHeaders,
+      response: { 202: Accepted, ...errorResponses },
+    },
   }, async (request, reply) => {
     const stored = await acceptDeleteAllReceipts(accept, pool, caller(request), idempotencyOf(request, {}));
     return sendAccepted(reply, stored);

@@ -3,8 +3,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { AcceptDeps } from '../gate/accept.js';
+import { errorResponses, RecordingProcessing } from '../contract/index.js';
 import { caller } from '../http/auth.js';
 import { errorBody } from '../http/errors.js';
+import { nonJsonResponse } from '../http/schemas.js';
 import { parseRange } from './range.js';
 import { playRecording } from './recordings.service.js';
 
@@ -21,7 +23,15 @@ export const recordingRoutes = (deps: RecordingRouteDeps): FastifyPluginAsyncZod
     schema: {
       tags: ['recordings'],
       summary: 'Stream a call recording (Range supported); 202 while it is being fetched',
+      description: '416 `range_not_satisfiable` for a Range beyond the file; 404 when the call has no recording.',
       params: CallSidParam,
+      // The audio is sent as a file stream, which Fastify never serializes: 200 and 206 only document it.
+      response: {
+        200: nonJsonResponse('audio/wav', 'the whole recording (Accept-Ranges: bytes)'),
+        202: RecordingProcessing,
+        206: nonJsonResponse('audio/wav', 'the requested byte range (Content-Range)'),
+        ...errorResponses,
+      },
     },
   }, async (request, reply) => {
     const answer = await playRecording(deps.pool, deps.accept, deps.dataDir, caller(request), request.params.call_sid);

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type pg from 'pg';
+import { BusinessAnswer, CreatedBusiness, CreatedUser, errorResponses, type Business as BusinessView, type User as UserView } from '../../contract/index.js';
 import { withTx } from '../../db/pool.js';
 import { NotFoundError, ConflictError } from '../../lib/errors.js';
 import { OPERATION_TYPES } from '../../gate/operations.js';
@@ -20,7 +21,7 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
-export function businessView(b: Business) {
+export function businessView(b: Business): BusinessView {
   return {
     id: b.id,
     name: b.name,
@@ -32,7 +33,7 @@ export function businessView(b: Business) {
   };
 }
 
-export function userView(u: User) {
+export function userView(u: User): UserView {
   return { id: u.id, business_id: u.business_id, email: u.email, created_at: u.created_at.toISOString() };
 }
 
@@ -50,6 +51,7 @@ export const adminRoutes = (pool: pg.Pool, adminToken: string): FastifyPluginAsy
         default_country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 country code').optional(),
         email: Email.optional(),
       }),
+      response: { 201: CreatedBusiness, ...errorResponses },
     },
   }, async (request, reply) => {
     const b = request.body;
@@ -76,6 +78,7 @@ export const adminRoutes = (pool: pg.Pool, adminToken: string): FastifyPluginAsy
         timezone: Timezone.optional(),
         rate_limits: z.partialRecord(z.enum(OPERATION_TYPES), z.number().int().min(0).max(100_000)).optional(),
       }),
+      response: { 200: BusinessAnswer, ...errorResponses },
     },
   }, async (request) => {
     const b = request.body;
@@ -94,6 +97,7 @@ export const adminRoutes = (pool: pg.Pool, adminToken: string): FastifyPluginAsy
       summary: 'Add a user to a business and issue its bearer token',
       params: IdParam,
       body: z.strictObject({ email: Email }),
+      response: { 201: CreatedUser, ...errorResponses },
     },
   }, async (request, reply) => {
     const business = await getBusiness(pool, request.params.id);

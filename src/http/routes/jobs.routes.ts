@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type pg from 'pg';
+import { errorResponses, Job, pageOf } from '../../contract/index.js';
 import { ConflictError, NotFoundError } from '../../lib/errors.js';
 import type { JobEvents } from '../../jobs/job-events.js';
 import { toJobView } from '../../jobs/job-view.js';
@@ -8,7 +9,7 @@ import { cancelJob, getJob, listJobs, pauseJob, resumeJob } from '../../jobs/job
 import { isTerminal, JOB_STATUSES, type JobRow } from '../../jobs/types.js';
 import { caller } from '../auth.js';
 import { decodeCursor, listQuery, page } from '../pagination.js';
-import { IdParam } from '../schemas.js';
+import { IdParam, nonJsonResponse } from '../schemas.js';
 
 type Transition = (db: pg.Pool, businessId: number, jobId: number) => Promise<JobRow | null>;
 
@@ -24,6 +25,7 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
       tags: ['jobs'],
       summary: 'List jobs, newest first',
       querystring: z.object({ ...listQuery, status: z.enum(JOB_STATUSES).optional(), type: z.string().max(64).optional() }),
+      response: { 200: pageOf(Job), ...errorResponses },
     },
   }, async (request) => {
     const q = request.query;
@@ -37,7 +39,9 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
     return page(rows, q.limit, toJobView);
   });
 
-  app.get('/jobs/:id', { schema: { tags: ['jobs'], summary: 'One job with its progress', params: IdParam } }, async (request) => {
+  app.get('/jobs/:id', {
+    schema: { tags: ['jobs'], summary: 'One job with its progress', params: IdParam, response: { 200: Job, ...errorResponses } },
+  }, async (request) => {
     const job = await getJob(pool, caller(request).businessId, request.params.id);
     if (!job) throw new NotFoundError('Job');
     return toJobView(job);
@@ -48,7 +52,9 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
       schema: {
         tags: ['jobs'],
         summary: `${name[0]?.toUpperCase()}${name.slice(1)} a job (takes effect at the next batch boundary)`,
+        description: 'A transition the job\'s status does not allow answers 409 `invalid_transition`.',
         params: IdParam,
+        response: { 200: Job, ...errorResponses },
       },
     }, async (request) => {
       const { businessId } = caller(request);
@@ -65,7 +71,15 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
   }
 
   app.get('/jobs/:id/events', {
-    schema: { tags: ['jobs'], summary: 'Server-sent progress events until the job ends', params: IdParam },
+    schema: {
+      tags: ['jobs'],
+      summary: 'Server-sent progress events until the job ends',
+      description: 'Each change is an `event: progress` whose `data` is the job (the `Job` schema of GET /jobs/{id}); '
+        + 'the stream closes after a terminal status.',
+      params: IdParam,
+      // The stream is written to the raw socket (hijacked), so this only documents it.
+      response: { 200: nonJsonResponse('text/event-stream', 'event: progress, data: the job as JSON; until the job ends'), ...errorResponses },
+    },
   }, async (request, reply) => {
     const { businessId } = caller(request);
     const jobId = request.params.id;

@@ -2,6 +2,8 @@
 
 /** The only way the dashboard reaches the server: the public API with the user's bearer token. */
 
+import type { ApiErrorBody, Job, JobStatus } from '../../contract/index.js';
+
 const TOKEN_KEY = 'bulkhead.token';
 
 export class ApiError extends Error {
@@ -17,36 +19,10 @@ export class ApiError extends Error {
   }
 }
 
-export interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
-}
+// Types only (erased by esbuild): the contract's zod schemas stay out of the browser bundle.
+export type { Accepted, Job, Page } from '../../contract/index.js';
 
-export interface Job {
-  id: number;
-  type: string;
-  status: 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
-  total: number;
-  processed: number;
-  succeeded: number;
-  failed: number;
-  progress: number;
-  params: Record<string, unknown>;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  last_error: string | null;
-  result: Record<string, unknown> | null;
-  cancel_requested?: boolean;
-}
-
-export interface Accepted {
-  job_id: number;
-  status: string;
-  [key: string]: unknown;
-}
-
-export const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
+export const TERMINAL: ReadonlySet<string> = new Set<JobStatus>(['completed', 'failed', 'cancelled']);
 
 export function getToken(): string | null {
   return localStorage.getItem(TOKEN_KEY);
@@ -84,7 +60,8 @@ async function errorOf(res: Response, signOutOn401: boolean): Promise<ApiError> 
   let message = res.statusText;
   let details: Record<string, unknown> = {};
   try {
-    const body = (await res.json()) as { error?: { code?: string; message?: string; details?: Record<string, unknown> } };
+    // Not always the envelope: a proxy in front may answer its own JSON.
+    const body = (await res.json()) as { error?: Partial<ApiErrorBody['error']> };
     code = body.error?.code ?? code;
     message = body.error?.message ?? message;
     details = body.error?.details ?? {};

@@ -1,34 +1,11 @@
 /// <reference lib="dom" />
+import type { Broadcast, OptOut, Recipient, RecipientStatus } from '../../../contract/index.js';
 import { get, post, query, type Page } from '../api.js';
 import { clear, field, h, option } from '../dom.js';
 import { num, t, type Key } from '../i18n.js';
 import { errorBox, Pager, statusBadge, type Cleanup } from '../ui.js';
 
-interface Broadcast {
-  id: number;
-  job_id: number;
-  status: string;
-  counts: Record<string, number>;
-  total: number;
-  message: { type: 'text'; text: string } | { type: 'template'; name: string; language: string } | null;
-}
-
-interface Recipient {
-  id: number;
-  phone: string;
-  status: string;
-  reason: string | null;
-  error_code: string | number | null;
-}
-
-interface OptOut {
-  id: number;
-  phone: string;
-  source: string;
-  created_at: string;
-}
-
-const RECIPIENT_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'read', 'failed', 'skipped'] as const;
+const RECIPIENT_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'read', 'failed', 'skipped'] as const satisfies readonly RecipientStatus[];
 
 export function broadcastsPage(main: HTMLElement, params: URLSearchParams): Cleanup {
   const abort = new AbortController();
@@ -144,7 +121,7 @@ export function broadcastsPage(main: HTMLElement, params: URLSearchParams): Clea
  * never got sent (queued, sending, failed, skipped) is listed beside it.
  */
 function funnel(b: Broadcast): HTMLElement {
-  const c = (k: string) => b.counts[k] ?? 0;
+  const c = (k: RecipientStatus) => b.counts[k];
   const stages: Array<[Key, number]> = [
     ['bc.stage.recipients', b.total],
     ['bc.stage.sent', c('sent') + c('delivered') + c('read')],

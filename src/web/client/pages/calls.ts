@@ -1,35 +1,12 @@
 /// <reference lib="dom" />
+import type { ActiveCalls as Active, Call, Run, RunItemStatus } from '../../../contract/index.js';
 import { get, query, request, sleep, TERMINAL, watchJob, type Job, type Page } from '../api.js';
 import { clear, h } from '../dom.js';
 import { duration, num, t, type Key } from '../i18n.js';
 import { errorBox, JobRow, jobTable, Pager, statusBadge, type Cleanup } from '../ui.js';
 import { knownRuns, rememberRun } from './leads.js';
 
-interface Call {
-  call_sid: string | null;
-  id: number;
-  lead_id: number | null;
-  run_id: number | null;
-  to: string;
-  status: string;
-  duration_s: number | null;
-  has_recording: boolean;
-}
-
-interface Active {
-  active: number;
-  limit: number;
-  calls: Call[];
-}
-
-interface Run {
-  id: number;
-  job_id: number;
-  status: string;
-  counts: Record<string, number>;
-}
-
-const RUN_COUNTS = ['queued', 'dialing', 'calling', 'completed', 'busy', 'no_answer', 'failed', 'cancelled'] as const;
+const RUN_COUNTS = ['queued', 'dialing', 'calling', 'completed', 'busy', 'no_answer', 'failed', 'cancelled'] as const satisfies readonly RunItemStatus[];
 const GAUGE_EVERY_MS = 1000;
 const RUNS_EVERY_MS = 2000;
 
@@ -105,7 +82,7 @@ export function callsPage(main: HTMLElement): Cleanup {
       try {
         const [run, fresh] = await Promise.all([get<Run>(`/outbound/runs/${runId}`, abort.signal), get<Job>(`/jobs/${job.id}`, abort.signal)]);
         row.update(fresh);
-        clear(tr, h('th', { scope: 'row' }, t('calls.run', { id: run.id, job: run.job_id })), RUN_COUNTS.map((c) => h('td', { 'data-count': c }, num(run.counts[c] ?? 0))));
+        clear(tr, h('th', { scope: 'row' }, t('calls.run', { id: run.id, job: run.job_id })), RUN_COUNTS.map((c) => h('td', { 'data-count': c }, num(run.counts[c]))));
       } catch {
         // the next refresh tries again
       }

@@ -1,31 +1,9 @@
 /// <reference lib="dom" />
+import type { Import as ImportView, Lead } from '../../../contract/index.js';
 import { get, post, query, request, watchJob, type Accepted, type Job, type Page } from '../api.js';
 import { clear, field, h, option } from '../dom.js';
 import { num, t, tn } from '../i18n.js';
 import { confirmDialog, errorBox, JobRow, jobTable, Pager, type Cleanup } from '../ui.js';
-
-interface Lead {
-  id: number;
-  name: string | null;
-  phone: string;
-  email: string | null;
-  status: string;
-  tags: string[];
-  source: 'manual' | 'import';
-  import_id: number | null;
-}
-
-interface ImportView {
-  id: number;
-  job_id: number;
-  filename: string | null;
-  status: string;
-  total: number;
-  inserted: number;
-  duplicates: number;
-  invalid: number;
-  errors: Array<{ row: number; message: string }>;
-}
 
 type Bulk = 'delete' | 'update' | 'call' | 'broadcast';
 

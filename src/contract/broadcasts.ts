@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { Int, Timestamp } from './common.js';
+
+export const RECIPIENT_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'read', 'failed', 'skipped'] as const;
+export const RecipientStatus = z.enum(RECIPIENT_STATUSES);
+export type RecipientStatus = z.infer<typeof RecipientStatus>;
+
+export const RecipientCounts = z.object(Object.fromEntries(RECIPIENT_STATUSES.map((s) => [s, Int])) as Record<RecipientStatus, typeof Int>);
+export type RecipientCounts = z.infer<typeof RecipientCounts>;
+
+export const BroadcastMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text'), text: z.string() }),
+  z.object({ type: z.literal('template'), name: z.string(), language: z.string(), variables: z.array(z.string()).optional() }),
+]);
+export type BroadcastMessage = z.infer<typeof BroadcastMessage>;
+
+/** A WhatsApp broadcast; its counts add up to `total` (the recipients after de-duplication). */
+export const Broadcast = z.object({
+  id: Int,
+  job_id: Int,
+  status: z.string().describe('the job\'s status (completed once the finished job was pruned)'),
+  counts: RecipientCounts,
+  total: Int,
+  duplicates: Int,
+  message: BroadcastMessage,
+  phone_number_id: z.string(),
+  error: z.string().nullable(),
+  created_at: Timestamp,
+});
+export type Broadcast = z.infer<typeof Broadcast>;
+
+export const Recipient = z.object({
+  id: Int,
+  phone: z.string(),
+  lead_id: Int.nullable(),
+  status: RecipientStatus,
+  reason: z.string().nullable(),
+  error_code: Int.nullable(),
+  attempts: Int,
+  next_attempt_at: Timestamp.nullable(),
+  message_id: z.string().nullable(),
+  sent_at: Timestamp.nullable(),
+  delivered_at: Timestamp.nullable(),
+  read_at: Timestamp.nullable(),
+  updated_at: Timestamp,
+});
+export type Recipient = z.infer<typeof Recipient>;
+
+export const OptOut = z.object({ id: Int, phone: z.string(), source: z.enum(['api', 'inbound_stop']), created_at: Timestamp });
+export type OptOut = z.infer<typeof OptOut>;
+
+/** What `POST /webhooks/whatsapp` answers Meta (which only looks at the 200). */
+export const WhatsAppWebhookAck = z.object({
+  ok: z.literal(true),
+  ignored: z.literal(true).optional().describe('signed, but not a WhatsApp messages envelope'),
+  statuses: Int.optional(),
+  applied: Int.optional(),
+  opted_out: Int.optional(),
+});
+export type WhatsAppWebhookAck = z.infer<typeof WhatsAppWebhookAck>;
