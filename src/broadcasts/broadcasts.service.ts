@@ -10,6 +10,8 @@ import { normalizePhone } from '../leads/phone.js';
 import { buildRecipientList, type RecipientInput } from './recipients.js';
 import type { RecipientCounts } from './recipient-status.js';
 import { progressOf } from './send.repo.js';
+import type { broadcastJob } from './broadcast.job.js';
+import type { JobParams } from '../jobs/types.js';
 
 const MAX_ISSUES = 50;
 
@@ -64,7 +66,7 @@ export async function acceptBroadcast(
   return acceptJob(deps.accept, {
     caller: who,
     op: 'broadcast_whatsapp',
-    params: { message_type: content.type, ...(content.type === 'template' ? { template: content.name } : {}), recipient_count: list.recipients.length },
+    params: { message_type: content.type, ...(content.type === 'template' ? { template: content.name } : {}), recipient_count: list.recipients.length } satisfies JobParams<ReturnType<typeof broadcastJob>>,
     identity: { content, phones: phonesSorted },
     total: list.recipients.length,
     idempotency,

@@ -1,12 +1,16 @@
 import type { Queryable } from '../db/pool.js';
 import { acceptJob, type AcceptDeps, type Accepted } from '../gate/accept.js';
+import type { JobParams } from '../jobs/types.js';
 import { NotFoundError, ValidationError } from '../lib/errors.js';
 import { countImported } from './bulk.repo.js';
+import type { deleteImportedJob } from './delete-imported.job.js';
+import type { deleteLeadsJob } from './delete-leads.job.js';
 import { distinctSorted } from './checkpoint.js';
 import { importExists } from './imports.repo.js';
 import { isUserOfBusiness } from './leads.repo.js';
 import { uniqueTags } from './leads.schemas.js';
 import type { LeadCaller } from './leads.service.js';
+import type { updateLeadsJob } from './update-leads.job.js';
 
 type Idempotency = { key: string; requestHash: string } | undefined;
 
@@ -16,7 +20,7 @@ export async function acceptBulkDelete(deps: AcceptDeps, who: LeadCaller, leadId
   return acceptJob(deps, {
     caller: who,
     op: 'delete_leads_bulk',
-    params: { lead_count: targets.length },
+    params: { lead_count: targets.length } satisfies JobParams<typeof deleteLeadsJob>,
     targets,
     total: targets.length,
     idempotency,
@@ -24,12 +28,7 @@ export async function acceptBulkDelete(deps: AcceptDeps, who: LeadCaller, leadId
 }
 
 /** The change set as stored in the job's params (and read back by update-leads.job.ts). */
-export interface LeadSet {
-  status?: string | undefined;
-  owner_user_id?: number | null | undefined;
-  tags_add?: string[] | undefined;
-  tags_remove?: string[] | undefined;
-}
+export type LeadSet = JobParams<typeof updateLeadsJob>['set'];
 
 export async function acceptBulkUpdate(
   deps: AcceptDeps,
@@ -53,7 +52,7 @@ export async function acceptBulkUpdate(
   return acceptJob(deps, {
     caller: who,
     op: 'update_leads_bulk',
-    params: { lead_count: targets.length, set: cleanSet },
+    params: { lead_count: targets.length, set: cleanSet } satisfies JobParams<typeof updateLeadsJob>,
     targets,
     total: targets.length,
     idempotency,
@@ -78,7 +77,7 @@ export async function acceptDeleteImported(
     return acceptJob(deps, {
       caller: who,
       op: 'delete_imported_leads',
-      params: { mode: 'lead_ids', lead_count: targets.length },
+      params: { mode: 'lead_ids', lead_count: targets.length } satisfies JobParams<typeof deleteImportedJob>,
       targets,
       total: targets.length,
       idempotency,
@@ -89,7 +88,7 @@ export async function acceptDeleteImported(
   return acceptJob(deps, {
     caller: who,
     op: 'delete_imported_leads',
-    params: importId === null ? { mode: 'all' } : { mode: 'import', import_id: importId },
+    params: (importId === null ? { mode: 'all' } : { mode: 'import', import_id: importId }) satisfies JobParams<typeof deleteImportedJob>,
     total: await countImported(db, who.businessId, importId),
     idempotency,
   });

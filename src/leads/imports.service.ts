@@ -6,6 +6,8 @@ import type { Idempotency } from '../gate/accept.js';
 import type { RawImportRow } from './import-rows.js';
 import { getImport, insertImport, insertImportChunks, type ImportRow } from './imports.repo.js';
 import type { LeadCaller } from './leads.service.js';
+import type { importLeadsJob } from './import-leads.job.js';
+import type { JobParams } from '../jobs/types.js';
 
 export interface ImportRequest {
   rows: RawImportRow[];
@@ -59,7 +61,7 @@ export async function acceptImport(
   return acceptJob(deps, {
     caller: who,
     op: 'import_leads',
-    params: { filename: req.filename, row_count: req.rows.length, default_country: who.defaultCountry },
+    params: { filename: req.filename, row_count: req.rows.length, default_country: who.defaultCountry } satisfies JobParams<typeof importLeadsJob>,
     identity: { content: content.hash },
     total: req.rows.length,
     idempotency,

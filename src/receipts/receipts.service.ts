@@ -1,6 +1,8 @@
 import type { Queryable } from '../db/pool.js';
 import { acceptJob, type AcceptDeps, type Accepted } from '../gate/accept.js';
 import { countReceipts, type ReceiptRow } from './receipts.repo.js';
+import type { deleteReceiptsJob } from './delete-receipts.job.js';
+import type { JobParams } from '../jobs/types.js';
 
 export function receiptView(r: ReceiptRow) {
   return {
@@ -23,7 +25,7 @@ export async function acceptDeleteAllReceipts(
   return acceptJob(deps, {
     caller: who,
     op: 'delete_receipts_all',
-    params: {},
+    params: {} satisfies JobParams<typeof deleteReceiptsJob>,
     total: await countReceipts(db, who.businessId),
     idempotency,
   });
