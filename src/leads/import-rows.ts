@@ -15,6 +15,13 @@ export interface RawImportRow {
   tags?: unknown;
 }
 
+/** A slice of an import's rows as staged in import_chunks: rows `firstRowNo`… as one JSON text. */
+export interface ImportChunk {
+  firstRowNo: number;
+  rowCount: number;
+  json: string;
+}
+
 export interface ValidLeadRow {
   phone: string;
   name: string | null;

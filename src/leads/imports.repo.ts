@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/pool.js';
-import type { ImportError, RawImportRow, ValidLeadRow } from './import-rows.js';
-import type { ImportChunk } from './imports.service.js';
+import { abandonedJobSql, jobJoin, jobSummaryOf } from '../jobs/domain-api.js';
+import type { ImportChunk, ImportError, RawImportRow, ValidLeadRow } from './import-rows.js';
 
 export interface ImportRow {
   id: number;
@@ -136,14 +136,15 @@ export async function addImportCounts(
 /** The import with its job's status: the job is the one source of truth for progress. */
 export async function getImport(db: Queryable, businessId: number, id: number): Promise<ImportRow | null> {
   const { rows } = await db.query<ImportRow>(
-    `SELECT i.id, i.job_id, i.filename, coalesce(j.status, i.status) AS status, i.total, i.inserted,
-            i.duplicates, i.invalid, i.errors, i.created_by, i.created_at
-       FROM imports i
-       LEFT JOIN jobs j ON j.business_id = i.business_id AND j.id = i.job_id
-      WHERE i.business_id = $1 AND i.id = $2`,
+    `SELECT id, job_id, filename, status, total, inserted, duplicates, invalid, errors, created_by, created_at
+       FROM imports
+      WHERE business_id = $1 AND id = $2`,
     [businessId, id],
   );
-  return rows[0] ?? null;
+  const imp = rows[0];
+  if (!imp) return null;
+  const job = imp.job_id === null ? null : await jobSummaryOf(db, businessId, imp.job_id);
+  return job ? { ...imp, status: job.status } : imp;
 }
 
 export async function importExists(db: Queryable, businessId: number, id: number): Promise<boolean> {
@@ -160,8 +161,8 @@ export async function pruneAbandonedImportRows(db: Queryable, limit = 1_000): Pr
     `DELETE FROM import_chunks WHERE (import_id, first_row_no) IN (
        SELECT c.import_id, c.first_row_no FROM import_chunks c
          JOIN imports i ON i.id = c.import_id
-         JOIN jobs j ON j.id = i.job_id
-        WHERE j.status IN ('cancelled', 'failed')
+         ${jobJoin('j', 'i.job_id')}
+        WHERE ${abandonedJobSql('j')}
         LIMIT $1)`,
     [limit],
   );

@@ -3,7 +3,7 @@ import type { Queryable } from '../db/pool.js';
 import { acceptJob, type AcceptDeps, type Accepted } from '../gate/accept.js';
 import { NotFoundError } from '../lib/errors.js';
 import type { Idempotency } from '../gate/accept.js';
-import type { RawImportRow } from './import-rows.js';
+import type { ImportChunk, RawImportRow } from './import-rows.js';
 import { getImport, insertImport, insertImportChunks, type ImportRow } from './imports.repo.js';
 import type { LeadCaller } from './leads.service.js';
 import type { importLeadsJob } from './import-leads.job.js';
@@ -16,12 +16,6 @@ export interface ImportRequest {
 
 /** Rows per staged chunk: a batch of 50 re-reads at most one ~40 KB chunk. */
 export const IMPORT_CHUNK_ROWS = 500;
-
-export interface ImportChunk {
-  firstRowNo: number;
-  rowCount: number;
-  json: string;
-}
 
 export interface ImportContent {
   chunks: ImportChunk[];
