@@ -26,7 +26,7 @@ export const Broadcast = z.object({
   phone_number_id: z.string(),
   error: z.string().nullable(),
   created_at: Timestamp,
-});
+}).describe('A broadcast with its recipient counts by status');
 export type Broadcast = z.infer<typeof Broadcast>;
 
 export const Recipient = z.object({
@@ -43,10 +43,10 @@ export const Recipient = z.object({
   delivered_at: Timestamp.nullable(),
   read_at: Timestamp.nullable(),
   updated_at: Timestamp,
-});
+}).describe('A recipient of a broadcast');
 export type Recipient = z.infer<typeof Recipient>;
 
-export const OptOut = z.object({ id: Int, phone: z.string(), source: z.enum(['api', 'inbound_stop']), created_at: Timestamp });
+export const OptOut = z.object({ id: Int, phone: z.string(), source: z.enum(['api', 'inbound_stop']), created_at: Timestamp }).describe('An opted-out number');
 export type OptOut = z.infer<typeof OptOut>;
 
 /** What `POST /webhooks/whatsapp` answers Meta (which only looks at the 200). */
@@ -56,5 +56,5 @@ export const WhatsAppWebhookAck = z.object({
   statuses: Int.optional(),
   applied: Int.optional(),
   opted_out: Int.optional(),
-});
+}).describe('Acknowledged');
 export type WhatsAppWebhookAck = z.infer<typeof WhatsAppWebhookAck>;

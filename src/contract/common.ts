@@ -39,5 +39,5 @@ export function pageOf<T extends z.ZodType>(item: T) {
   return z.object({
     items: z.array(item),
     next_cursor: z.string().nullable().describe('pass as ?cursor= for the next page; null on the last one'),
-  });
+  }).describe(`A page of items (${item.description ?? 'see the schema'}) and next_cursor`);
 }

@@ -30,7 +30,7 @@ export const Job = z.object({
   cancel_requested: z.boolean().describe('a cancel waits for the next batch boundary'),
   attempts: Int,
   run_at: Timestamp,
-});
+}).describe('A job (API.md "Jobs")');
 export type Job = z.infer<typeof Job>;
 
 /**

@@ -14,12 +14,12 @@ export const Lead = z.object({
   owner_user_id: Int.nullable(),
   created_at: Timestamp,
   updated_at: Timestamp,
-});
+}).describe('A lead');
 export type Lead = z.infer<typeof Lead>;
 
 export const LeadDetail = Lead.extend({
   counts: z.object({ notes: Int, activities: Int, reminders: Int }),
-});
+}).describe('A lead with the counts of its notes, activities and reminders');
 export type LeadDetail = z.infer<typeof LeadDetail>;
 
 export const Note = z.object({
@@ -28,13 +28,13 @@ export const Note = z.object({
   text: z.string(),
   created_by: Int.nullable(),
   created_at: Timestamp,
-});
+}).describe('A note');
 export type Note = z.infer<typeof Note>;
 
-export const Activity = Note.extend({ type: z.string() });
+export const Activity = Note.extend({ type: z.string() }).describe('An activity');
 export type Activity = z.infer<typeof Activity>;
 
-export const Reminder = Note.extend({ due_at: Timestamp });
+export const Reminder = Note.extend({ due_at: Timestamp }).describe('A reminder');
 export type Reminder = z.infer<typeof Reminder>;
 
 /** An import (`GET /imports/{id}`): counts so far and the first 1000 invalid rows. */
@@ -49,5 +49,5 @@ export const Import = z.object({
   invalid: Int,
   errors: z.array(z.object({ row: Int.describe('1-based data row (the CSV header is not counted)'), message: z.string() })),
   created_at: Timestamp,
-});
+}).describe('An import: counts so far and the first 1000 invalid rows');
 export type Import = z.infer<typeof Import>;

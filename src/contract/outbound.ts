@@ -22,7 +22,7 @@ export const Call = z.object({
   answered_at: Timestamp.nullable(),
   ended_at: Timestamp.nullable(),
   error: z.string().nullable(),
-});
+}).describe('A call');
 export type Call = z.infer<typeof Call>;
 
 export const RUN_ITEM_STATUSES = ['queued', 'dialing', 'calling', 'completed', 'busy', 'no_answer', 'failed', 'cancelled', 'skipped'] as const;
@@ -40,7 +40,7 @@ export const Run = z.object({
   concurrency: Int,
   counts: RunCounts,
   created_at: Timestamp,
-});
+}).describe('A run with the count of its items per status');
 export type Run = z.infer<typeof Run>;
 
 export const RunItem = z.object({
@@ -51,13 +51,13 @@ export const RunItem = z.object({
   call_sid: z.string().nullable(),
   attempts: Int,
   error: z.string().nullable(),
-});
+}).describe('An item of a run (one per lead)');
 export type RunItem = z.infer<typeof RunItem>;
 
-export const DirectCalls = z.object({ calls: z.array(Call) });
+export const DirectCalls = z.object({ calls: z.array(Call) }).describe('The calls placed');
 export type DirectCalls = z.infer<typeof DirectCalls>;
 
-export const ActiveCalls = z.object({ active: Int, limit: Int, calls: z.array(Call) });
+export const ActiveCalls = z.object({ active: Int, limit: Int, calls: z.array(Call) }).describe('The business\'s active calls against its limit');
 export type ActiveCalls = z.infer<typeof ActiveCalls>;
 
 export const DialerSettings = z.object({
@@ -66,10 +66,10 @@ export const DialerSettings = z.object({
   calling_hours: z.object({ start: z.string(), end: z.string(), default: z.boolean().describe('true: the deployment\'s default hours apply') }),
   retry: z.object({ busy: Int, no_answer: Int, delay_s: Int }),
   max_call_s: Int,
-});
+}).describe('Dialer rules');
 export type DialerSettings = z.infer<typeof DialerSettings>;
 
-export const DncNumber = z.object({ phone: z.string(), reason: z.string().nullable(), created_at: Timestamp });
+export const DncNumber = z.object({ phone: z.string(), reason: z.string().nullable(), created_at: Timestamp }).describe('A number on the do-not-call list');
 export type DncNumber = z.infer<typeof DncNumber>;
 
 /** 202 from `GET /calls/{call_sid}/recording` while the recording is being fetched. */
@@ -77,5 +77,5 @@ export const RecordingProcessing = z.object({
   status: z.literal('processing'),
   job_id: Int,
   retry_after: Int.describe('seconds; also in the Retry-After header'),
-});
+}).describe('Processing: retry after `retry_after` seconds');
 export type RecordingProcessing = z.infer<typeof RecordingProcessing>;

@@ -8,5 +8,5 @@ export const Receipt = z.object({
   currency: z.string().describe('ISO 4217'),
   issued_at: Timestamp,
   created_at: Timestamp,
-});
+}).describe('A receipt');
 export type Receipt = z.infer<typeof Receipt>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Page } from '../contract/common.js';
 import { ValidationError } from '../lib/errors.js';
 
 export const listQuery = {
@@ -24,7 +25,7 @@ export function decodeCursor(cursor: string | undefined): number | undefined {
 }
 
 /** Fetch limit + 1 rows; the extra one tells whether there is a next page. */
-export function page<T extends { id: number }, V>(rows: T[], limit: number, view: (row: T) => V): { items: V[]; next_cursor: string | null } {
+export function page<T extends { id: number }, V>(rows: T[], limit: number, view: (row: T) => V): Page<V> {
   const items = rows.slice(0, limit);
   const last = items.at(-1);
   return { items: items.map(view), next_cursor: rows.length > limit && last ? encodeCursor(last.id) : null };
