@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool.js';
+import { jobSummariesOf } from '../jobs/domain-api.js';
 import type { MessageContent } from '../providers/whatsapp/types.js';
 import type { RecipientStatus } from './recipient-status.js';
 
@@ -16,8 +17,8 @@ export interface BroadcastRow {
   last_error: string | null;
 }
 
-const BROADCAST_COLUMNS = `b.id, b.business_id, b.job_id, b.phone_number_id, b.message, b.duplicates, b.created_by, b.created_at,
-  j.status AS job_status, j.last_error`;
+type BroadcastOnly = Omit<BroadcastRow, 'job_status' | 'last_error'>;
+const BROADCAST_COLUMNS = `b.id, b.business_id, b.job_id, b.phone_number_id, b.message, b.duplicates, b.created_by, b.created_at`;
 
 export async function insertBroadcast(
   db: Queryable,
@@ -58,34 +59,39 @@ export async function insertRecipients(
 }
 
 export async function getBroadcast(db: Queryable, businessId: number, id: number): Promise<BroadcastRow | null> {
-  const { rows } = await db.query<BroadcastRow>(
-    `SELECT ${BROADCAST_COLUMNS}
-       FROM whatsapp_broadcasts b LEFT JOIN jobs j ON j.id = b.job_id AND j.business_id = $1
-      WHERE b.business_id = $1 AND b.id = $2`,
+  const { rows } = await db.query<BroadcastOnly>(
+    `SELECT ${BROADCAST_COLUMNS} FROM whatsapp_broadcasts b WHERE b.business_id = $1 AND b.id = $2`,
     [businessId, id],
   );
-  return rows[0] ?? null;
+  return (await withJobs(db, businessId, rows))[0] ?? null;
 }
 
 export async function getBroadcastByJob(db: Queryable, businessId: number, jobId: number): Promise<BroadcastRow | null> {
-  const { rows } = await db.query<BroadcastRow>(
-    `SELECT ${BROADCAST_COLUMNS}
-       FROM whatsapp_broadcasts b LEFT JOIN jobs j ON j.id = b.job_id AND j.business_id = $1
-      WHERE b.business_id = $1 AND b.job_id = $2`,
+  const { rows } = await db.query<BroadcastOnly>(
+    `SELECT ${BROADCAST_COLUMNS} FROM whatsapp_broadcasts b WHERE b.business_id = $1 AND b.job_id = $2`,
     [businessId, jobId],
   );
-  return rows[0] ?? null;
+  return (await withJobs(db, businessId, rows))[0] ?? null;
 }
 
 export async function listBroadcasts(db: Queryable, businessId: number, f: { beforeId?: number | undefined; limit: number }): Promise<BroadcastRow[]> {
-  const { rows } = await db.query<BroadcastRow>(
+  const { rows } = await db.query<BroadcastOnly>(
     `SELECT ${BROADCAST_COLUMNS}
-       FROM whatsapp_broadcasts b LEFT JOIN jobs j ON j.id = b.job_id AND j.business_id = $1
+       FROM whatsapp_broadcasts b
       WHERE b.business_id = $1 AND ($2::bigint IS NULL OR b.id < $2)
       ORDER BY b.id DESC LIMIT $3`,
     [businessId, f.beforeId ?? null, f.limit],
   );
-  return rows;
+  return withJobs(db, businessId, rows);
+}
+
+/** The jobs' status and error, in one query for the whole page. */
+async function withJobs(db: Queryable, businessId: number, rows: BroadcastOnly[]): Promise<BroadcastRow[]> {
+  const jobs = await jobSummariesOf(db, businessId, rows.map((b) => b.job_id));
+  return rows.map((b) => {
+    const job = jobs.get(b.job_id);
+    return { ...b, job_status: job?.status ?? null, last_error: job?.last_error ?? null };
+  });
 }
 
 export interface RecipientRow {

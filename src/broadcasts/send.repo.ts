@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool.js';
+import { jobHeldSql } from '../jobs/domain-api.js';
 import { UNKNOWN_OUTCOME, emptyCounts, type RecipientCounts, type RecipientStatus } from './recipient-status.js';
 import type { RecipientOutcome } from './send-outcome.js';
 
@@ -26,15 +27,13 @@ export async function claimWave(
 ): Promise<ClaimedRecipient[]> {
   const { rows } = await db.query<ClaimedRecipient>({
     name: 'bulkhead_wa_claim_wave',
-    text: `WITH fence AS (
-             SELECT 1 FROM jobs WHERE id = $3 AND business_id = $1 AND locked_by = $4 AND attempts = $5 AND status = 'running'
-           ), picked AS (
+    text: `WITH picked AS (
              SELECT r.id,
                     EXISTS (SELECT 1 FROM whatsapp_opt_outs o WHERE o.business_id = $1 AND o.phone = r.phone) AS opted_out
                FROM whatsapp_recipients r
               WHERE r.business_id = $1 AND r.broadcast_id = $2 AND r.status = 'queued'
                 AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= now())
-                AND EXISTS (SELECT 1 FROM fence)
+                AND ${jobHeldSql({ businessId: '$1', jobId: '$3', workerId: '$4', attempt: '$5' })}
               ORDER BY r.id
               LIMIT $6
               FOR UPDATE OF r SKIP LOCKED

@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import type pg from 'pg';
+import { dueJobsByQueue, jobCountsByTypeAndStatus } from '../jobs/domain-api.js';
 import { createJobMetrics, type JobMetrics } from '../jobs/metrics.js';
 
 export interface AppMetrics {
@@ -27,9 +28,7 @@ export function createAppMetrics(pool: pg.Pool): AppMetrics {
     labelNames: ['type', 'status'],
     registers: [registry],
     async collect() {
-      const { rows } = await pool.query<{ type: string; status: string; n: number }>(
-        `SELECT type, status, count(*)::int AS n FROM jobs GROUP BY type, status`,
-      );
+      const rows = await jobCountsByTypeAndStatus(pool);
       this.reset();
       for (const r of rows) this.set({ type: r.type, status: r.status }, r.n);
     },
@@ -40,9 +39,7 @@ export function createAppMetrics(pool: pg.Pool): AppMetrics {
     labelNames: ['queue'],
     registers: [registry],
     async collect() {
-      const { rows } = await pool.query<{ queue: string; n: number }>(
-        `SELECT queue, count(*)::int AS n FROM jobs WHERE status = 'queued' AND run_at <= now() GROUP BY queue`,
-      );
+      const rows = await dueJobsByQueue(pool);
       this.reset();
       for (const r of rows) this.set({ queue: r.queue }, r.n);
     },

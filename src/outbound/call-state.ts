@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { withTx, type Queryable } from '../db/pool.js';
+import { wakeJobSql } from '../jobs/domain-api.js';
 import { advance, isFinalCall, outcomeOf, rankSql, type CallStatus } from './call-status.js';
 import { ACTIVE_SQL, lockCall, updateCall, type CallRow } from './calls.repo.js';
 import { isRetriedOutcome, nextRetry, NO_RETRY, retryDueSql, type RetryPolicy } from './retry.js';
@@ -69,9 +70,7 @@ async function endActiveCall(db: Queryable, businessId: number, callId: number, 
               WHERE i.business_id = $1 AND i.id = c.run_item_id AND i.call_id = c.id
              RETURNING i.run_id),
            j AS (
-             UPDATE jobs SET run_at = now() + interval '250 milliseconds'
-              WHERE business_id = $1 AND id = (SELECT r.job_id FROM outbound_runs r JOIN i ON r.id = i.run_id WHERE r.business_id = $1)
-                AND status = 'queued' AND run_at > now() + interval '250 milliseconds')
+             ${wakeJobSql({ businessId: '$1', jobId: '(SELECT r.job_id FROM outbound_runs r JOIN i ON r.id = i.run_id WHERE r.business_id = $1)', withinMs: 250 })})
            SELECT pg_notify($8, $1::text) FROM c`,
     values: [businessId, callId, r.status, r.sid ?? null, r.durationS ?? null, r.error ?? null, outcomeOf(r.status), DIALER_CHANNEL],
   });
@@ -168,9 +167,7 @@ async function settleItem(tx: pg.PoolClient, businessId: number, call: CallRow, 
        UPDATE run_items SET status = $4, error = coalesce($5, error), updated_at = now()
         WHERE business_id = $1 AND id = $2 AND call_id = $3
         RETURNING run_id)
-     UPDATE jobs SET run_at = now() + interval '250 milliseconds'
-      WHERE business_id = $1 AND id = (SELECT r.job_id FROM outbound_runs r JOIN i ON r.id = i.run_id WHERE r.business_id = $1)
-        AND status = 'queued' AND run_at > now() + interval '250 milliseconds'`,
+     ${wakeJobSql({ businessId: '$1', jobId: '(SELECT r.job_id FROM outbound_runs r JOIN i ON r.id = i.run_id WHERE r.business_id = $1)', withinMs: 250 })}`,
     [businessId, call.run_item_id, call.id, outcome, error],
   );
 }

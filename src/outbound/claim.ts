@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { withTx } from '../db/pool.js';
+import { jobJoin, runnableJobSql } from '../jobs/domain-api.js';
 import { AppError, ConflictError } from '../lib/errors.js';
 import { callingWindowState } from './calling-hours.js';
 import { DIALER_CHANNEL } from './call-state.js';
@@ -117,8 +118,8 @@ export async function claimRunItems(pool: pg.Pool, businessId: number, o: ClaimO
                                            ORDER BY i.next_attempt_at, i.id
                                            LIMIT least(r.concurrency, s.max_outbound_calls) + ${DNC_LOOKAHEAD}) i)
                                 ELSE '[]'::json END AS items
-                           FROM outbound_runs r JOIN jobs j ON j.id = r.job_id AND j.business_id = $1
-                          WHERE r.business_id = $1 AND j.status IN ('queued', 'running') AND NOT j.cancel_requested) r) rr`,
+                           FROM outbound_runs r ${jobJoin('j', 'r.job_id', '$1')}
+                          WHERE r.business_id = $1 AND ${runnableJobSql('j')}) r) rr`,
       values: [businessId],
     });
     const b = obs[0];

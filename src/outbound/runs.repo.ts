@@ -1,5 +1,6 @@
 import { ACTIVE_SQL } from './calls.repo.js';
 import type { Queryable } from '../db/pool.js';
+import { jobJoin, jobSummariesOf, jobSummaryOf } from '../jobs/domain-api.js';
 
 export const ITEM_STATUSES = ['queued', 'dialing', 'calling', 'completed', 'busy', 'no_answer', 'failed', 'cancelled', 'skipped'] as const;
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
@@ -53,27 +54,45 @@ export async function insertRunItems(db: Queryable, businessId: number, runId: n
   return rowCount ?? 0;
 }
 
+type RunOnly = Omit<RunRow, 'job_status'>;
+const RUN_COLUMNS = `r.id, r.business_id, r.job_id, r.concurrency, r.created_at`;
+
+/** A run and its job's status; a run whose job was pruned is gone with it. */
 export async function getRun(db: Queryable, businessId: number, runId: number): Promise<RunRow | null> {
-  const { rows } = await db.query<RunRow>(
-    `SELECT r.id, r.business_id, r.job_id, r.concurrency, r.created_at, j.status AS job_status
-       FROM outbound_runs r JOIN jobs j ON j.id = r.job_id AND j.business_id = $1
-      WHERE r.business_id = $1 AND r.id = $2`,
+  const { rows } = await db.query<RunOnly>(
+    `SELECT ${RUN_COLUMNS} FROM outbound_runs r WHERE r.business_id = $1 AND r.id = $2`,
     [businessId, runId],
   );
-  return rows[0] ?? null;
+  const run = rows[0];
+  const job = run ? await jobSummaryOf(db, businessId, run.job_id) : null;
+  return run && job ? { ...run, job_status: job.status } : null;
 }
 
-/** The business's runs, newest first, before `beforeId` (keyset). */
+/**
+ * The business's runs, newest first, before `beforeId` (keyset), with their jobs' statuses (one
+ * query by ids per page). Runs whose job was pruned are left out, as getRun leaves them out; the
+ * page reads on past them so it stays full.
+ */
 export async function listRuns(db: Queryable, businessId: number, beforeId: number | undefined, limit: number): Promise<RunRow[]> {
-  const { rows } = await db.query<RunRow>(
-    `SELECT r.id, r.business_id, r.job_id, r.concurrency, r.created_at, j.status AS job_status
-       FROM outbound_runs r JOIN jobs j ON j.id = r.job_id AND j.business_id = $1
-      WHERE r.business_id = $1 AND ($2::bigint IS NULL OR r.id < $2)
-      ORDER BY r.id DESC
-      LIMIT $3`,
-    [businessId, beforeId ?? null, limit],
-  );
-  return rows;
+  const out: RunRow[] = [];
+  let before = beforeId ?? null;
+  for (;;) {
+    const { rows } = await db.query<RunOnly>(
+      `SELECT ${RUN_COLUMNS} FROM outbound_runs r
+        WHERE r.business_id = $1 AND ($2::bigint IS NULL OR r.id < $2)
+        ORDER BY r.id DESC
+        LIMIT $3`,
+      [businessId, before, limit],
+    );
+    const jobs = await jobSummariesOf(db, businessId, rows.map((r) => r.job_id));
+    for (const r of rows) {
+      const job = jobs.get(r.job_id);
+      if (job) out.push({ ...r, job_status: job.status });
+    }
+    const last = rows.at(-1);
+    if (out.length >= limit || rows.length < limit || !last) return out.slice(0, limit);
+    before = last.id;
+  }
 }
 
 /** Item counts per status of several runs, in one statement (a list page, not one query per run). */
@@ -151,7 +170,8 @@ export interface RunBatchState {
 
 /**
  * Everything a batch of the run's job reads, in one statement (it runs once per call ended: at
- * 1000 businesses, three separate reads were a measurable share of the database's work).
+ * 1000 businesses, three separate reads were a measurable share of the database's work), hence
+ * the engine's join fragment for the job's cancel request rather than a call of its API.
  */
 export async function runBatchState(db: Queryable, businessId: number, jobId: number): Promise<RunBatchState | null> {
   const { rows } = await db.query<RunBatchState>({
@@ -160,7 +180,7 @@ export async function runBatchState(db: Queryable, businessId: number, jobId: nu
                   p.total, p.ended, p.completed, p.due,
                   (SELECT count(*)::int FROM calls c WHERE c.business_id = $1 AND c.run_id = r.id AND c.status IN ${ACTIVE_SQL}) AS active
              FROM outbound_runs r
-             JOIN jobs j ON j.business_id = $1 AND j.id = r.job_id
+             ${jobJoin('j', 'r.job_id', '$1')}
              CROSS JOIN LATERAL (
                SELECT count(*)::int AS total,
                       count(*) FILTER (WHERE status IN ${ENDED_ITEM_SQL})::int AS ended,

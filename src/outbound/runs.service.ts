@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { acceptJob, type AcceptDeps, type Accepted, type Caller, type Idempotency } from '../gate/accept.js';
+import { setJobTotal } from '../jobs/domain-api.js';
 import { ValidationError } from '../lib/errors.js';
 import { DIALER_CHANNEL } from './call-state.js';
 import { insertRun, insertRunItems } from './runs.repo.js';
@@ -44,7 +45,7 @@ export async function acceptRun(
         throw new ValidationError('None of these ids is a lead of your business.', [{ path: 'body.lead_ids', message: 'no lead of your business' }]);
       }
       if (items !== targets.length) {
-        await tx.query(`UPDATE jobs SET total = $3 WHERE business_id = $1 AND id = $2`, [who.businessId, job.id, items]);
+        await setJobTotal(tx, who.businessId, job.id, items);
       }
       // Dialers start filling at commit, without waiting for a worker to claim the job.
       await tx.query(`SELECT pg_notify($1, $2::text)`, [DIALER_CHANNEL, who.businessId]);

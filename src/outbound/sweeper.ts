@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { DialerConfig } from '../config/config.js';
+import { jobJoin, runnableJobSql, stoppedJobSql } from '../jobs/domain-api.js';
 import type { Logger } from '../lib/logger.js';
 import type { TelephonyProvider } from '../providers/telephony/types.js';
 import { applyProviderState } from './call-state.js';
@@ -111,8 +112,8 @@ export function createSweeper(deps: SweeperDeps) {
       `SELECT DISTINCT r.business_id, r.id AS run_id
          FROM run_items i
          JOIN outbound_runs r ON r.id = i.run_id
-         JOIN jobs j ON j.id = r.job_id
-        WHERE i.status = 'queued' AND (j.status IN ('cancelled', 'failed') OR j.cancel_requested)
+         ${jobJoin('j', 'r.job_id')}
+        WHERE i.status = 'queued' AND ${stoppedJobSql('j')}
         LIMIT $1`,
       [SWEEP_BATCH],
     );
@@ -129,9 +130,9 @@ export function createSweeper(deps: SweeperDeps) {
         WHERE b.id IN (SELECT DISTINCT i.business_id
                          FROM run_items i
                          JOIN outbound_runs r ON r.id = i.run_id
-                         JOIN jobs j ON j.id = r.job_id
+                         ${jobJoin('j', 'r.job_id')}
                         WHERE i.status = 'queued' AND i.next_attempt_at <= now()
-                          AND j.status IN ('queued', 'running') AND NOT j.cancel_requested)
+                          AND ${runnableJobSql('j')})
           AND (SELECT count(*) FROM calls c WHERE c.business_id = b.id AND c.status IN ${ACTIVE_SQL}) < b.max_outbound_calls
         LIMIT 5000`,
     );

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { acceptJob, type AcceptDeps, type Caller } from '../gate/accept.js';
+import { activeJobByLockKey } from '../jobs/domain-api.js';
 import { GateRefusal, NotFoundError } from '../lib/errors.js';
 import { isActiveCall, isFinalCall } from '../outbound/call-status.js';
 import { getCallBySid, type CallRow } from '../outbound/calls.repo.js';
@@ -16,11 +17,7 @@ export function recordingLockKey(callSid: string): string {
 }
 
 async function activeDownload(pool: pg.Pool, businessId: number, callSid: string): Promise<number | null> {
-  const { rows } = await pool.query<{ id: number }>(
-    `SELECT id FROM jobs WHERE business_id = $1 AND lock_key = $2 AND status IN ('queued', 'running', 'paused') LIMIT 1`,
-    [businessId, recordingLockKey(callSid)],
-  );
-  return rows[0]?.id ?? null;
+  return activeJobByLockKey(pool, businessId, recordingLockKey(callSid));
 }
 
 function hasNoRecording(call: CallRow): boolean {
