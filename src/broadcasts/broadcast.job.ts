@@ -22,7 +22,7 @@ export interface BroadcastJobDeps {
 /**
  * A batch sends for about this long. The broadcast's batch is a slice of time, not a row
  * count: the provider's limit is per second, and pause/cancel (honoured at batch boundaries)
- * should take effect within about a second whatever the rate.
+ * take effect within one batch (~2 s) whatever the rate.
  */
 const BATCH_MS = 2_000;
 /**

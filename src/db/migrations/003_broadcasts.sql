@@ -26,7 +26,7 @@ CREATE TABLE whatsapp_recipients (
   lead_id         bigint,
   status          text        NOT NULL DEFAULT 'queued'
                   CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'read', 'failed', 'skipped')),
-  -- Why it is skipped or failed (opted_out, needs_template, not_on_whatsapp, unknown_after_crash …),
+  -- Why it is skipped or failed (opted_out, needs_template, not_on_whatsapp, unknown_outcome …),
   -- or why a queued one waits (rate_limited, pair_rate_limited, provider_unavailable).
   reason          text,
   error_code      int,
