@@ -27,9 +27,6 @@ export const IsoInstant = z.iso
     return ms === null ? s : new Date(ms).toISOString();
   });
 
-/** The error envelope and the 202 of accepted work: one definition, in the contract. */
-export { Accepted as AcceptedSchema, ApiErrorBody as ErrorSchema } from '../contract/index.js';
-
 /** 204: no body (`reply.status(204).send()` is never serialized). */
 export const NoContent = z.undefined().describe('No Content');
 
