@@ -26,7 +26,7 @@ export async function lockBusinessSlots(tx: pg.PoolClient, businessId: number): 
  * the claims of one business queued behind each other, each holding a pooled connection while it
  * waited — with 3 worker processes calls/s *fell* to a fifth (docs/SCALING.md). A fill that finds
  * the lock taken returns 'locked' and the dialer tries again a few ms later, or drops it when it
- * was only a NOTIFY heard while the peers are unknown (dialer.ts, retryLocked). Direct calls
+ * was only a NOTIFY heard while the peers are unknown (fill-scheduler.ts, retryLocked). Direct calls
  * still wait (claimDirectCalls): a person is waiting for that answer, and they are rare.
  */
 async function tryLockBusinessSlots(tx: pg.PoolClient, businessId: number): Promise<boolean> {
@@ -211,7 +211,7 @@ export async function claimDirectCalls(
     if (freeSlots(o.active, o.limit) < leads.length) throw new ConcurrencyLimitError(o.active, o.limit, leads.length);
     const calls = await insertCalls(tx, businessId, leads.map((l) => ({ leadId: l.id, runId: null, runItemId: null, attempt: 1, from, to: l.phone })));
     // A fill that only tried this lock and found it taken gave up (a NOTIFY heard while its
-    // dialer did not know its peers, dialer.ts): the dialers fill again once this commits.
+    // dialer did not know its peers, dialer-peers.ts): the dialers fill again once this commits.
     await tx.query(`SELECT pg_notify($1, $2::text)`, [DIALER_CHANNEL, businessId]);
     return calls;
   });
