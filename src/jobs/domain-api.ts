@@ -24,7 +24,6 @@ export {
 export interface JobSummary {
   id: number;
   status: JobStatus;
-  cancel_requested: boolean;
   last_error: string | null;
 }
 
@@ -35,7 +34,7 @@ export interface JobSummary {
 export async function jobSummariesOf(db: Queryable, businessId: number, jobIds: readonly number[]): Promise<Map<number, JobSummary>> {
   if (jobIds.length === 0) return new Map();
   const { rows } = await db.query<JobSummary>(
-    `SELECT id, status, cancel_requested, last_error FROM jobs WHERE business_id = $1 AND id = ANY($2::bigint[])`,
+    `SELECT id, status, last_error FROM jobs WHERE business_id = $1 AND id = ANY($2::bigint[])`,
     [businessId, [...new Set(jobIds)]],
   );
   return new Map(rows.map((j) => [j.id, j]));

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/pool.js';
 import { JOB_COLUMNS } from './sql/claim.js';
+import { ACTIVE_STATUS_SQL, RUNNABLE_STATUS_SQL } from './sql/fragments.js';
 import type { JobRow, JobStatus } from './types.js';
 
 export interface NewJob {
@@ -79,7 +80,7 @@ export async function listJobs(db: Queryable, businessId: number, f: JobFilter):
 export async function pauseJob(db: Queryable, businessId: number, jobId: number): Promise<JobRow | null> {
   const { rows } = await db.query<JobRow>(
     `UPDATE jobs SET status = 'paused', updated_at = now()
-      WHERE business_id = $1 AND id = $2 AND status IN ('queued', 'running') AND NOT cancel_requested
+      WHERE business_id = $1 AND id = $2 AND status IN ${RUNNABLE_STATUS_SQL} AND NOT cancel_requested
       RETURNING ${JOB_COLUMNS}`,
     [businessId, jobId],
   );
@@ -112,7 +113,7 @@ export async function cancelJob(db: Queryable, businessId: number, jobId: number
         SET status = CASE WHEN locked_by IS NULL THEN 'cancelled' ELSE status END,
             finished_at = CASE WHEN locked_by IS NULL THEN now() ELSE finished_at END,
             cancel_requested = true, updated_at = now()
-      WHERE business_id = $1 AND id = $2 AND status IN ('queued', 'running', 'paused')
+      WHERE business_id = $1 AND id = $2 AND status IN ${ACTIVE_STATUS_SQL}
       RETURNING ${JOB_COLUMNS}`,
     [businessId, jobId],
   );

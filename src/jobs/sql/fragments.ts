@@ -26,6 +26,7 @@ export function statusListSql(statuses: readonly JobStatus[]): string {
 
 /** The statuses that hold a job's lock (the partial unique index jobs_active_lock). */
 export const ACTIVE_STATUS_SQL = statusListSql(ACTIVE_STATUSES);
+export const RUNNABLE_STATUS_SQL = statusListSql(RUNNABLE_STATUSES);
 
 function alias(a: string): string {
   if (!/^[a-z_][a-z0-9_]*$/.test(a)) throw new Error(`not an SQL alias: ${a}`);
@@ -44,7 +45,7 @@ export function jobJoin(as: string, jobId: string, businessId?: string): string 
 /** The joined job may still do work: queued or running, and no cancel requested. */
 export function runnableJobSql(as: string): string {
   const a = alias(as);
-  return `${a}.status IN ${statusListSql(RUNNABLE_STATUSES)} AND NOT ${a}.cancel_requested`;
+  return `${a}.status IN ${RUNNABLE_STATUS_SQL} AND NOT ${a}.cancel_requested`;
 }
 
 /** The joined job will do no more work: it failed, was cancelled, or a cancel is pending. */
