@@ -129,7 +129,7 @@ export function createOutboundModule(deps: ModuleDeps): OutboundModule {
     stop(opts) {
       stopped ??= (async () => {
         await sweepTask?.stop(opts);
-        await dialer?.stop();
+        await dialer?.stop(opts);
         await simulator?.stop();
       })();
       return stopped;
