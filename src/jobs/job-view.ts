@@ -1,9 +1,6 @@
 import type { Job } from '../contract/jobs.js';
 import type { JobRow } from './types.js';
 
-/** @deprecated the contract's `Job`; kept for imports that still name it. */
-export type JobView = Job;
-
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 /** The public shape of a job (API.md "Jobs"), as the contract's `Job` describes it. */
