@@ -43,7 +43,7 @@ const THROUGHPUT_PENALTY_MS = 250;
  * the previous one is still going out, so the sender stays busy across waves.
  * Progress and completion are recounted from the recipient rows (the source of truth).
  */
-export const BroadcastParams = z.looseObject({
+const BroadcastParams = z.looseObject({
   message_type: z.enum(['text', 'template']),
   template: z.string().optional(),
   recipient_count: z.number().int().nonnegative(),

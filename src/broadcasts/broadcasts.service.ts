@@ -15,7 +15,7 @@ import type { JobParams } from '../jobs/types.js';
 
 const MAX_ISSUES = 50;
 
-export function contentOf(body: BroadcastBody): MessageContent {
+function contentOf(body: BroadcastBody): MessageContent {
   if (body.template) {
     return { type: 'template', name: body.template.name, language: body.template.language, variables: body.template.variables };
   }

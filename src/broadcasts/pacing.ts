@@ -33,7 +33,7 @@ import { withTx } from '../db/pool.js';
  * we keep is JITTER_MARGIN_MS longer than a second and holds 1 % fewer slots than the cap.
  */
 export const PACING_HEADROOM = 0.99;
-export const WINDOW_MS = 1_000;
+const WINDOW_MS = 1_000;
 export const JITTER_MARGIN_MS = 15;
 export const CATCH_UP_MS = 250;
 

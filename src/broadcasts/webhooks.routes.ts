@@ -11,7 +11,7 @@ import { verifySignature } from '../providers/whatsapp/signature.js';
 import { WebhookEnvelope } from '../providers/whatsapp/webhook-payload.js';
 import { handleWebhook } from './webhooks.service.js';
 
-export class ForbiddenWebhookError extends AppError {
+class ForbiddenWebhookError extends AppError {
   constructor(message: string) {
     super(403, 'forbidden', message);
   }
@@ -22,7 +22,7 @@ export class ForbiddenWebhookError extends AppError {
  * request bodies by their own enumerable properties, and this has none (a Buffer would be
  * walked byte by byte).
  */
-export class RawBody {
+class RawBody {
   readonly #bytes: Buffer;
   constructor(bytes: Buffer) {
     this.#bytes = bytes;

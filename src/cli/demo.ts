@@ -3,7 +3,7 @@ import { withTx } from '../db/pool.js';
 import { insertBusiness, insertUserWithToken } from '../tenancy/tenancy.repo.js';
 import { hashToken, newToken } from '../tenancy/tokens.js';
 
-export const DEMO_BUSINESS_NAME = 'Demo Realty';
+const DEMO_BUSINESS_NAME = 'Demo Realty';
 const DEMO_EMAIL = 'demo@bulkhead.local';
 const DEMO_LEADS = 3_000;
 

@@ -46,7 +46,7 @@ export function createPool(url: string, opts: PoolOptions, log: Logger): pg.Pool
  * PostgreSQL errors that mean "try the whole transaction again": serialization failure,
  * deadlock, and the connection-level ones a restarting server produces.
  */
-export const RETRYABLE_PG_CODES = new Set([
+const RETRYABLE_PG_CODES = new Set([
   '40001', // serialization_failure
   '40P01', // deadlock_detected
   '57P01', // admin_shutdown

@@ -47,7 +47,7 @@ export interface Accepted extends StoredResponse {
   replayed: boolean;
 }
 
-export function paramsHash(identity: unknown): string {
+function paramsHash(identity: unknown): string {
   return createHash('sha256').update(canonicalJson(identity)).digest('hex');
 }
 

@@ -25,7 +25,3 @@ export const OPERATIONS = {
 
 export type OperationType = keyof typeof OPERATIONS;
 export const OPERATION_TYPES = Object.keys(OPERATIONS) as OperationType[];
-
-export function isOperationType(s: string): s is OperationType {
-  return Object.hasOwn(OPERATIONS, s);
-}

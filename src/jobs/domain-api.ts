@@ -11,7 +11,6 @@ import type { JobStatus } from './types.js';
  * fragments of sql/fragments.ts instead, re-exported here.
  */
 export {
-  ACTIVE_STATUS_SQL,
   abandonedJobSql,
   jobHeldSql,
   jobJoin,

@@ -6,7 +6,7 @@ import { planImportBatch } from './import-rows.js';
 import { addImportCounts, findImportOfJob, insertImportedLeads, takeImportRows } from './imports.repo.js';
 
 /** Stored errors are capped so an import of 100 000 bad rows stays a small row; counts stay exact. */
-export const IMPORT_ERROR_CAP = 1000;
+const IMPORT_ERROR_CAP = 1000;
 
 /** The country for local numbers is captured at request time: the worker never reads a request. */
 const ImportParams = z.looseObject({ filename: z.string().nullable().optional(), row_count: z.number().int().nonnegative(), default_country: z.string().length(2) });

@@ -15,7 +15,7 @@ export interface ImportRequest {
 }
 
 /** Rows per staged chunk: a batch of 50 re-reads at most one ~40 KB chunk. */
-export const IMPORT_CHUNK_ROWS = 500;
+const IMPORT_CHUNK_ROWS = 500;
 
 export interface ImportContent {
   chunks: ImportChunk[];

@@ -27,7 +27,7 @@ export interface CreateLeadInput {
   tags?: string[] | undefined;
 }
 
-export function invalidPhone(path: string, raw: string): ValidationError {
+function invalidPhone(path: string, raw: string): ValidationError {
   return new ValidationError(`The phone number "${raw}" is not a valid phone number.`, [
     { path, message: 'is not a valid phone number for the business\'s default country or in international (+…) form' },
   ]);

@@ -112,7 +112,7 @@ async function advanceActive(db: Queryable, businessId: number, callId: number, 
   return { call: null, changed: row !== undefined, ended: false };
 }
 
-export async function applyInTx(tx: pg.PoolClient, businessId: number, callId: number, r: ProviderReport): Promise<ApplyResult> {
+async function applyInTx(tx: pg.PoolClient, businessId: number, callId: number, r: ProviderReport): Promise<ApplyResult> {
   const call = await lockCall(tx, businessId, callId);
   if (!call) return { call: null, changed: false, ended: false };
   if (r.sid && call.call_sid && r.sid !== call.call_sid) return { call, changed: false, ended: false };

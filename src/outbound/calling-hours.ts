@@ -23,7 +23,7 @@ export function timeToMinutes(t: string): number {
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /** Minutes after midnight (with fractions) at `now` in `timeZone`; unknown zones count as UTC. */
-export function localMinutes(now: Date, timeZone: string): number {
+function localMinutes(now: Date, timeZone: string): number {
   let f = formatters.get(timeZone);
   if (!f) {
     try {

@@ -76,14 +76,6 @@ export async function listActiveCalls(db: Queryable, businessId: number): Promis
   return rows;
 }
 
-export async function countActiveCalls(db: Queryable, businessId: number): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM calls WHERE business_id = $1 AND status IN ${ACTIVE_SQL}`,
-    [businessId],
-  );
-  return rows[0]?.n ?? 0;
-}
-
 export interface NewCall {
   leadId: number | null;
   runId: number | null;

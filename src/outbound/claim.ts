@@ -17,7 +17,7 @@ import { freeSlots, pickRoundRobin, type RunCandidates } from './slots.js';
  * SELECT … FOR UPDATE on the businesses row: FOR UPDATE would also block every insert that
  * references the business (leads, jobs: their foreign keys take FOR KEY SHARE on it).
  */
-export async function lockBusinessSlots(tx: pg.PoolClient, businessId: number): Promise<void> {
+async function lockBusinessSlots(tx: pg.PoolClient, businessId: number): Promise<void> {
   await tx.query({ name: 'bulkhead_slot_lock', text: `SELECT pg_advisory_xact_lock(hashtextextended('outbound:slots:' || $1::text, 0))`, values: [businessId] });
 }
 
@@ -38,7 +38,7 @@ async function tryLockBusinessSlots(tx: pg.PoolClient, businessId: number): Prom
   return rows[0]?.locked === true;
 }
 
-export class ConcurrencyLimitError extends AppError {
+class ConcurrencyLimitError extends AppError {
   constructor(active: number, limit: number, wanted: number) {
     super(429, 'concurrency_limit', `Your business has ${limit - active} free call slot(s) of ${limit}; ${wanted} call(s) need a slot each. Try again when a call ends.`,
       { active, limit, requested: wanted, retry_after: 5 }, { 'retry-after': '5' });

@@ -8,7 +8,7 @@ import { listSessionPids } from './peers.repo.js';
 import { notifyOwner } from './slots.js';
 
 /** The application_name of dialers' LISTEN sessions: how they find each other. */
-export const DIALER_APPLICATION_NAME = 'bulkhead-dialer';
+const DIALER_APPLICATION_NAME = 'bulkhead-dialer';
 const PEERS_REFRESH_MS = 2_000;
 
 export interface DialerPeersDeps {

@@ -23,7 +23,7 @@ export interface Timers {
 }
 
 /** Real timers that do not keep the process alive. */
-export const realTimers: Timers = {
+const realTimers: Timers = {
   after(ms, fn) {
     const t = setTimeout(fn, ms);
     t.unref();

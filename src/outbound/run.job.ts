@@ -16,7 +16,7 @@ export interface RunJobDeps {
  * every item has ended. A cancel requested while the job is held marks the queued items
  * cancelled in the batch that ends the job; calls in flight finish.
  */
-export const RunParams = z.looseObject({ lead_count: z.number().int().nonnegative(), concurrency: z.number().int().positive() });
+const RunParams = z.looseObject({ lead_count: z.number().int().nonnegative(), concurrency: z.number().int().positive() });
 
 export function runJob(deps: RunJobDeps) {
   return defineJob({

@@ -5,7 +5,7 @@ import { jobJoin, jobSummariesOf, jobSummaryOf } from '../jobs/domain-api.js';
 export const ITEM_STATUSES = ['queued', 'dialing', 'calling', 'completed', 'busy', 'no_answer', 'failed', 'cancelled', 'skipped'] as const;
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
 /** Item statuses that are final: the item counts as processed in the run's job. */
-export const ENDED_ITEM_SQL = `('completed', 'busy', 'no_answer', 'failed', 'cancelled', 'skipped')`;
+const ENDED_ITEM_SQL = `('completed', 'busy', 'no_answer', 'failed', 'cancelled', 'skipped')`;
 
 export interface RunRow {
   id: number;
@@ -114,11 +114,6 @@ export function emptyCounts(): Record<ItemStatus, number> {
   return Object.fromEntries(ITEM_STATUSES.map((s) => [s, 0])) as Record<ItemStatus, number>;
 }
 
-export async function getRunByJob(db: Queryable, businessId: number, jobId: number): Promise<{ id: number } | null> {
-  const { rows } = await db.query<{ id: number }>(`SELECT id FROM outbound_runs WHERE business_id = $1 AND job_id = $2`, [businessId, jobId]);
-  return rows[0] ?? null;
-}
-
 export async function runCounts(db: Queryable, businessId: number, runId: number): Promise<Record<ItemStatus, number>> {
   return (await runCountsOf(db, businessId, [runId])).get(runId) ?? emptyCounts();
 }
@@ -141,18 +136,6 @@ export async function cancelQueuedItems(db: Queryable, businessId: number, runId
     [businessId, runId],
   );
   return rowCount ?? 0;
-}
-
-/** How far a run is: items ended (and of those completed) and all items. */
-export async function runProgress(db: Queryable, businessId: number, runId: number): Promise<{ total: number; ended: number; completed: number }> {
-  const { rows } = await db.query<{ total: number; ended: number; completed: number }>(
-    `SELECT count(*)::int AS total,
-            count(*) FILTER (WHERE status IN ${ENDED_ITEM_SQL})::int AS ended,
-            count(*) FILTER (WHERE status = 'completed')::int AS completed
-       FROM run_items WHERE business_id = $1 AND run_id = $2`,
-    [businessId, runId],
-  );
-  return rows[0] ?? { total: 0, ended: 0, completed: 0 };
 }
 
 export interface RunBatchState {

@@ -6,11 +6,11 @@ import { DIALER_CHANNEL } from './call-state.js';
 import { insertRun, insertRunItems } from './runs.repo.js';
 
 /** Runs over the same set of leads share a lock: one active run per lead set. */
-export function leadSetLockKey(sortedIds: number[]): string {
+function leadSetLockKey(sortedIds: number[]): string {
   return `outbound:${createHash('sha256').update(sortedIds.join(',')).digest('hex').slice(0, 32)}`;
 }
 
-export function distinctSorted(ids: number[]): number[] {
+function distinctSorted(ids: number[]): number[] {
   return [...new Set(ids)].sort((a, b) => a - b);
 }
 

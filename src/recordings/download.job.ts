@@ -16,7 +16,7 @@ export interface DownloadJobDeps {
  * stream endpoint then answers 404 instead of enqueueing again. Provider errors other than
  * "not found" fail the batch and the engine retries it with backoff.
  */
-export const DownloadParams = z.looseObject({ call_sid: z.string().min(1) });
+const DownloadParams = z.looseObject({ call_sid: z.string().min(1) });
 
 export function downloadJob(deps: DownloadJobDeps) {
   return defineJob({

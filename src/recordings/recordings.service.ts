@@ -12,7 +12,7 @@ export type PlayAnswer =
 
 const RETRY_AFTER_S = 2;
 
-export function recordingLockKey(callSid: string): string {
+function recordingLockKey(callSid: string): string {
   return `recording:${callSid}`;
 }
 

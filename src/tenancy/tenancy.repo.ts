@@ -88,11 +88,6 @@ export async function authenticate(db: Queryable, token: string): Promise<AuthCo
   return row ? { businessId: row.business_id, userId: row.user_id, defaultCountry: row.default_country } : null;
 }
 
-export async function userInBusiness(db: Queryable, businessId: number, userId: number): Promise<boolean> {
-  const { rowCount } = await db.query(`SELECT 1 FROM users WHERE business_id = $1 AND id = $2`, [businessId, userId]);
-  return (rowCount ?? 0) > 0;
-}
-
 function first<T>(rows: T[]): T {
   const row = rows[0];
   if (row === undefined) throw new Error('INSERT … RETURNING gave no row');

@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ApiClient, ApiError, UnreachableError } from '../api-client.js';
 import { EXIT, UsageError, type ExitCode } from './exit-codes.js';
 
-export const DEFAULT_URL = 'http://127.0.0.1:3000';
+const DEFAULT_URL = 'http://127.0.0.1:3000';
 
 export interface ClientFlags {
   url: string;
@@ -49,7 +49,7 @@ export function parsePositiveInt(max: number) {
 }
 
 /** Prints what went wrong, the way a person can act on it, and returns the exit code for it. */
-export function reportError(err: unknown, stderr: NodeJS.WritableStream = process.stderr): ExitCode {
+function reportError(err: unknown, stderr: NodeJS.WritableStream = process.stderr): ExitCode {
   if (err instanceof UsageError) {
     stderr.write(`error: ${err.message}\n`);
     return EXIT.usage;

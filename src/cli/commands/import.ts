@@ -36,7 +36,7 @@ async function readCsv(file: string): Promise<string> {
   }
 }
 
-export function importReport(s: ImportSummary, maxErrors: number): string {
+function importReport(s: ImportSummary, maxErrors: number): string {
   const lines = [
     `import ${s.id}${s.filename ? ` (${s.filename})` : ''} ${s.status}: ${s.total} rows — inserted ${s.inserted}, duplicates ${s.duplicates}, invalid ${s.invalid}`,
   ];

@@ -41,7 +41,7 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-export function formatRate(perSecond: number | null): string {
+function formatRate(perSecond: number | null): string {
   if (perSecond === null) return '–/s';
   return perSecond >= 100 ? `${Math.round(perSecond)}/s` : `${perSecond.toFixed(1)}/s`;
 }
@@ -59,7 +59,7 @@ export interface BarStyle {
   empty: string;
 }
 
-export const TTY_BAR: BarStyle = { width: 30, full: '█', empty: '░' };
+const TTY_BAR: BarStyle = { width: 30, full: '█', empty: '░' };
 export const PLAIN_BAR: BarStyle = { width: 20, full: '#', empty: '-' };
 
 /**

@@ -21,7 +21,7 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
-export function businessView(b: Business): BusinessView {
+function businessView(b: Business): BusinessView {
   return {
     id: b.id,
     name: b.name,
@@ -33,7 +33,7 @@ export function businessView(b: Business): BusinessView {
   };
 }
 
-export function userView(u: User): UserView {
+function userView(u: User): UserView {
   return { id: u.id, business_id: u.business_id, email: u.email, created_at: u.created_at.toISOString() };
 }
 

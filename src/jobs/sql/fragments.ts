@@ -12,9 +12,9 @@ import { ACTIVE_STATUSES, JOB_STATUSES, type JobStatus } from '../types.js';
  */
 
 /** Active and not paused: a worker may be working on the job now or soon. */
-export const RUNNABLE_STATUSES: readonly JobStatus[] = ['queued', 'running'];
+const RUNNABLE_STATUSES: readonly JobStatus[] = ['queued', 'running'];
 /** Ended without completing. */
-export const ABANDONED_STATUSES: readonly JobStatus[] = ['failed', 'cancelled'];
+const ABANDONED_STATUSES: readonly JobStatus[] = ['failed', 'cancelled'];
 
 /** `('queued', 'running', 'paused')`: a status list for `IN`, from the constants above. */
 export function statusListSql(statuses: readonly JobStatus[]): string {

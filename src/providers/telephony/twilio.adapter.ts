@@ -23,7 +23,7 @@ export interface TwilioAdapterOptions {
 }
 
 /** Events we want status callbacks for; 'completed' carries busy / no-answer / failed too. */
-export const STATUS_CALLBACK_EVENTS = ['initiated', 'ringing', 'answered', 'completed'];
+const STATUS_CALLBACK_EVENTS = ['initiated', 'ringing', 'answered', 'completed'];
 const DEFAULT_TWIML = '<Response><Say>Hello from Bulkhead.</Say><Pause length="600"/></Response>';
 
 interface SdkCall {
@@ -51,7 +51,7 @@ function toCall(c: SdkCall): ProviderCall {
 }
 
 /** SDK and network errors → what the dialer may conclude (types.ts ProviderErrorKind). */
-export function classifyTwilioError(err: unknown): ProviderError {
+function classifyTwilioError(err: unknown): ProviderError {
   if (err instanceof ProviderError) return err;
   if (err instanceof twilio.RestException) {
     const status = err.status;

@@ -24,7 +24,7 @@ export const StatusEvent = z.looseObject({
 });
 export type StatusEvent = z.infer<typeof StatusEvent>;
 
-export const InboundMessage = z.looseObject({
+const InboundMessage = z.looseObject({
   from: z.string().min(1).max(32),
   id: z.string().max(200),
   timestamp: z.string().optional(),

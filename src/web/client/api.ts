@@ -39,7 +39,7 @@ export function whenUnauthorized(fn: () => void): void {
   onUnauthorized = fn;
 }
 
-export function authHeaders(token = getToken()): Record<string, string> {
+function authHeaders(token = getToken()): Record<string, string> {
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 

@@ -20,7 +20,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = 
   return el;
 }
 
-export function append(el: Element, children: Array<Child | Child[]>): void {
+function append(el: Element, children: Array<Child | Child[]>): void {
   for (const c of children.flat()) {
     if (c === null || c === undefined || c === false) continue;
     el.append(typeof c === 'number' ? String(c) : c);
@@ -34,7 +34,7 @@ export function clear(el: Element, ...children: Array<Child | Child[]>): void {
 
 let seq = 0;
 /** A unique id, for label/aria pairs. */
-export const uid = (prefix: string): string => `${prefix}-${++seq}`;
+const uid = (prefix: string): string => `${prefix}-${++seq}`;
 
 /** A labelled form field: <label for> + the control. */
 export function field(label: string, control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement): HTMLElement {

@@ -13,7 +13,7 @@ export function errorBox(err: unknown): HTMLElement {
   return h('div', { class: 'error', role: 'alert' }, t('common.error', { message }));
 }
 
-export function gateMessage(err: ApiError): HTMLElement {
+function gateMessage(err: ApiError): HTMLElement {
   const jobId = typeof err.details.job_id === 'number' ? err.details.job_id : null;
   const reasonKey = `gate.${err.code}` as Key;
   const known = ['rate_limited', 'operation_in_progress', 'duplicate_request', 'concurrency_limit'].includes(err.code);
