@@ -5,7 +5,7 @@ import type { AcceptDeps } from '../gate/accept.js';
 import { Accepted, Broadcast, errorResponses, OptOut, pageOf, Recipient } from '../contract/index.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
 import { caller } from '../http/auth.js';
-import { decodeCursor, encodeCursor, listQuery, page } from '../http/pagination.js';
+import { listQuery, paged } from '../http/pagination.js';
 import { IdempotencyHeaders, IdParam } from '../http/schemas.js';
 import { NotFoundError } from '../lib/errors.js';
 import { getBroadcast, listBroadcasts, listRecipients } from './broadcasts.repo.js';
@@ -47,12 +47,10 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
     },
   }, async (request) => {
     const { businessId } = caller(request);
-    const rows = await listBroadcasts(pool, businessId, { beforeId: decodeCursor(request.query.cursor), limit: request.query.limit + 1 });
-    const shown = rows.slice(0, request.query.limit);
-    const counts = await countsOf(pool, businessId, shown.map((b) => b.id));
-    const items = shown.map((b) => broadcastView(b, counts.get(b.id) ?? emptyCounts()));
-    const last = rows.length > request.query.limit ? rows[request.query.limit - 1] : undefined;
-    return { items, next_cursor: last ? encodeCursor(last.id) : null };
+    return paged(request.query, (beforeId, limit) => listBroadcasts(pool, businessId, { beforeId, limit }), async (shown) => {
+      const counts = await countsOf(pool, businessId, shown.map((b) => b.id));
+      return shown.map((b) => broadcastView(b, counts.get(b.id) ?? emptyCounts()));
+    });
   });
 
   app.get('/whatsapp/broadcasts/:id', {
@@ -79,8 +77,7 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
     const { businessId } = caller(request);
     if (!(await getBroadcast(pool, businessId, request.params.id))) throw new NotFoundError('Broadcast');
     const q = request.query;
-    const rows = await listRecipients(pool, businessId, request.params.id, { status: q.status, afterId: decodeCursor(q.cursor), limit: q.limit + 1 });
-    return page(rows, q.limit, recipientView);
+    return paged(q, (afterId, limit) => listRecipients(pool, businessId, request.params.id, { status: q.status, afterId, limit }), (shown) => shown.map(recipientView));
   });
 
   app.post('/whatsapp/opt-outs', {
@@ -103,8 +100,6 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
       response: { 200: pageOf(OptOut), ...errorResponses },
     },
   }, async (request) => {
-    const q = request.query;
-    const rows = await listOptOuts(pool, caller(request).businessId, { afterId: decodeCursor(q.cursor), limit: q.limit + 1 });
-    return page(rows, q.limit, optOutView);
+    return paged(request.query, (afterId, limit) => listOptOuts(pool, caller(request).businessId, { afterId, limit }), (shown) => shown.map(optOutView));
   });
 };

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { Int, Timestamp } from './common.js';
+import { countsBy, Int, JobBacked, Timestamp } from './common.js';
 
 export const RECIPIENT_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'read', 'failed', 'skipped'] as const;
 export const RecipientStatus = z.enum(RECIPIENT_STATUSES);
 export type RecipientStatus = z.infer<typeof RecipientStatus>;
 
-export const RecipientCounts = z.object(Object.fromEntries(RECIPIENT_STATUSES.map((s) => [s, Int])) as Record<RecipientStatus, typeof Int>);
+export const RecipientCounts = countsBy(RECIPIENT_STATUSES);
 export type RecipientCounts = z.infer<typeof RecipientCounts>;
 
 export const BroadcastMessage = z.discriminatedUnion('type', [
@@ -15,10 +15,7 @@ export const BroadcastMessage = z.discriminatedUnion('type', [
 export type BroadcastMessage = z.infer<typeof BroadcastMessage>;
 
 /** A WhatsApp broadcast; its counts add up to `total` (the recipients after de-duplication). */
-export const Broadcast = z.object({
-  id: Int,
-  job_id: Int,
-  status: z.string().describe('the job\'s status (completed once the finished job was pruned)'),
+export const Broadcast = JobBacked.extend({
   counts: RecipientCounts,
   total: Int,
   duplicates: Int,

@@ -9,6 +9,18 @@ import { z } from 'zod';
 export const Int = z.number().int();
 
 /** An instant as the server writes it: `Date#toISOString()`, always UTC (`…Z`). */
+/** `{status: count}` for every status of a list: the counts a run or a broadcast shows. */
+export function countsBy<S extends string>(statuses: readonly S[]) {
+  return z.object(Object.fromEntries(statuses.map((s) => [s, Int])) as Record<S, typeof Int>);
+}
+
+/** What a domain row that a job drives (a run, a broadcast) shows first: its id, its job, the job's status. */
+export const JobBacked = z.object({
+  id: Int,
+  job_id: Int,
+  status: z.string().describe('the job\'s status (completed once the finished job was pruned)'),
+});
+
 export const Timestamp = z.string().meta({ format: 'date-time' });
 
 /** The error envelope of every non-2xx answer (API.md "Conventions"). */

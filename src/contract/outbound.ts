@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Int, Timestamp } from './common.js';
+import { countsBy, Int, JobBacked, Timestamp } from './common.js';
 
 /** Ours ('dialing': claimed, not yet confirmed by the provider), then the provider's. */
 export const CALL_STATUSES = ['dialing', 'queued', 'initiated', 'ringing', 'in-progress', 'completed', 'busy', 'no-answer', 'failed', 'canceled'] as const;
@@ -29,14 +29,11 @@ export const RUN_ITEM_STATUSES = ['queued', 'dialing', 'calling', 'completed', '
 export const RunItemStatus = z.enum(RUN_ITEM_STATUSES);
 export type RunItemStatus = z.infer<typeof RunItemStatus>;
 
-export const RunCounts = z.object(Object.fromEntries(RUN_ITEM_STATUSES.map((s) => [s, Int])) as Record<RunItemStatus, typeof Int>);
+export const RunCounts = countsBy(RUN_ITEM_STATUSES);
 export type RunCounts = z.infer<typeof RunCounts>;
 
 /** A run: the items of an enqueue_outbound_calls job; its status is the job's. */
-export const Run = z.object({
-  id: Int,
-  job_id: Int,
-  status: z.string().describe('the job\'s status'),
+export const Run = JobBacked.extend({
   concurrency: Int,
   counts: RunCounts,
   created_at: Timestamp,

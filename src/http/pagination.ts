@@ -24,9 +24,18 @@ export function decodeCursor(cursor: string | undefined): number | undefined {
   throw new ValidationError('The cursor is not one this API gave out.', [{ path: 'querystring.cursor', message: 'invalid cursor' }]);
 }
 
-/** Fetch limit + 1 rows; the extra one tells whether there is a next page. */
-export function page<T extends { id: number }, V>(rows: T[], limit: number, view: (row: T) => V): Page<V> {
-  const items = rows.slice(0, limit);
-  const last = items.at(-1);
-  return { items: items.map(view), next_cursor: rows.length > limit && last ? encodeCursor(last.id) : null };
+/**
+ * One page of a list ordered by id: fetches limit + 1 rows after the query's cursor (the extra
+ * row only tells whether a next page exists) and shows the first `limit` through `view`, which
+ * gets them all at once so it can look up what they need in one query (counts by ids).
+ */
+export async function paged<T extends { id: number }, V>(
+  q: { limit: number; cursor?: string | undefined },
+  fetch: (cursor: number | undefined, limit: number) => Promise<T[]>,
+  view: (shown: T[]) => V[] | Promise<V[]>,
+): Promise<Page<V>> {
+  const rows = await fetch(decodeCursor(q.cursor), q.limit + 1);
+  const shown = rows.slice(0, q.limit);
+  const last = shown.at(-1);
+  return { items: await view(shown), next_cursor: rows.length > q.limit && last ? encodeCursor(last.id) : null };
 }

@@ -6,7 +6,7 @@ import { sleep } from '../lib/abortable.js';
 import { backoffMs } from '../lib/backoff.js';
 import { LostClaimError, PermanentError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import { isRetryablePgError } from '../db/pool.js';
+import { isRetryablePgError, withTx } from '../db/pool.js';
 import { PgListener } from './listener.js';
 import type { JobMetrics } from './metrics.js';
 import type { HandlerRegistry } from './registry.js';
@@ -189,12 +189,9 @@ export class Worker {
   /** One batch: handler, then progress + checkpoint + fence in one UPDATE, one transaction. */
   async #runBatch(job: ClaimedJob, params: unknown, batch: BatchHandler, log: Logger): Promise<BatchOutcome> {
     const { pool, config } = this.#deps;
-    const client = await pool.connect();
-    let broken = false;
-    try {
-      await client.query('BEGIN');
+    const { after, result } = await withTx(pool, async (tx) => {
       const result: BatchResult = await batch({
-        tx: client,
+        tx,
         job,
         params,
         checkpoint: job.checkpoint,
@@ -202,33 +199,24 @@ export class Worker {
         log,
         signal: this.#stopping.signal,
       });
-      const committed = await client.query<{ status: JobStatus; processed: number; total: number; succeeded: number; failed: number }>(
+      const committed = await tx.query<{ status: JobStatus; processed: number; total: number; succeeded: number; failed: number }>(
         commitBatch(job.id, this.id, job.attempts, result),
       );
       const after = committed.rows[0];
       if (!after) throw new LostClaimError(`job ${job.id} is no longer held by ${this.id}`);
-      await client.query('COMMIT');
-      Object.assign(job, after, { checkpoint: result.checkpoint ?? null });
-      switch (after.status) {
-        case 'completed':
-        case 'cancelled':
-          this.#logDone(log, job, after.status);
-          return { kind: 'stop' };
-        case 'paused':
-          log.info({ event: 'JOB_PAUSED', processed: job.processed }, 'JOB_PAUSED');
-          return { kind: 'stop' };
-        default:
-          return result.snoozeMs !== undefined ? { kind: 'snooze', ms: result.snoozeMs } : { kind: 'continue' };
-      }
-    } catch (err) {
-      try {
-        await client.query('ROLLBACK');
-      } catch {
-        broken = true;
-      }
-      throw err;
-    } finally {
-      client.release(broken || undefined);
+      return { after, result };
+    });
+    Object.assign(job, after, { checkpoint: result.checkpoint ?? null });
+    switch (after.status) {
+      case 'completed':
+      case 'cancelled':
+        this.#logDone(log, job, after.status);
+        return { kind: 'stop' };
+      case 'paused':
+        log.info({ event: 'JOB_PAUSED', processed: job.processed }, 'JOB_PAUSED');
+        return { kind: 'stop' };
+      default:
+        return result.snoozeMs !== undefined ? { kind: 'snooze', ms: result.snoozeMs } : { kind: 'continue' };
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool.js';
+import type { KeysetStep } from '../jobs/batches.js';
 
 /** Deletes the caller's leads among `ids`; notes, activities and reminders go by ON DELETE CASCADE. */
 export async function deleteLeadsByIds(db: Queryable, businessId: number, ids: number[]): Promise<number> {
@@ -42,13 +43,6 @@ export async function deleteImportedByIds(db: Queryable, businessId: number, ids
   return rowCount ?? 0;
 }
 
-export interface QueryBatch {
-  /** Ids the batch selected (fewer than the limit: nothing is left after them). */
-  picked: number;
-  /** Of those, how many this batch deleted (the rest vanished meanwhile). */
-  deleted: number;
-  lastId: number | null;
-}
 
 /**
  * The next `limit` imported leads after `afterId` (all of them, or those of one import), deleted
@@ -63,7 +57,7 @@ export async function deleteImportedAfter(
   importId: number | null,
   afterId: number,
   limit: number,
-): Promise<QueryBatch> {
+): Promise<KeysetStep> {
   const { rows } = await db.query<{ picked: number; deleted: number; last_id: number | null }>(
     `WITH picked AS (
        SELECT id FROM leads
@@ -78,7 +72,7 @@ export async function deleteImportedAfter(
     [businessId, importId, afterId, limit],
   );
   const r = rows[0];
-  return { picked: r?.picked ?? 0, deleted: r?.deleted ?? 0, lastId: r?.last_id ?? null };
+  return { picked: r?.picked ?? 0, changed: r?.deleted ?? 0, lastId: r?.last_id ?? null };
 }
 
 export async function countImported(db: Queryable, businessId: number, importId: number | null): Promise<number> {

@@ -5,7 +5,7 @@ import { NotFoundError, ValidationError } from '../lib/errors.js';
 import { countImported } from './bulk.repo.js';
 import type { deleteImportedJob } from './delete-imported.job.js';
 import type { deleteLeadsJob } from './delete-leads.job.js';
-import { distinctSorted } from './checkpoint.js';
+import { distinctSorted } from '../jobs/batches.js';
 import { importExists } from './imports.repo.js';
 import { isUserOfBusiness } from './leads.repo.js';
 import { uniqueTags } from './leads.schemas.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineJob } from '../jobs/types.js';
 import { PermanentError } from '../lib/errors.js';
-import { checkpointNumber } from './checkpoint.js';
+import { checkpointNumber } from '../jobs/batches.js';
 import { planImportBatch } from './import-rows.js';
 import { addImportCounts, findImportOfJob, insertImportedLeads, takeImportRows } from './imports.repo.js';
 

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { Activity, errorResponses, Lead, LeadDetail, Note, pageOf, Reminder } from '../contract/index.js';
 import { caller } from '../http/auth.js';
-import { decodeCursor, listQuery, page } from '../http/pagination.js';
+import { listQuery, paged } from '../http/pagination.js';
 import { IdParam } from '../http/schemas.js';
 import { listLeads } from './leads.repo.js';
 import { Email, IsoDateTime, Name, RawPhone, Slug, Tag, Tags, Text } from './leads.schemas.js';
@@ -39,16 +39,9 @@ export const leadRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app) 
     },
   }, async (request) => {
     const q = request.query;
-    const rows = await listLeads(pool, caller(request).businessId, {
-      status: q.status,
-      source: q.source,
-      importId: q.import_id,
-      tag: q.tag,
-      q: q.q,
-      afterId: decodeCursor(q.cursor),
-      limit: q.limit + 1,
-    });
-    return page(rows, q.limit, leadView);
+    return paged(q, (afterId, limit) => listLeads(pool, caller(request).businessId, {
+      status: q.status, source: q.source, importId: q.import_id, tag: q.tag, q: q.q, afterId, limit,
+    }), (shown) => shown.map(leadView));
   });
 
   app.get('/leads/:id', {

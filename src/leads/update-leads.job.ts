@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { targetsBatch } from '../jobs/batches.js';
 import { defineJob } from '../jobs/types.js';
 import { PermanentError } from '../lib/errors.js';
 import { updateLeadsByIds } from './bulk.repo.js';
-import { nextTargets, requireTargets } from './checkpoint.js';
 import { isUserOfBusiness } from './leads.repo.js';
 
 const UpdateParams = z.looseObject({
@@ -22,27 +22,18 @@ const UpdateParams = z.looseObject({
 export const updateLeadsJob = defineJob({
   type: 'update_leads_bulk',
   params: UpdateParams,
-  batch: async ({ tx, job, params: { set }, checkpoint, batchSize }) => {
+  batch: async (ctx) => {
+    const { tx, job, params: { set } } = ctx;
     // Checked at request time too; the user may have been removed since, and assigning leads
     // to someone outside the business must never happen, so the job stops rather than guess.
     if (typeof set.owner_user_id === 'number' && !(await isUserOfBusiness(tx, job.business_id, set.owner_user_id))) {
       throw new PermanentError(`user ${set.owner_user_id} is no longer a user of this business`);
     }
-    const slice = nextTargets(requireTargets(job.targets), checkpoint, batchSize);
-    const updated = slice.ids.length > 0
-      ? await updateLeadsByIds(tx, job.business_id, slice.ids, {
-        status: set.status,
-        ownerUserId: set.owner_user_id,
-        tagsAdd: set.tags_add,
-        tagsRemove: set.tags_remove,
-      })
-      : 0;
-    return {
-      processed: slice.ids.length,
-      succeeded: updated,
-      failed: slice.ids.length - updated,
-      checkpoint: slice.next,
-      done: slice.done,
-    };
+    return targetsBatch(ctx, (ids) => updateLeadsByIds(tx, job.business_id, ids, {
+      status: set.status,
+      ownerUserId: set.owner_user_id,
+      tagsAdd: set.tags_add,
+      tagsRemove: set.tags_remove,
+    }));
   },
 });

@@ -6,7 +6,7 @@ import { callingWindowState } from './calling-hours.js';
 import { DIALER_CHANNEL } from './call-state.js';
 import { ACTIVE_SQL, CALL_COLUMNS, insertCalls, type CallRow } from './calls.repo.js';
 import { CPS_BACKLOG_SQL, cpsAllowance } from './cps.js';
-import { settingsFromRow, SETTINGS_SELECT, type SettingsDefaults } from './settings.repo.js';
+import { settingsFromRow, SETTINGS_SELECT, type SettingsDefaults, type SettingsRow } from './settings.repo.js';
 import { freeSlots, pickRoundRobin, type RunCandidates } from './slots.js';
 
 /**
@@ -50,15 +50,7 @@ export type ClaimOutcome =
   | { kind: 'no_slots' | 'idle' | 'gone' | 'locked' }
   | { kind: 'closed' | 'cps_busy'; retryInMs: number };
 
-interface Observation {
-  timezone: string;
-  max_outbound_calls: number;
-  calling_start: string | null;
-  calling_end: string | null;
-  retry_busy: number | null;
-  retry_no_answer: number | null;
-  retry_delay_s: number | null;
-  max_call_s: number | null;
+interface Observation extends SettingsRow {
   active: number;
   cps_backlog_ms: number;
   runs: Array<{ id: number; concurrency: number; active: number; items: Candidate[] }>;

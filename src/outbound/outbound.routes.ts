@@ -5,7 +5,7 @@ import type { AcceptDeps } from '../gate/accept.js';
 import { Accepted, ActiveCalls, Call, DialerSettings, DirectCalls, DncNumber, errorResponses, pageOf, Run, RunItem } from '../contract/index.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
 import { caller } from '../http/auth.js';
-import { decodeCursor, encodeCursor, listQuery, page } from '../http/pagination.js';
+import { listQuery, paged } from '../http/pagination.js';
 import { Id, IdempotencyHeaders, IdParam, LeadIds, NoContent } from '../http/schemas.js';
 import { normalizePhone } from '../leads/phone.js';
 import { NotFoundError, ValidationError } from '../lib/errors.js';
@@ -65,15 +65,10 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
     },
   }, async (request) => {
     const businessId = caller(request).businessId;
-    const q = request.query;
-    const rows = await listRuns(pool, businessId, decodeCursor(q.cursor), q.limit + 1);
-    const shown = rows.slice(0, q.limit);
-    const counts = await runCountsOf(pool, businessId, shown.map((r) => r.id));
-    const last = rows.length > q.limit ? shown.at(-1) : undefined;
-    return {
-      items: shown.map((r) => runView(r, counts.get(r.id) ?? emptyCounts())),
-      next_cursor: last ? encodeCursor(last.id) : null,
-    };
+    return paged(request.query, (cursor, limit) => listRuns(pool, businessId, cursor, limit), async (shown) => {
+      const counts = await runCountsOf(pool, businessId, shown.map((r) => r.id));
+      return shown.map((r) => runView(r, counts.get(r.id) ?? emptyCounts()));
+    });
   });
 
   app.get('/outbound/runs/:id', {
@@ -97,9 +92,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
     const businessId = caller(request).businessId;
     const run = await getRun(pool, businessId, request.params.id);
     if (!run) throw new NotFoundError('Run');
-    const q = request.query;
-    const rows = await listRunItems(pool, businessId, run.id, decodeCursor(q.cursor), q.limit + 1);
-    return page(rows, q.limit, itemView);
+    return paged(request.query, (cursor, limit) => listRunItems(pool, businessId, run.id, cursor, limit), (shown) => shown.map(itemView));
   });
 
   app.post('/outbound/calls', {
@@ -132,8 +125,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
     },
   }, async (request) => {
     const q = request.query;
-    const rows = await listCalls(pool, caller(request).businessId, { leadId: q.lead_id, status: q.status, beforeId: decodeCursor(q.cursor), limit: q.limit + 1 });
-    return page(rows, q.limit, callView);
+    return paged(q, (beforeId, limit) => listCalls(pool, caller(request).businessId, { leadId: q.lead_id, status: q.status, beforeId, limit }), (shown) => shown.map(callView));
   });
 
   app.get('/calls/:call_sid', {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { acceptJob, type AcceptDeps, type Accepted, type Caller, type Idempotency } from '../gate/accept.js';
+import { distinctSorted } from '../jobs/batches.js';
 import { setJobTotal } from '../jobs/domain-api.js';
 import { ValidationError } from '../lib/errors.js';
 import { DIALER_CHANNEL } from './call-state.js';
@@ -8,10 +9,6 @@ import { insertRun, insertRunItems } from './runs.repo.js';
 /** Runs over the same set of leads share a lock: one active run per lead set. */
 function leadSetLockKey(sortedIds: number[]): string {
   return `outbound:${createHash('sha256').update(sortedIds.join(',')).digest('hex').slice(0, 32)}`;
-}
-
-function distinctSorted(ids: number[]): number[] {
-  return [...new Set(ids)].sort((a, b) => a - b);
 }
 
 /**

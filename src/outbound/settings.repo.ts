@@ -19,7 +19,7 @@ export interface SettingsDefaults {
   maxCallS: number;
 }
 
-interface SettingsRow {
+export interface SettingsRow {
   timezone: string;
   max_outbound_calls: number;
   calling_start: string | null;

@@ -1,14 +1,7 @@
 import { z } from 'zod';
 import { defineJob } from '../jobs/types.js';
-import { PermanentError } from '../lib/errors.js';
+import { keysetBatch } from '../jobs/batches.js';
 import { deleteReceiptsAfter } from './receipts.repo.js';
-
-function lastId(checkpoint: unknown): number {
-  if (checkpoint === null || checkpoint === undefined) return 0;
-  const v = typeof checkpoint === 'object' ? (checkpoint as { last_id?: unknown }).last_id : undefined;
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
-  throw new PermanentError(`unreadable checkpoint ${JSON.stringify(checkpoint)}: expected {"last_id": n}`);
-}
 
 /**
  * `delete_receipts_all`: the next batch of receipts after the last id deleted (checkpoint =
@@ -18,17 +11,5 @@ function lastId(checkpoint: unknown): number {
 export const deleteReceiptsJob = defineJob({
   type: 'delete_receipts_all',
   params: z.looseObject({}),
-  batch: async ({ tx, job, checkpoint, batchSize }) => {
-    const afterId = lastId(checkpoint);
-    const b = await deleteReceiptsAfter(tx, job.business_id, afterId, batchSize);
-    const done = b.picked < batchSize;
-    return {
-      processed: b.picked,
-      succeeded: b.deleted,
-      failed: b.picked - b.deleted,
-      checkpoint: { last_id: b.lastId ?? afterId },
-      done,
-      ...(done ? { total: job.processed + b.picked } : {}),
-    };
-  },
+  batch: (ctx) => keysetBatch(ctx, (afterId, limit) => deleteReceiptsAfter(ctx.tx, ctx.job.business_id, afterId, limit)),
 });

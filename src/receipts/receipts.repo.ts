@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool.js';
+import type { KeysetStep } from '../jobs/batches.js';
 
 export interface ReceiptRow {
   id: number;
@@ -50,7 +51,7 @@ export async function deleteReceiptsAfter(
   businessId: number,
   afterId: number,
   limit: number,
-): Promise<{ picked: number; deleted: number; lastId: number | null }> {
+): Promise<KeysetStep> {
   const { rows } = await db.query<{ picked: number; deleted: number; last_id: number | null }>(
     `WITH picked AS (
        SELECT id FROM receipts WHERE business_id = $1 AND id > $2 ORDER BY id LIMIT $3),
@@ -62,5 +63,5 @@ export async function deleteReceiptsAfter(
     [businessId, afterId, limit],
   );
   const r = rows[0];
-  return { picked: r?.picked ?? 0, deleted: r?.deleted ?? 0, lastId: r?.last_id ?? null };
+  return { picked: r?.picked ?? 0, changed: r?.deleted ?? 0, lastId: r?.last_id ?? null };
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { AcceptDeps } from '../gate/accept.js';
 import { Accepted, errorResponses, pageOf, Receipt } from '../contract/index.js';
 import { caller } from '../http/auth.js';
-import { decodeCursor, listQuery, page } from '../http/pagination.js';
+import { listQuery, paged } from '../http/pagination.js';
 import { IdempotencyHeaders, IsoInstant } from '../http/schemas.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
 import { insertReceipt, listReceipts } from './receipts.repo.js';
@@ -47,9 +47,7 @@ export const receiptRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginA
       response: { 200: pageOf(Receipt), ...errorResponses },
     },
   }, async (request) => {
-    const q = request.query;
-    const rows = await listReceipts(pool, caller(request).businessId, decodeCursor(q.cursor), q.limit + 1);
-    return page(rows, q.limit, receiptView);
+    return paged(request.query, (cursor, limit) => listReceipts(pool, caller(request).businessId, cursor, limit), (shown) => shown.map(receiptView));
   });
 
   app.delete('/receipts', {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { distinctSorted, nextTargets, checkpointNumber } from '../../src/leads/checkpoint.js';
+import { distinctSorted, nextTargets, checkpointNumber } from '../../src/jobs/batches.js';
 import { parseCsvImport, planImportBatch, splitTagCell, validateImportRow } from '../../src/leads/import-rows.js';
 import { likeContains, listLeadsQuery } from '../../src/leads/leads.repo.js';
 import { normalizePhone } from '../../src/leads/phone.js';

@@ -8,7 +8,7 @@ import { toJobView } from '../../jobs/job-view.js';
 import { cancelJob, getJob, listJobs, pauseJob, resumeJob } from '../../jobs/jobs.repo.js';
 import { isTerminal, JOB_STATUSES, type JobRow } from '../../jobs/types.js';
 import { caller } from '../auth.js';
-import { decodeCursor, listQuery, page } from '../pagination.js';
+import { listQuery, paged } from '../pagination.js';
 import { IdParam, nonJsonResponse } from '../schemas.js';
 
 type Transition = (db: pg.Pool, businessId: number, jobId: number) => Promise<JobRow | null>;
@@ -29,14 +29,8 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
     },
   }, async (request) => {
     const q = request.query;
-    const rows = await listJobs(pool, caller(request).businessId, {
-      status: q.status,
-      type: q.type,
-      beforeId: decodeCursor(q.cursor),
-      limit: q.limit + 1,
-    });
     // Newest first: the cursor is the last (smallest) id of the page.
-    return page(rows, q.limit, toJobView);
+    return paged(q, (beforeId, limit) => listJobs(pool, caller(request).businessId, { status: q.status, type: q.type, beforeId, limit }), (shown) => shown.map(toJobView));
   });
 
   app.get('/jobs/:id', {
