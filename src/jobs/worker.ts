@@ -6,6 +6,7 @@ import { sleep } from '../lib/abortable.js';
 import { backoffMs } from '../lib/backoff.js';
 import { LostClaimError, PermanentError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import { PeriodicTask } from '../lib/periodic-task.js';
 import { isRetryablePgError, withTx } from '../db/pool.js';
 import { PgListener } from './listener.js';
 import type { JobMetrics } from './metrics.js';
@@ -43,7 +44,7 @@ export class Worker {
   #wake: (() => void) | null = null;
   #listener: PgListener | null = null;
   #loop: Promise<void> | null = null;
-  #heartbeatTimer: NodeJS.Timeout | null = null;
+  #heartbeat: PeriodicTask | null = null;
   #stopped: Promise<void> | null = null;
 
   constructor(deps: WorkerDeps) {
@@ -68,8 +69,9 @@ export class Worker {
       onReconnect: () => this.notify(),
     });
     await this.#listener.start();
-    this.#heartbeatTimer = setInterval(() => void this.#beat(), config.heartbeatMs);
-    this.#heartbeatTimer.unref();
+    // A beat that outlasts the interval (a slow database) makes the next one skip, not pile up.
+    this.#heartbeat = new PeriodicTask({ name: 'heartbeat', everyMs: config.heartbeatMs, log: this.#log, run: () => this.#beat() });
+    this.#heartbeat.start();
     this.#loop = this.#produce();
     this.#log.info({ queues: config.queues, concurrency: config.concurrency }, 'worker started');
   }
@@ -318,7 +320,7 @@ export class Worker {
       const outcome = await Promise.race([Promise.allSettled(this.#active.values()).then(() => 'done' as const), late]);
       clearTimeout(timer);
       if (outcome === 'late') this.#log.warn({ jobs: [...this.#active.keys()], timeoutMs }, 'jobs still running at the stop deadline; the rescuer will hand them on');
-      if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+      await this.#heartbeat?.stop({ timeoutMs: 5_000 });
       await this.#listener?.stop();
       await this.#deps.pool.query(markWorkerStopped(this.id)).catch(() => undefined);
       this.#log.info('worker stopped');
