@@ -7,6 +7,8 @@ import { z } from 'zod';
  * contract (API.md "Configuration"); the engine tunables below are Bulkhead's own additions.
  */
 const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+/** An integer that may be left unset (an empty value counts as unset). */
+const optionalInt = (min = 0) => z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(min).optional());
 
 const EnvSchema = z.object({
   PORT: intFrom(3000, 0),
@@ -22,8 +24,17 @@ const EnvSchema = z.object({
   DB_POOL_MAX: intFrom(10, 1),
   WORKER_CONCURRENCY: intFrom(4, 1),
   WORKER_QUEUES: z.string().default('recordings,default,maintenance,broadcasts'),
-  JOB_BATCH_SIZE: intFrom(50, 1),
-  JOB_BATCH_PAUSE_MS: intFrom(200),
+  /** A fixed batch size; unset = adaptive (JOB_BATCH_TARGET_MS between JOB_BATCH_MIN and JOB_BATCH_MAX). */
+  JOB_BATCH_SIZE: optionalInt(1),
+  /** A fixed pause between batches; unset = paced by database pressure (JOB_PRESSURE_ACTIVE). */
+  JOB_BATCH_PAUSE_MS: optionalInt(0),
+  JOB_BATCH_TARGET_MS: intFrom(200, 1),
+  JOB_BATCH_MIN: intFrom(10, 1),
+  JOB_BATCH_MAX: intFrom(10_000, 1),
+  /** Active sessions of the database above which bulk batches wait before the next one. */
+  JOB_PRESSURE_ACTIVE: intFrom(8, 1),
+  /** The longest wait at one batch boundary while the database is under pressure. */
+  JOB_PRESSURE_MAX_PAUSE_MS: intFrom(1_000, 0),
   JOB_RUNTIME_SLICE_MS: intFrom(300_000, 1),
   JOB_MAX_CONSECUTIVE_FAILURES: intFrom(10, 1),
   JOB_RETRY_BASE_MS: intFrom(1_000, 1),
@@ -135,14 +146,26 @@ export const SIM_WHATSAPP_APP_SECRET = 'sim-whatsapp-app-secret';
 export interface WorkerConfig {
   concurrency: number;
   queues: string[];
-  batchSize: number;
-  batchPauseMs: number;
+  batch: BatchConfig;
   runtimeSliceMs: number;
   maxConsecutiveFailures: number;
   retryBaseMs: number;
   heartbeatMs: number;
   staleMs: number;
   pollMs: number;
+}
+
+/** How big a batch is and how long a worker waits between two (src/jobs/batch-pacing.ts). */
+export interface BatchConfig {
+  /** JOB_BATCH_SIZE: every batch this size; null = adaptive. */
+  fixedSize: number | null;
+  targetMs: number;
+  minSize: number;
+  maxSize: number;
+  /** JOB_BATCH_PAUSE_MS: always this pause; null = only under pressure. */
+  fixedPauseMs: number | null;
+  pressureActive: number;
+  maxPauseMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -181,8 +204,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     worker: Object.freeze({
       concurrency: e.WORKER_CONCURRENCY,
       queues: e.WORKER_QUEUES.split(',').map((q) => q.trim()).filter(Boolean),
-      batchSize: e.JOB_BATCH_SIZE,
-      batchPauseMs: e.JOB_BATCH_PAUSE_MS,
+      batch: Object.freeze({
+        fixedSize: e.JOB_BATCH_SIZE ?? null,
+        targetMs: e.JOB_BATCH_TARGET_MS,
+        minSize: Math.min(e.JOB_BATCH_MIN, e.JOB_BATCH_MAX),
+        maxSize: e.JOB_BATCH_MAX,
+        fixedPauseMs: e.JOB_BATCH_PAUSE_MS ?? null,
+        pressureActive: e.JOB_PRESSURE_ACTIVE,
+        maxPauseMs: e.JOB_PRESSURE_MAX_PAUSE_MS,
+      }),
       runtimeSliceMs: e.JOB_RUNTIME_SLICE_MS,
       maxConsecutiveFailures: e.JOB_MAX_CONSECUTIVE_FAILURES,
       retryBaseMs: e.JOB_RETRY_BASE_MS,

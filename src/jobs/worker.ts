@@ -9,6 +9,7 @@ import type { Logger } from '../lib/logger.js';
 import { PeriodicTask } from '../lib/periodic-task.js';
 import { isRetryablePgError, withTx } from '../db/pool.js';
 import { PgListener } from './listener.js';
+import { BatchSizer, pauseBetweenBatches, PressureGauge } from './batch-pacing.js';
 import type { JobMetrics } from './metrics.js';
 import type { HandlerRegistry } from './registry.js';
 import { commitBatch } from './sql/batch.js';
@@ -24,11 +25,23 @@ export interface WorkerDeps {
   config: WorkerConfig;
   log: Logger;
   metrics?: JobMetrics;
+  /** Sees every committed batch (tests, diagnostics). */
+  onBatch?: (b: BatchReport) => void;
 }
 
-type BatchOutcome = { kind: 'continue' } | { kind: 'stop' } | { kind: 'snooze'; ms: number };
+export interface BatchReport {
+  jobId: number;
+  type: string;
+  size: number;
+  processed: number;
+  ms: number;
+}
+
+type BatchOutcome = ({ kind: 'continue' } | { kind: 'stop' } | { kind: 'snooze'; ms: number }) & { processed: number };
 
 const PROGRESS_LOG_EVERY_MS = 5_000;
+/** The first batch of an adaptive job (JOB_BATCH_SIZE unset): the old fixed default. */
+const DEFAULT_BATCH_SIZE = 50;
 
 /**
  * A worker process's job runner. The producer loop claims only as many jobs as it has free
@@ -41,6 +54,7 @@ export class Worker {
   readonly #log: Logger;
   readonly #active = new Map<number, Promise<void>>();
   readonly #stopping = new AbortController();
+  readonly #gauge: PressureGauge;
   #wake: (() => void) | null = null;
   #listener: PgListener | null = null;
   #loop: Promise<void> | null = null;
@@ -50,6 +64,7 @@ export class Worker {
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
     this.#log = deps.log.child({ workerId: this.id });
+    this.#gauge = new PressureGauge(deps.pool);
   }
 
   get activeJobs(): number {
@@ -151,6 +166,7 @@ export class Worker {
       return;
     }
     const sliceEnds = Date.now() + config.runtimeSliceMs;
+    const sizer = config.batch.fixedSize === null ? new BatchSizer(config.batch) : null;
     let lastProgressLog = 0;
     log.info({ event: 'JOB_START', attempt: job.attempts, processed: job.processed, total: job.total }, 'JOB_START');
     for (;;) {
@@ -160,10 +176,14 @@ export class Worker {
         return;
       }
       const started = process.hrtime.bigint();
+      const size = config.batch.fixedSize ?? sizer?.size ?? DEFAULT_BATCH_SIZE;
       let outcome: BatchOutcome;
       try {
-        outcome = await this.#runBatch(job, params.data, handler.batch, log);
-        metrics?.batchSeconds.observe({ type: job.type, outcome: 'ok' }, Number(process.hrtime.bigint() - started) / 1e9);
+        outcome = await this.#runBatch(job, params.data, handler.batch, size, log);
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        metrics?.batchSeconds.observe({ type: job.type, outcome: 'ok' }, seconds);
+        sizer?.observe(outcome.processed, seconds * 1000);
+        this.#deps.onBatch?.({ jobId: job.id, type: job.type, size, processed: outcome.processed, ms: seconds * 1000 });
       } catch (err) {
         metrics?.batchSeconds.observe({ type: job.type, outcome: 'error' }, Number(process.hrtime.bigint() - started) / 1e9);
         if (err instanceof LostClaimError) {
@@ -181,23 +201,27 @@ export class Worker {
       }
       if (Date.now() - lastProgressLog >= PROGRESS_LOG_EVERY_MS) {
         lastProgressLog = Date.now();
-        log.info({ event: 'JOB_PROGRESS', processed: job.processed, total: job.total }, 'JOB_PROGRESS');
+        log.info({ event: 'JOB_PROGRESS', processed: job.processed, total: job.total, batchSize: size }, 'JOB_PROGRESS');
       }
-      const pauseMs = handler.batchPauseMs ?? config.batchPauseMs;
-      if (pauseMs > 0) await sleep(pauseMs, this.#stopping.signal);
+      const signal = this.#stopping.signal;
+      if (handler.batchPauseMs !== undefined) {
+        if (handler.batchPauseMs > 0) await sleep(handler.batchPauseMs, signal);
+      } else {
+        await pauseBetweenBatches(config.batch, this.#gauge, (ms) => sleep(ms, signal), signal);
+      }
     }
   }
 
   /** One batch: handler, then progress + checkpoint + fence in one UPDATE, one transaction. */
-  async #runBatch(job: ClaimedJob, params: unknown, batch: BatchHandler, log: Logger): Promise<BatchOutcome> {
-    const { pool, config } = this.#deps;
+  async #runBatch(job: ClaimedJob, params: unknown, batch: BatchHandler, batchSize: number, log: Logger): Promise<BatchOutcome> {
+    const { pool } = this.#deps;
     const { after, result } = await withTx(pool, async (tx) => {
       const result: BatchResult = await batch({
         tx,
         job,
         params,
         checkpoint: job.checkpoint,
-        batchSize: config.batchSize,
+        batchSize,
         log,
         signal: this.#stopping.signal,
       });
@@ -209,16 +233,17 @@ export class Worker {
       return { after, result };
     });
     Object.assign(job, after, { checkpoint: result.checkpoint ?? null });
+    const processed = result.processed;
     switch (after.status) {
       case 'completed':
       case 'cancelled':
         this.#logDone(log, job, after.status);
-        return { kind: 'stop' };
+        return { kind: 'stop', processed };
       case 'paused':
         log.info({ event: 'JOB_PAUSED', processed: job.processed }, 'JOB_PAUSED');
-        return { kind: 'stop' };
+        return { kind: 'stop', processed };
       default:
-        return result.snoozeMs !== undefined ? { kind: 'snooze', ms: result.snoozeMs } : { kind: 'continue' };
+        return result.snoozeMs !== undefined ? { kind: 'snooze', ms: result.snoozeMs, processed } : { kind: 'continue', processed };
     }
   }
 

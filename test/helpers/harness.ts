@@ -41,6 +41,9 @@ export interface TestEnvOptions {
 /** Engine defaults for tests: no pause between batches, fast polling. */
 export const TEST_ENV: Record<string, string> = {
   JOB_BATCH_PAUSE_MS: '0',
+  // Fixed batches: many tests pause or cancel a job between two batches of a known size.
+  // Adaptive sizing (the production default) has its own tests (test/jobs/adaptive.test.ts).
+  JOB_BATCH_SIZE: '50',
   WORKER_POLL_MS: '250',
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   ADMIN_TOKEN,
