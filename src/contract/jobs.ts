@@ -28,6 +28,7 @@ export const Job = z.object({
   last_error: z.string().nullable(),
   result: z.record(z.string(), z.unknown()).nullable().describe('what the operation reports when it ends'),
   cancel_requested: z.boolean().describe('a cancel waits for the next batch boundary'),
+  pause_requested: z.boolean().describe('a pause waits for the next batch boundary: the job stays running until then, and once paused nothing about it changes until it is resumed'),
   attempts: Int,
   run_at: Timestamp,
 }).describe('A job (API.md "Jobs")');

@@ -3,6 +3,12 @@ import { JOB_COLUMNS } from './sql/claim.js';
 import { ACTIVE_STATUS_SQL, RUNNABLE_STATUS_SQL } from './sql/fragments.js';
 import type { JobRow, JobStatus } from './types.js';
 
+/** A job row as this module reads it: JobRow plus the pause request (migration 004). */
+export interface JobRecord extends JobRow {
+  /** A pause waits for the holding worker's batch boundary; the job stays `running` meanwhile. */
+  pause_requested: boolean;
+}
+
 export interface NewJob {
   businessId: number;
   type: string;
@@ -19,8 +25,8 @@ export interface NewJob {
 }
 
 /** Enqueue inside the caller's transaction: a job and the data that defines it commit together. */
-export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow> {
-  const { rows } = await db.query<JobRow>(
+export async function insertJob(db: Queryable, j: NewJob): Promise<JobRecord> {
+  const { rows } = await db.query<JobRecord>(
     `INSERT INTO jobs (business_id, type, queue, priority, params, targets, params_hash, lock_key, total, created_by, status)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      RETURNING ${JOB_COLUMNS}`,
@@ -43,8 +49,8 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow> {
   return row;
 }
 
-export async function getJob(db: Queryable, businessId: number, jobId: number): Promise<JobRow | null> {
-  const { rows } = await db.query<JobRow>(
+export async function getJob(db: Queryable, businessId: number, jobId: number): Promise<JobRecord | null> {
+  const { rows } = await db.query<JobRecord>(
     `SELECT ${JOB_COLUMNS} FROM jobs WHERE business_id = $1 AND id = $2`,
     [businessId, jobId],
   );
@@ -59,8 +65,8 @@ export interface JobFilter {
 }
 
 /** Newest first, keyset-paginated by id. */
-export async function listJobs(db: Queryable, businessId: number, f: JobFilter): Promise<JobRow[]> {
-  const { rows } = await db.query<JobRow>(
+export async function listJobs(db: Queryable, businessId: number, f: JobFilter): Promise<JobRecord[]> {
+  const { rows } = await db.query<JobRecord>(
     `SELECT ${JOB_COLUMNS} FROM jobs
       WHERE business_id = $1
         AND ($2::text IS NULL OR status = $2)
@@ -74,12 +80,18 @@ export async function listJobs(db: Queryable, businessId: number, f: JobFilter):
 }
 
 /**
- * Pause: queued or running → paused (a running job lets go at its next batch boundary; it keeps
- * the active lock meanwhile, since paused is an active status).
+ * Pause: a job no worker holds (queued, or snoozed) becomes paused at once; a job a worker holds
+ * gets pause_requested and stays `running` until that worker's next batch boundary, where the
+ * batch commit (or the release, or the failed batch, or the rescuer) makes it paused — so a job
+ * that reads `paused` never moves again until it is resumed. Pausing a job whose pause is already
+ * requested is answered the same (idempotent); one with a cancel requested cannot be paused.
  */
-export async function pauseJob(db: Queryable, businessId: number, jobId: number): Promise<JobRow | null> {
-  const { rows } = await db.query<JobRow>(
-    `UPDATE jobs SET status = 'paused', updated_at = now()
+export async function pauseJob(db: Queryable, businessId: number, jobId: number): Promise<JobRecord | null> {
+  const { rows } = await db.query<JobRecord>(
+    `UPDATE jobs
+        SET status = CASE WHEN status = 'running' AND locked_by IS NOT NULL THEN status ELSE 'paused' END,
+            pause_requested = (status = 'running' AND locked_by IS NOT NULL),
+            updated_at = now()
       WHERE business_id = $1 AND id = $2 AND status IN ${RUNNABLE_STATUS_SQL} AND NOT cancel_requested
       RETURNING ${JOB_COLUMNS}`,
     [businessId, jobId],
@@ -88,14 +100,18 @@ export async function pauseJob(db: Queryable, businessId: number, jobId: number)
 }
 
 /**
- * Resume: paused → running when a worker still holds it (it has not reached its boundary yet and
- * simply goes on), otherwise → queued for any worker to claim.
+ * Resume: paused → queued for any worker to claim (→ running when a worker still holds it: a row
+ * paused while held before pause requests existed, which that worker lets go at its boundary).
+ * A pause requested but not yet reached is withdrawn: the job simply goes on running.
  */
-export async function resumeJob(db: Queryable, businessId: number, jobId: number): Promise<JobRow | null> {
-  const { rows } = await db.query<JobRow>(
-    `UPDATE jobs SET status = CASE WHEN locked_by IS NULL THEN 'queued' ELSE 'running' END,
-                     run_at = now(), updated_at = now()
-      WHERE business_id = $1 AND id = $2 AND status = 'paused'
+export async function resumeJob(db: Queryable, businessId: number, jobId: number): Promise<JobRecord | null> {
+  const { rows } = await db.query<JobRecord>(
+    `UPDATE jobs
+        SET status = CASE WHEN status = 'paused' AND locked_by IS NULL THEN 'queued' ELSE 'running' END,
+            run_at = CASE WHEN status = 'paused' THEN now() ELSE run_at END,
+            pause_requested = false, updated_at = now()
+      WHERE business_id = $1 AND id = $2
+        AND (status = 'paused' OR (status = 'running' AND pause_requested AND NOT cancel_requested))
       RETURNING ${JOB_COLUMNS}`,
     [businessId, jobId],
   );
@@ -107,8 +123,8 @@ export async function resumeJob(db: Queryable, businessId: number, jobId: number
  * a job a worker holds gets cancel_requested and ends at that worker's next batch boundary, so
  * the batch in flight commits whole and is reported.
  */
-export async function cancelJob(db: Queryable, businessId: number, jobId: number): Promise<JobRow | null> {
-  const { rows } = await db.query<JobRow>(
+export async function cancelJob(db: Queryable, businessId: number, jobId: number): Promise<JobRecord | null> {
+  const { rows } = await db.query<JobRecord>(
     `UPDATE jobs
         SET status = CASE WHEN locked_by IS NULL THEN 'cancelled' ELSE status END,
             finished_at = CASE WHEN locked_by IS NULL THEN now() ELSE finished_at END,

@@ -31,7 +31,7 @@ test('status lists come from job statuses only', () => {
 test('joins and predicates read as the statements they replaced', () => {
   assert.equal(jobJoin('j', 'r.job_id', '$1'), 'JOIN jobs j ON j.id = r.job_id AND j.business_id = $1');
   assert.equal(jobJoin('j', 'i.job_id'), 'JOIN jobs j ON j.id = i.job_id');
-  assert.equal(runnableJobSql('j'), `j.status IN ('queued', 'running') AND NOT j.cancel_requested`);
+  assert.equal(runnableJobSql('j'), `j.status IN ('queued', 'running') AND NOT j.cancel_requested AND NOT j.pause_requested`);
   assert.equal(stoppedJobSql('j'), `(j.status IN ('failed', 'cancelled') OR j.cancel_requested)`);
   assert.equal(abandonedJobSql('j'), `j.status IN ('failed', 'cancelled')`);
   assert.throws(() => jobJoin('j; DROP TABLE jobs', 'r.job_id'));
@@ -48,10 +48,11 @@ test('the wake-up moves only a queued job that is due later than the window', ()
   assert.throws(() => wakeJobSql({ businessId: '$1', jobId: '$2', withinMs: -1 }));
 });
 
-test('the fence is the claim: owner, attempt, and still running', () => {
+test('the fence is the claim: owner, attempt, and still running with no pause requested', () => {
   assert.equal(
     squash(jobHeldSql({ businessId: '$1', jobId: '$3', workerId: '$4', attempt: '$5' })),
     squash(`EXISTS (SELECT 1 FROM jobs WHERE id = $3 AND business_id = $1
-                     AND locked_by = $4 AND attempts = $5 AND status = 'running')`),
+                     AND locked_by = $4 AND attempts = $5 AND status = 'running'
+                     AND NOT pause_requested)`),
   );
 });

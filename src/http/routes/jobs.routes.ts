@@ -5,19 +5,34 @@ import { errorResponses, Job, pageOf } from '../../contract/index.js';
 import { ConflictError, NotFoundError } from '../../lib/errors.js';
 import type { JobEvents } from '../../jobs/job-events.js';
 import { toJobView } from '../../jobs/job-view.js';
-import { cancelJob, getJob, listJobs, pauseJob, resumeJob } from '../../jobs/jobs.repo.js';
-import { isTerminal, JOB_STATUSES, type JobRow } from '../../jobs/types.js';
+import { cancelJob, getJob, listJobs, pauseJob, resumeJob, type JobRecord } from '../../jobs/jobs.repo.js';
+import { isTerminal, JOB_STATUSES } from '../../jobs/types.js';
 import { caller } from '../auth.js';
 import { listQuery, paged } from '../pagination.js';
 import { IdParam, nonJsonResponse } from '../schemas.js';
 
-type Transition = (db: pg.Pool, businessId: number, jobId: number) => Promise<JobRow | null>;
+type Transition = (db: pg.Pool, businessId: number, jobId: number) => Promise<JobRecord | null>;
 
-const TRANSITIONS: Record<'pause' | 'resume' | 'cancel', { run: Transition; allowedFrom: string }> = {
-  pause: { run: pauseJob, allowedFrom: 'queued or running' },
-  resume: { run: resumeJob, allowedFrom: 'paused' },
-  cancel: { run: cancelJob, allowedFrom: 'queued, running or paused' },
+const TRANSITIONS: Record<'pause' | 'resume' | 'cancel', { run: Transition; allowedFrom: string; summary: string }> = {
+  pause: {
+    run: pauseJob,
+    allowedFrom: 'a queued or running job',
+    summary: 'Pause a job (a job no worker holds pauses at once; a running one stays running with pause_requested until its batch boundary)',
+  },
+  resume: {
+    run: resumeJob,
+    allowedFrom: 'a paused job, or a running one with a pause requested,',
+    summary: 'Resume a paused job (or withdraw a pause not yet reached)',
+  },
+  cancel: {
+    run: cancelJob,
+    allowedFrom: 'a queued, running or paused job',
+    summary: 'Cancel a job (takes effect at the next batch boundary)',
+  },
 };
+
+const requested = (job: JobRecord): string =>
+  job.cancel_requested ? ' (cancel requested)' : job.pause_requested ? ' (pause requested)' : '';
 
 export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPluginAsyncZod => async (app) => {
   app.get('/jobs', {
@@ -45,7 +60,7 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
     app.post(`/jobs/:id/${name}`, {
       schema: {
         tags: ['jobs'],
-        summary: `${name[0]?.toUpperCase()}${name.slice(1)} a job (takes effect at the next batch boundary)`,
+        summary: t.summary,
         description: 'A transition the job\'s status does not allow answers 409 `invalid_transition`.',
         params: IdParam,
         response: { 200: Job, ...errorResponses },
@@ -58,7 +73,7 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
       if (!job) throw new NotFoundError('Job');
       throw new ConflictError(
         'invalid_transition',
-        `Cannot ${name} job ${job.id}: it is ${job.status}${job.cancel_requested ? ' (cancel requested)' : ''}; only a ${t.allowedFrom} job can be ${name === 'cancel' ? 'cancelled' : `${name}d`}.`,
+        `Cannot ${name} job ${job.id}: it is ${job.status}${requested(job)}; only ${t.allowedFrom} can be ${name === 'cancel' ? 'cancelled' : `${name}d`}.`,
         { status: job.status },
       );
     });
@@ -91,7 +106,7 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
     let lastSent = '';
     let reading = false;
     let again = false;
-    const send = (job: JobRow) => {
+    const send = (job: JobRecord) => {
       const data = JSON.stringify(toJobView(job));
       if (data === lastSent) return;
       lastSent = data;

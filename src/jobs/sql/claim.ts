@@ -2,7 +2,7 @@ import type { QueryConfig } from 'pg';
 
 export const JOB_COLUMNS = `id, business_id, type, queue, priority, status, params, params_hash, lock_key, total,
   processed, succeeded, failed, checkpoint, result, last_error, attempts, consecutive_failures,
-  cancel_requested, run_at, locked_by, locked_at, created_by, created_at, started_at, heartbeat_at,
+  cancel_requested, pause_requested, run_at, locked_by, locked_at, created_by, created_at, started_at, heartbeat_at,
   finished_at, updated_at`;
 
 /**

@@ -11,7 +11,7 @@ import { ACTIVE_STATUSES, JOB_STATUSES, type JobStatus } from '../types.js';
  * always travels as a `$n` parameter of the domain's statement.
  */
 
-/** Active and not paused: a worker may be working on the job now or soon. */
+/** Active and not paused: a worker may be working on the job now or soon (unless a pause is requested). */
 const RUNNABLE_STATUSES: readonly JobStatus[] = ['queued', 'running'];
 /** Ended without completing. */
 const ABANDONED_STATUSES: readonly JobStatus[] = ['failed', 'cancelled'];
@@ -42,10 +42,13 @@ export function jobJoin(as: string, jobId: string, businessId?: string): string 
   return `JOIN jobs ${a} ON ${a}.id = ${jobId}${businessId === undefined ? '' : ` AND ${a}.business_id = ${businessId}`}`;
 }
 
-/** The joined job may still do work: queued or running, and no cancel requested. */
+/**
+ * The joined job may still do work: queued or running, and neither a cancel nor a pause
+ * requested (a held job asked to pause starts nothing new: the dialer places no call for its run).
+ */
 export function runnableJobSql(as: string): string {
   const a = alias(as);
-  return `${a}.status IN ${RUNNABLE_STATUS_SQL} AND NOT ${a}.cancel_requested`;
+  return `${a}.status IN ${RUNNABLE_STATUS_SQL} AND NOT ${a}.cancel_requested AND NOT ${a}.pause_requested`;
 }
 
 /** The joined job will do no more work: it failed, was cancelled, or a cancel is pending. */
@@ -76,11 +79,14 @@ export function wakeJobSql(w: { businessId: string; jobId: string; withinMs: num
 
 /**
  * True while this worker still holds this job: the claim's fence (locked_by and attempts, as in
- * sql/batch.ts) and the job still running (not paused or ending at its boundary). A handler that
- * writes outside its batch transaction (broadcast sends, which must be durable before the provider
- * call) puts this in the statement's WHERE so a worker that lost its claim writes nothing.
+ * sql/batch.ts) and the job still running with no pause requested (a pause takes effect at the
+ * batch's end, but nothing new is started after the request). A handler that writes outside its
+ * batch transaction (broadcast sends, which must be durable before the provider call) puts this
+ * in the statement's WHERE so a worker that lost its claim, or whose job is pausing, claims
+ * nothing more and ends its batch.
  */
 export function jobHeldSql(h: { businessId: string; jobId: string; workerId: string; attempt: string }): string {
   return `EXISTS (SELECT 1 FROM jobs WHERE id = ${h.jobId} AND business_id = ${h.businessId}
-                   AND locked_by = ${h.workerId} AND attempts = ${h.attempt} AND status = 'running')`;
+                   AND locked_by = ${h.workerId} AND attempts = ${h.attempt} AND status = 'running'
+                   AND NOT pause_requested)`;
 }

@@ -28,7 +28,8 @@ export function markWorkerStopped(workerId: string): QueryConfig {
 /**
  * The rescuer: jobs held by a worker that has not heartbeated for `staleMs` (or that no longer
  * exists, or has stopped) go back to the queue with their checkpoint; a pending cancel completes
- * instead. SKIP LOCKED: a row locked by a batch in progress belongs to a live transaction; if its
+ * instead, and a pending pause becomes `paused` (the dead worker's last committed batch was the
+ * boundary). SKIP LOCKED: a row locked by a batch in progress belongs to a live transaction; if its
  * worker dies the server ends that transaction and the next sweep takes the job.
  */
 export function rescueStaleJobs(staleMs: number): QueryConfig {
@@ -43,10 +44,10 @@ export function rescueStaleJobs(staleMs: number): QueryConfig {
                      OR w.heartbeat_at < now() - make_interval(secs => $1::float8 / 1000))
               FOR UPDATE OF j SKIP LOCKED)
            UPDATE jobs j
-              SET status = CASE WHEN j.cancel_requested THEN 'cancelled'
+              SET status = CASE WHEN j.cancel_requested THEN 'cancelled' WHEN j.pause_requested THEN 'paused'
                                 WHEN j.status = 'running' THEN 'queued' ELSE j.status END,
                   finished_at = CASE WHEN j.cancel_requested THEN now() ELSE j.finished_at END,
-                  locked_by = NULL, locked_at = NULL, run_at = now(), updated_at = now()
+                  locked_by = NULL, locked_at = NULL, pause_requested = false, run_at = now(), updated_at = now()
              FROM stale WHERE j.id = stale.id
         RETURNING j.id, j.type, j.business_id, j.status`,
     values: [staleMs],
