@@ -17,7 +17,7 @@ export { isTerminalStatus as isTerminal, JOB_STATUSES } from '../contract/index.
 export type Job = Pick<
   ContractJob,
   'id' | 'type' | 'status' | 'total' | 'processed' | 'succeeded' | 'failed' | 'progress' | 'created_at' | 'started_at' | 'finished_at' | 'last_error'
-> & Partial<Pick<ContractJob, 'cancel_requested'>>;
+> & Partial<Pick<ContractJob, 'cancel_requested' | 'pause_requested'>>;
 
 /** `GET /imports/{id}`. */
 export type ImportSummary = Import;

@@ -63,6 +63,16 @@ const TTY_BAR: BarStyle = { width: 30, full: '█', empty: '░' };
 export const PLAIN_BAR: BarStyle = { width: 20, full: '#', empty: '-' };
 
 /**
+ * What a job not yet at its batch boundary was asked to do: `cancel` (wins over a pause),
+ * `pause` (it stays running until the boundary), or nothing.
+ */
+export function requestOf(job: Pick<Job, 'status' | 'cancel_requested' | 'pause_requested'>): 'cancel' | 'pause' | null {
+  if (isTerminal(job.status)) return null;
+  if (job.cancel_requested) return 'cancel';
+  return job.pause_requested && job.status === 'running' ? 'pause' : null;
+}
+
+/**
  * One line: `job 12 delete_leads_bulk [#####-----] 52% 104/200 38.2/s ETA 3s running`.
  * Pure, so the look is tested without a terminal.
  */
@@ -72,7 +82,7 @@ export function progressLine(job: Job, rate: number | null, style: BarStyle): st
   const bar = style.full.repeat(filled) + style.empty.repeat(style.width - filled);
   const percent = `${Math.floor(fraction * 100)}%`.padStart(4);
   const eta = etaSeconds(job, rate);
-  const status = job.cancel_requested && !['cancelled', 'completed', 'failed'].includes(job.status) ? `${job.status} (cancel requested)` : job.status;
+  const status = `${job.status}${requestOf(job) ? ` (${requestOf(job)} requested)` : ''}`;
   return [
     `job ${job.id} ${job.type}`,
     `[${bar}]`,
@@ -120,7 +130,7 @@ export class ProgressReporter {
     const now = this.now();
     this.meter.sample(job.processed, now);
     this.last = job;
-    const statusKey = `${job.status}${job.cancel_requested ? '+cancel' : ''}`;
+    const statusKey = `${job.status}+${requestOf(job) ?? ''}`;
     const changed = statusKey !== this.lastStatus;
     this.lastStatus = statusKey;
     if (this.tty) {

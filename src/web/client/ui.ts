@@ -124,8 +124,11 @@ export class JobRow {
     const j = this.job;
     const p = pct(j);
     const bar = h('progress', { max: 100, value: p, 'aria-label': t('jobs.progress', { id: j.id }), 'aria-valuetext': `${p} %` });
-    const canPause = (j.status === 'queued' || j.status === 'running') && !j.cancel_requested;
-    const canResume = j.status === 'paused';
+    // A pause of a running job waits for its batch boundary: "pause requested" until it reads
+    // paused; meanwhile Resume withdraws the request.
+    const pausing = j.pause_requested && j.status === 'running' && !j.cancel_requested;
+    const canPause = (j.status === 'queued' || j.status === 'running') && !j.cancel_requested && !j.pause_requested;
+    const canResume = j.status === 'paused' || pausing;
     const canCancel = !TERMINAL.has(j.status) && !j.cancel_requested;
     const button = (action: 'pause' | 'resume' | 'cancel', enabled: boolean) => {
       const label = t(`jobs.${action}`);
@@ -139,7 +142,8 @@ export class JobRow {
     };
     clear(this.el,
       h('td', {}, h('div', {}, `#${j.id} `, h('span', { class: 'type' }, j.type)), statusBadge(j.status),
-        j.cancel_requested && !TERMINAL.has(j.status) ? h('span', { class: 'muted' }, ` ${t('jobs.cancelRequested')}`) : null),
+        j.cancel_requested && !TERMINAL.has(j.status) ? h('span', { class: 'muted' }, ` ${t('jobs.cancelRequested')}`) : null,
+        pausing ? h('span', { class: 'muted' }, ` ${t('jobs.pauseRequested')}`) : null),
       h('td', {}, h('div', { class: 'bar' }, bar, h('span', { class: 'pct' }, `${num(p)} %`))),
       h('td', { class: 'counts' }, t('jobs.counts', { processed: j.processed, total: j.total, succeeded: j.succeeded, failed: j.failed })),
       h('td', { class: 'elapsed' }, this.timing()),
@@ -152,7 +156,10 @@ export class JobRow {
     clear(this.message);
     this.el.setAttribute('aria-busy', 'true');
     try {
-      this.update(await post<Job>(`/jobs/${this.job.id}/${action}`, {}));
+      const answer = await post<Job>(`/jobs/${this.job.id}/${action}`, {});
+      // The answer "running, pause requested" can arrive after the stream's "paused" (the
+      // boundary came first); a paused job does not change again, so keep the newer one.
+      if (!(action === 'pause' && this.job.status === 'paused' && answer.status === 'running')) this.update(answer);
       this.el.querySelector<HTMLButtonElement>(`.act-${action === 'pause' ? 'resume' : action === 'resume' ? 'pause' : 'cancel'}`)?.focus();
     } catch (err) {
       clear(this.message, errorBox(err));
