@@ -6,6 +6,7 @@ import { PermanentError } from '../lib/errors.js';
 import { maskPhone, type Logger } from '../lib/logger.js';
 import type { MessageContent, WhatsAppProvider } from '../providers/whatsapp/types.js';
 import { getBroadcastByJob } from './broadcasts.repo.js';
+import { callbackDataFor } from './callback-data.js';
 import { applyMatchedPendingStatuses, applyPendingStatuses } from './delivery.repo.js';
 import { penalize, reserveSlots } from './pacing.js';
 import { decideOutcome, notSentOutcome, type RecipientOutcome } from './send-outcome.js';
@@ -165,7 +166,10 @@ async function sendForAWhile(r: SendRun): Promise<{ claimed: number; sent: numbe
 }
 
 async function sendOne(r: SendRun, row: ClaimedRecipient, state: { stop: string | null; sent: number; throughput: boolean }): Promise<RecipientOutcome> {
-  const result = await r.provider.send({ to: row.phone, content: r.content }).catch((err: unknown) => ({
+  // The callback data names the recipient in every status webhook of this message: if this
+  // process dies before recordOutcomes, the webhook still finds the row (delivery.repo.ts).
+  const callbackData = callbackDataFor({ businessId: r.businessId, broadcastId: r.broadcastId, recipientId: row.id });
+  const result = await r.provider.send({ to: row.phone, content: r.content, callbackData }).catch((err: unknown) => ({
     ok: false as const, httpStatus: null, network: 'unknown' as const, detail: String(err),
   }));
   const decision = decideOutcome(row.id, row.attempts, result);

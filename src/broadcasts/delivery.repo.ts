@@ -1,16 +1,20 @@
 import type pg from 'pg';
 import { withTx, type Queryable } from '../db/pool.js';
-import type { RecipientStatus } from './recipient-status.js';
+import type { RecipientRef } from './callback-data.js';
+import { UNKNOWN_OUTCOME, type RecipientStatus } from './recipient-status.js';
 import { applyDeliveryEvent, type DeliveryEvent } from './status-order.js';
 
 export interface StatusUpdate extends DeliveryEvent {
   messageId: string;
+  /** The recipient named by the message's callback data (callback-data.ts), when it has one. */
+  recipient?: RecipientRef | null;
 }
 
 interface LockedRecipient {
   id: number;
   business_id: number;
-  message_id: string;
+  broadcast_id: number;
+  message_id: string | null;
   status: RecipientStatus;
   reason: string | null;
   status_at: Date | null;
@@ -23,13 +27,20 @@ interface LockedRecipient {
  * worker applies them when it records the id, and this function checks once more after
  * parking them — so whichever side commits last applies them (see docs/BROADCASTS.md).
  *
- * The lookup is by message id alone: provider ids are globally unique and the webhook names
- * no business; every write then carries the row's own business_id.
+ * The lookup is by message id: provider ids are globally unique and the webhook names no
+ * business; every write then carries the row's own business_id. A message id we do not know
+ * yet whose event carries our callback data (the worker died between the provider's answer and
+ * recording it) is adopted by the recipient the data names, when that row (same business, same
+ * broadcast, checked on the row itself) has no message id and an outcome we do not know: still
+ * `sending`, or failed `unknown_outcome` (adoptByCallback). Its status then moves as usual.
  */
 export async function applyStatusUpdates(pool: pg.Pool, updates: readonly StatusUpdate[]): Promise<{ applied: number; parked: number }> {
   if (updates.length === 0) return { applied: 0, parked: 0 };
-  const { applied, parked } = await withTx(pool, async (tx) => {
-    const found = await lockRecipients(tx, updates.map((u) => u.messageId));
+  const { applied, parked, adopted } = await withTx(pool, async (tx) => {
+    const refs = updates.flatMap((u) => (u.recipient ? [u.recipient] : []));
+    const locked = await lockRecipients(tx, updates.map((u) => u.messageId), refs);
+    const found = new Map(locked.flatMap((r) => (r.message_id === null ? [] : [[r.message_id, r] as const])));
+    const adopted = await adoptByCallback(tx, locked, found, updates);
     const unmatched = updates.filter((u) => !found.has(u.messageId));
     if (unmatched.length > 0) {
       await tx.query(
@@ -38,8 +49,10 @@ export async function applyStatusUpdates(pool: pg.Pool, updates: readonly Status
         [unmatched.map((u) => u.messageId), unmatched.map((u) => u.status), unmatched.map((u) => u.at), unmatched.map((u) => u.errorCode)],
       );
     }
-    return { applied: await applyInOrder(tx, found, updates), parked: unmatched.map((u) => u.messageId) };
+    return { applied: await applyInOrder(tx, found, updates), parked: unmatched.map((u) => u.messageId), adopted };
   });
+  // Events of an adopted message parked by an earlier delivery (one that lacked the callback data).
+  if (adopted.length > 0) await applyPendingStatuses(pool, adopted);
   if (parked.length > 0) {
     const { rows } = await pool.query<{ message_id: string }>(
       `SELECT message_id FROM whatsapp_recipients WHERE message_id = ANY($1::text[])`,
@@ -60,19 +73,85 @@ export async function applyPendingStatuses(pool: pg.Pool, messageIds: readonly s
     );
     if (rows.length === 0) return 0;
     rows.sort((a, b) => a.occurred_at.getTime() - b.occurred_at.getTime());
-    const found = await lockRecipients(tx, rows.map((r) => r.message_id));
+    const locked = await lockRecipients(tx, rows.map((r) => r.message_id), []);
+    const found = new Map(locked.flatMap((r) => (r.message_id === null ? [] : [[r.message_id, r] as const])));
     return applyInOrder(tx, found, rows.map((r) => ({ messageId: r.message_id, status: r.status, at: r.occurred_at, errorCode: r.error_code })));
   });
 }
 
-async function lockRecipients(tx: Queryable, messageIds: readonly string[]): Promise<Map<string, LockedRecipient>> {
-  // ORDER BY id: two webhook deliveries touching the same recipients lock them in one order.
-  const { rows } = await tx.query<LockedRecipient>(
-    `SELECT id, business_id, message_id, status, reason, status_at FROM whatsapp_recipients
-      WHERE message_id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
-    [[...new Set(messageIds)]],
+/**
+ * Locks the recipients of these message ids and those named by callback data (matched on id,
+ * business and broadcast together, so a forged or stale reference to another tenant's row finds
+ * nothing). One statement, ORDER BY id: two webhook deliveries lock the same rows in one order.
+ */
+async function lockRecipients(tx: Queryable, messageIds: readonly string[], refs: readonly RecipientRef[]): Promise<LockedRecipient[]> {
+  // Two index lookups (message id, primary key), then one lock statement by primary key.
+  const { rows: ids } = await tx.query<{ id: number }>(
+    `SELECT id FROM whatsapp_recipients WHERE message_id = ANY($1::text[])
+     UNION
+     SELECT r.id FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS v(id, business_id, broadcast_id)
+       JOIN whatsapp_recipients r ON r.id = v.id AND r.business_id = v.business_id AND r.broadcast_id = v.broadcast_id`,
+    [[...new Set(messageIds)], refs.map((r) => r.recipientId), refs.map((r) => r.businessId), refs.map((r) => r.broadcastId)],
   );
-  return new Map(rows.map((r) => [r.message_id, r]));
+  if (ids.length === 0) return [];
+  // A row that got its message id in between is caught by the re-check after parking.
+  const { rows } = await tx.query<LockedRecipient>(
+    `SELECT id, business_id, broadcast_id, message_id, status, reason, status_at FROM whatsapp_recipients
+      WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
+    [ids.map((r) => r.id)],
+  );
+  return rows;
+}
+
+/**
+ * Gives a recipient named by callback data the message id of the event, when the id is not
+ * known yet and the row's outcome is not either (`sending`, or failed `unknown_outcome`): the
+ * provider accepted that message for that recipient. A row with a message id keeps it (a
+ * recipient has at most one accepted message; a second id stays parked). Adds the rows to
+ * `found`; returns the adopted message ids.
+ */
+async function adoptByCallback(
+  tx: Queryable,
+  locked: readonly LockedRecipient[],
+  found: Map<string, LockedRecipient>,
+  updates: readonly StatusUpdate[],
+): Promise<string[]> {
+  const byId = new Map(locked.map((r) => [r.id, r]));
+  const adopted: LockedRecipient[] = [];
+  for (const u of updates) {
+    const ref = u.recipient;
+    if (!ref || found.has(u.messageId)) continue;
+    const row = byId.get(ref.recipientId);
+    if (!row || row.business_id !== ref.businessId || row.broadcast_id !== ref.broadcastId) continue;
+    if (row.message_id !== null || !adoptable(row)) continue;
+    row.message_id = u.messageId;
+    found.set(u.messageId, row);
+    adopted.push(row);
+  }
+  if (adopted.length === 0) return [];
+  const byBusiness = new Map<number, LockedRecipient[]>();
+  for (const r of adopted) byBusiness.set(r.business_id, [...(byBusiness.get(r.business_id) ?? []), r]);
+  for (const [businessId, list] of byBusiness) {
+    // sent_at: when the provider says it was sent (the worker that would have written it is gone).
+    await tx.query(
+      `UPDATE whatsapp_recipients r
+          SET message_id = v.message_id, sent_at = coalesce(r.sent_at, v.sent_at), updated_at = now()
+         FROM unnest($2::bigint[], $3::text[], $4::timestamptz[]) AS v(id, message_id, sent_at)
+        WHERE r.business_id = $1 AND r.id = v.id AND r.message_id IS NULL`,
+      [businessId, list.map((r) => r.id), list.map((r) => r.message_id), list.map((r) => firstEventAt(updates, r.message_id))],
+    );
+  }
+  return adopted.flatMap((r) => (r.message_id === null ? [] : [r.message_id]));
+}
+
+function adoptable(row: LockedRecipient): boolean {
+  return row.status === 'sending' || (row.status === 'failed' && row.reason === UNKNOWN_OUTCOME);
+}
+
+function firstEventAt(updates: readonly StatusUpdate[], messageId: string | null): Date | null {
+  let at: Date | null = null;
+  for (const u of updates) if (u.messageId === messageId && (at === null || u.at < at)) at = u.at;
+  return at;
 }
 
 async function applyInOrder(tx: Queryable, found: Map<string, LockedRecipient>, updates: readonly StatusUpdate[]): Promise<number> {
@@ -114,7 +193,7 @@ async function applyInOrder(tx: Queryable, found: Map<string, LockedRecipient>, 
   return rows.length;
 }
 
-function errorCodeFor(updates: readonly StatusUpdate[], messageId: string): number | null {
+function errorCodeFor(updates: readonly StatusUpdate[], messageId: string | null): number | null {
   for (let i = updates.length - 1; i >= 0; i -= 1) {
     const u = updates[i];
     if (u && u.messageId === messageId && u.status === 'failed') return u.errorCode;

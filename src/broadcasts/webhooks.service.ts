@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { maskPhone, type Logger } from '../lib/logger.js';
 import { DELIVERY_STATUSES, batchesOf, type DeliveryStatus, type WebhookEnvelope } from '../providers/whatsapp/webhook-payload.js';
 import { fromWaId } from '../providers/whatsapp/types.js';
+import { parseCallbackData } from './callback-data.js';
 import { applyStatusUpdates, type StatusUpdate } from './delivery.repo.js';
 import { addOptOut, businessesThatMessaged } from './opt-outs.repo.js';
 
@@ -16,7 +17,13 @@ export function statusUpdatesOf(envelope: WebhookEnvelope): StatusUpdate[] {
   for (const batch of batchesOf(envelope)) {
     for (const s of batch.statuses) {
       if (!(DELIVERY_STATUSES as readonly string[]).includes(s.status)) continue;
-      out.push({ messageId: s.id, status: s.status as DeliveryStatus, at: new Date(Number(s.timestamp) * 1000), errorCode: s.errors?.[0]?.code ?? null });
+      out.push({
+        messageId: s.id,
+        status: s.status as DeliveryStatus,
+        at: new Date(Number(s.timestamp) * 1000),
+        errorCode: s.errors?.[0]?.code ?? null,
+        recipient: parseCallbackData(s.biz_opaque_callback_data),
+      });
     }
   }
   return out;

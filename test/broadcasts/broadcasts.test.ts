@@ -139,6 +139,63 @@ describe('delivery webhooks', () => {
     }
   });
 
+  test('callback data settles a recipient whose message id was never recorded, only in its own business and broadcast', async () => {
+    const tenant = await createTenant(b.env);
+    const other = await createTenant(b.env);
+    b.sim.setDelivery({ statuses: false });
+    try {
+      const mine = await smallBroadcast(tenant, phones(5, 2200));
+      const theirs = await smallBroadcast(other, phones(2, 2300));
+      await waitForJob(b.env, mine.jobId, 'completed');
+      await waitForJob(b.env, theirs.jobId, 'completed');
+      // What a kill -9 between the provider's answer and recordOutcomes leaves: no message id,
+      // `sending` (before the next batch) or failed unknown_outcome (after it).
+      const { rows } = await b.env.pool.query<{ id: number; business_id: number }>(
+        `SELECT id, business_id FROM whatsapp_recipients WHERE broadcast_id = $1 ORDER BY id`, [mine.id]);
+      const ids = rows.map((r) => r.id);
+      const businessId = rows[0]?.business_id ?? 0;
+      await b.env.pool.query(`UPDATE whatsapp_recipients SET status = 'failed', reason = 'unknown_outcome', message_id = NULL WHERE id = ANY($1::bigint[])`, [ids.slice(0, 4)]);
+      await b.env.pool.query(`UPDATE whatsapp_recipients SET status = 'sending', reason = NULL, message_id = NULL WHERE id = $1`, [ids[4]]);
+      const [theirRow] = await recipientRows(b.env.pool, theirs.id);
+      const { rows: [theirBiz] } = await b.env.pool.query<{ business_id: number; id: number }>(
+        `SELECT business_id, id FROM whatsapp_recipients WHERE broadcast_id = $1 ORDER BY id LIMIT 1`, [theirs.id]);
+      const ts = String(Math.floor(Date.now() / 1000));
+      const ev = (mid: string, status: string, data: string, code?: number) =>
+        ({ id: mid, status, timestamp: ts, recipient_id: '1', biz_opaque_callback_data: data, ...(code ? { errors: [{ code, title: 'x' }] } : {}) });
+      const ref = (biz: number, bc: number, rid: number | undefined) => `bh:${biz}:${bc}:${rid ?? 0}`;
+      const body = JSON.stringify(buildEnvelope(PHONE_NUMBER_ID, { statuses: [
+        ev('wamid.CB0', 'sent', ref(businessId, mine.id, ids[0])),
+        ev('wamid.CB0', 'read', ref(businessId, mine.id, ids[0])),
+        ev('wamid.CB1', 'delivered', ref(theirBiz?.business_id ?? 0, mine.id, ids[1])), // another business named
+        ev('wamid.CB2', 'delivered', ref(businessId, theirs.id, ids[2])), // another broadcast named
+        ev('wamid.CB3', 'failed', ref(businessId, mine.id, ids[3]), 131026),
+        ev('wamid.CB4', 'delivered', ref(businessId, mine.id, ids[4])),
+        ev('wamid.CB5', 'delivered', ref(theirBiz?.business_id ?? 0, theirs.id, theirBiz?.id)), // has its message id already
+      ] }));
+      assert.equal(await postWebhook(body, signBody(body, SIM_WHATSAPP_APP_SECRET)), 200);
+      const after = await recipientRows(b.env.pool, mine.id);
+      assert.deepEqual(after.map((x) => [x.status, x.reason, x.message_id]), [
+        ['read', null, 'wamid.CB0'],
+        ['failed', 'unknown_outcome', null],
+        ['failed', 'unknown_outcome', null],
+        ['failed', 'not_on_whatsapp', 'wamid.CB3'],
+        ['delivered', null, 'wamid.CB4'],
+      ]);
+      // Not adopted: parked like any unknown message id (and cleaned up here, other tests count them).
+      const { rows: parked } = await b.env.pool.query<{ message_id: string }>(
+        `DELETE FROM whatsapp_pending_statuses WHERE message_id LIKE 'wamid.CB%' RETURNING message_id`);
+      assert.deepEqual(parked.map((p) => p.message_id).sort(), ['wamid.CB1', 'wamid.CB2', 'wamid.CB5']);
+      const [theirAfter] = await recipientRows(b.env.pool, theirs.id);
+      assert.deepEqual([theirAfter?.status, theirAfter?.message_id], [theirRow?.status, theirRow?.message_id]);
+      // The job completed before the correction: the broadcast's counts are recounted from its rows.
+      const view = await getBroadcast(b.env, tenant, mine.id);
+      assert.equal(view.status, 'completed');
+      assert.deepEqual(view.counts, { queued: 0, sending: 0, sent: 0, delivered: 1, read: 1, failed: 3, skipped: 0 });
+    } finally {
+      b.sim.setDelivery({ statuses: true });
+    }
+  });
+
   test('forged, unsigned or tampered webhooks: 403 and nothing changes', async () => {
     const tenant = await createTenant(b.env);
     b.sim.setDelivery({ statuses: false });

@@ -11,6 +11,8 @@ export const PHONE_NUMBER_ID = '100000000000001';
 export interface BroadcastEnv {
   env: TestEnv;
   sim: WhatsAppSimulator;
+  /** While held, the simulator keeps its status webhooks queued (posted in order once released). */
+  holdWebhooks(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -24,11 +26,12 @@ export async function startBroadcastEnv(
   envOpts: TestEnvOptions = {},
 ): Promise<BroadcastEnv> {
   let base = '';
+  let held = false;
   const sim = new WhatsAppSimulator({
     appSecret: SIM_WHATSAPP_APP_SECRET,
     token: SIM_TOKEN,
     mps: 1000,
-    webhookUrl: () => (base ? `${base}/webhooks/whatsapp` : null),
+    webhookUrl: () => (base && !held ? `${base}/webhooks/whatsapp` : null),
     ...simOpts,
   });
   const simUrl = await sim.start();
@@ -37,6 +40,9 @@ export async function startBroadcastEnv(
   return {
     env,
     sim,
+    holdWebhooks(on) {
+      held = on;
+    },
     async close() {
       await sim.stop();
       await env.close();

@@ -9,7 +9,8 @@ import { classifySendFailure } from '../../src/providers/whatsapp/classify.js';
 import { buildMessageBody, messagesUrl, parseSendResponse } from '../../src/providers/whatsapp/cloud-api.js';
 import { SlidingWindow } from '../../src/providers/whatsapp/rate-window.js';
 import { signBody, verifySignature } from '../../src/providers/whatsapp/signature.js';
-import { buildEnvelope } from '../../src/providers/whatsapp/webhook-payload.js';
+import { WebhookEnvelope, buildEnvelope } from '../../src/providers/whatsapp/webhook-payload.js';
+import { callbackDataFor, parseCallbackData } from '../../src/broadcasts/callback-data.js';
 import type { SendResult } from '../../src/providers/whatsapp/types.js';
 
 const apiError = (code: number, httpStatus = 400): Exclude<SendResult, { ok: true }> => ({ ok: false, httpStatus, error: { code, message: `(#${code})` } });
@@ -213,9 +214,37 @@ describe('Cloud API wire format', () => {
       { id: 'wamid.C', status: 'failed', timestamp: '1700000001', errors: [{ code: 131047 }] },
     ] });
     assert.deepEqual(statusUpdatesOf(env), [
-      { messageId: 'wamid.A', status: 'delivered', at: new Date(1_700_000_000_000), errorCode: null },
-      { messageId: 'wamid.C', status: 'failed', at: new Date(1_700_000_001_000), errorCode: 131047 },
+      { messageId: 'wamid.A', status: 'delivered', at: new Date(1_700_000_000_000), errorCode: null, recipient: null },
+      { messageId: 'wamid.C', status: 'failed', at: new Date(1_700_000_001_000), errorCode: 131047, recipient: null },
     ]);
     assert.deepEqual(['STOP', ' stop\n', 'Stop', 'stop please', 'STOPP', '', undefined].map(isStopMessage), [true, true, true, false, false, false, false]);
+  });
+
+  test('biz_opaque_callback_data: sent with the message, read from each status, absent or foreign values name nobody', () => {
+    const data = callbackDataFor({ businessId: 7, broadcastId: 42, recipientId: 123456 });
+    assert.equal(data, 'bh:7:42:123456');
+    assert.deepEqual(buildMessageBody({ to: '+12125550100', content: { type: 'text', text: 'Hi' }, callbackData: data }), {
+      messaging_product: 'whatsapp', recipient_type: 'individual', to: '12125550100', type: 'text', text: { preview_url: false, body: 'Hi' },
+      biz_opaque_callback_data: 'bh:7:42:123456',
+    });
+    assert.equal('biz_opaque_callback_data' in buildMessageBody({ to: '+1212', content: { type: 'text', text: 'Hi' }, callbackData: 'x'.repeat(513) }), false, 'over 512: left out, not a refused message');
+    assert.deepEqual(['bh:1:2:3', 'bh:0:2:3', 'bh:1:2', 'bh:1:2:3:4', 'bh:a:2:3', 'xx:1:2:3', ' bh:1:2:3', 'bh:1:2:99999999999999999', '', null, undefined].map(parseCallbackData), [
+      { businessId: 1, broadcastId: 2, recipientId: 3 }, null, null, null, null, null, null, null, null, null, null,
+    ]);
+
+    // A Cloud API status webhook as posted (the field sits in each statuses[] entry), parsed as the route does.
+    const raw = (extra: Record<string, unknown>) => JSON.parse(JSON.stringify(buildEnvelope('1', { statuses: [
+      { id: 'wamid.A', status: 'sent', timestamp: '1700000000', recipient_id: '12125550100', ...extra },
+    ] }))) as unknown;
+    const parsed = (extra: Record<string, unknown>) => {
+      const r = WebhookEnvelope.safeParse(raw(extra));
+      assert.ok(r.success, JSON.stringify(r.error));
+      return statusUpdatesOf(r.data).map((u) => u.recipient);
+    };
+    assert.deepEqual(parsed({ biz_opaque_callback_data: data }), [{ businessId: 7, broadcastId: 42, recipientId: 123456 }]);
+    assert.deepEqual(parsed({}), [null], 'without the field');
+    assert.deepEqual(parsed({ biz_opaque_callback_data: 'campaign-2024' }), [null], "another system's data");
+    assert.deepEqual(parsed({ biz_opaque_callback_data: 12 }), [null], 'not a string: ignored, not a 400');
+    assert.deepEqual(parsed({ biz_opaque_callback_data: 'y'.repeat(600) }), [null], 'over 512: ignored');
   });
 });

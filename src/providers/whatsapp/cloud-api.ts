@@ -16,7 +16,9 @@ export const GRAPH_API_BASE = 'https://graph.facebook.com';
 /** The JSON body of `POST /{version}/{phone_number_id}/messages`. Pure (conformance-tested). */
 export function buildMessageBody(req: SendRequest): Record<string, unknown> {
   const base = { messaging_product: 'whatsapp', recipient_type: 'individual', to: toWaId(req.to) };
-  return { ...base, ...contentFields(req.content) };
+  // Over the documented limit the API would refuse the whole message: better without it.
+  const callback = req.callbackData && req.callbackData.length <= 512 ? { biz_opaque_callback_data: req.callbackData } : {};
+  return { ...base, ...contentFields(req.content), ...callback };
 }
 
 function contentFields(content: MessageContent): Record<string, unknown> {

@@ -43,6 +43,8 @@ export interface AcceptedMessage {
   type: string;
   phoneNumberId: string;
   at: number;
+  /** The send's `biz_opaque_callback_data`, echoed in each of its status webhooks. */
+  callbackData: string | null;
 }
 
 interface FailureRule {
@@ -205,11 +207,15 @@ export class WhatsAppSimulator {
     if (req.method !== 'POST' || !match?.[1]) return answer(404, apiError(100, 'Unknown path components'));
     if (req.headers.authorization !== `Bearer ${this.#opts.token}`) return answer(401, errorBody(WA_ERRORS.accessToken));
     const phoneNumberId = decodeURIComponent(match[1]);
-    const msg = parseJson(body) as { messaging_product?: unknown; to?: unknown; type?: unknown } | null;
+    const msg = parseJson(body) as { messaging_product?: unknown; to?: unknown; type?: unknown; biz_opaque_callback_data?: unknown } | null;
     if (!msg || msg.messaging_product !== 'whatsapp' || typeof msg.to !== 'string' || !/^\+?\d{6,15}$/.test(msg.to)) {
       return answer(400, apiError(100, '(#100) Invalid parameter'));
     }
     if (msg.type !== 'text' && msg.type !== 'template') return answer(400, apiError(100, '(#100) Invalid parameter: type'));
+    const callbackData = msg.biz_opaque_callback_data;
+    if (callbackData !== undefined && (typeof callbackData !== 'string' || callbackData.length > 512)) {
+      return answer(400, apiError(100, '(#100) Invalid parameter: biz_opaque_callback_data'));
+    }
     const to = fromWaId(msg.to);
     const now = Date.now();
     const refuse = (code: number) => {
@@ -229,9 +235,9 @@ export class WhatsAppSimulator {
     this.#lastToRecipient.set(to, now);
 
     const id = newMessageId();
-    this.accepted.push({ id, to, type: msg.type, phoneNumberId, at: now });
+    this.accepted.push({ id, to, type: msg.type, phoneNumberId, at: now, callbackData: callbackData ?? null });
     this.#acceptedByPhone.set(to, (this.#acceptedByPhone.get(to) ?? 0) + 1);
-    this.#scheduleStatuses(id, to, phoneNumberId, now, rule?.async ? rule.code : null);
+    this.#scheduleStatuses(id, to, phoneNumberId, now, rule?.async ? rule.code : null, callbackData ?? null);
     answer(200, { messaging_product: 'whatsapp', contacts: [{ input: msg.to, wa_id: toWaId(to) }], messages: [{ id, message_status: 'accepted' }] });
   }
 
@@ -246,7 +252,7 @@ export class WhatsAppSimulator {
     return demo === null ? null : { code: demo, remaining: 0, async: false };
   }
 
-  #scheduleStatuses(id: string, to: string, phoneNumberId: string, acceptedAt: number, asyncFailure: number | null): void {
+  #scheduleStatuses(id: string, to: string, phoneNumberId: string, acceptedAt: number, asyncFailure: number | null, callbackData: string | null): void {
     if (this.#opts.statuses === false) return;
     const second = Math.floor(acceptedAt / 1000);
     const steps: { status: DeliveryStatus; errors?: StatusEvent['errors'] }[] = asyncFailure !== null
@@ -257,6 +263,8 @@ export class WhatsAppSimulator {
       status: s.status,
       timestamp: String(second + i),
       recipient_id: toWaId(to),
+      // Where the Cloud API puts it: in each `statuses[]` entry of the message, sent to failed.
+      ...(callbackData !== null ? { biz_opaque_callback_data: callbackData } : {}),
       ...(s.errors ? { errors: s.errors } : {}),
     }));
     if (this.#opts.statusOrder === 'reversed') events.reverse();

@@ -33,6 +33,11 @@ export interface SendRequest {
   /** E.164 (`+12125550100`). */
   to: string;
   content: MessageContent;
+  /**
+   * Sent as `biz_opaque_callback_data` (at most 512 characters): the Cloud API does not act on it
+   * and echoes it in every status webhook of the message.
+   */
+  callbackData?: string | undefined;
 }
 
 export interface WhatsAppProvider {

@@ -21,6 +21,11 @@ export const StatusEvent = z.looseObject({
   timestamp: z.string().regex(/^\d{1,12}$/).refine((s) => Number(s) <= LAST_UNIX_SECOND, { message: 'must be a time before the year 10000' }),
   recipient_id: z.string().max(32).optional(),
   errors: z.array(WebhookError).optional(),
+  /**
+   * What the send put in `biz_opaque_callback_data`, echoed by the Cloud API in every status of
+   * the message (at most 512 characters). Another system's odd value is dropped, not a 400.
+   */
+  biz_opaque_callback_data: z.string().max(512).optional().catch(undefined),
 });
 export type StatusEvent = z.infer<typeof StatusEvent>;
 
