@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { createPool } from '../../src/db/pool.js';
 import type { AcceptDeps } from '../../src/gate/accept.js';
 import type { JobStatus } from '../../src/jobs/types.js';
-import { Worker } from '../../src/jobs/worker.js';
+import { Worker, type WorkerDeps } from '../../src/jobs/worker.js';
 import { quietLog } from './db.js';
 import { pollUntil } from './timing.js';
 
@@ -13,11 +13,15 @@ export interface InProcessWorker {
   stop(): Promise<void>;
 }
 
-/** A worker with every production job type (the domains' modules), configured like `bulkhead worker` from `env`. */
-export async function startInProcessWorker(url: string, env: Record<string, string>): Promise<InProcessWorker> {
+/**
+ * A worker with every production job type (the domains' modules), configured like `bulkhead worker` from `env`
+ * (only `env`, not process.env: what it leaves unset takes the engine's default; LOG_LEVEL is silent unless set).
+ * `hooks.onBatch` sees every committed batch.
+ */
+export async function startInProcessWorker(url: string, env: Record<string, string>, hooks: Pick<WorkerDeps, 'onBatch'> = {}): Promise<InProcessWorker> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...env, DATABASE_URL: url });
   const pool = createPool(url, { max: config.dbPoolMax, idleInTxTimeoutMs: config.dbIdleInTxTimeoutMs }, quietLog);
-  const worker = new Worker({ pool, databaseUrl: url, registry: createRegistry(createModules({ pool, databaseUrl: url, config, log: quietLog, accept: acceptDeps(pool), publicBaseUrl: () => config.publicBaseUrl })), config: config.worker, log: quietLog });
+  const worker = new Worker({ pool, databaseUrl: url, registry: createRegistry(createModules({ pool, databaseUrl: url, config, log: quietLog, accept: acceptDeps(pool), publicBaseUrl: () => config.publicBaseUrl })), config: config.worker, log: quietLog, ...hooks });
   await worker.start();
   return {
     async stop() {

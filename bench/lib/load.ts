@@ -31,6 +31,8 @@ export interface LoadSpec {
   /** A body per request (POST), or none (GET). */
   body?: () => string;
   durationS: number;
+  /** paced only: stop sending when aborted (requests in flight still count), even before durationS. */
+  signal?: AbortSignal;
 }
 
 export async function closedLoop(spec: LoadSpec, overallRate?: number): Promise<LoadResult> {
@@ -80,10 +82,11 @@ export async function paced(spec: LoadSpec, rate: number): Promise<LoadResult> {
   const t0 = performance.now() + 20;
   const sent: Promise<void>[] = [];
   try {
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < count && !spec.signal?.aborted; i++) {
       const due = t0 + (i * 1000) / rate;
       const wait = due - performance.now();
       if (wait >= 1) await sleep(wait);
+      if (spec.signal?.aborted) break;
       const connection = i % agents.length;
       // From the scheduled time when the send is late (queueing counts), from the send when a timer fired early.
       const start = Math.min(due, performance.now());
