@@ -60,8 +60,11 @@ describe('jobs API', () => {
     const call = (a: string) => env.app.inject({ method: 'POST', url: `/api/v1/jobs/${jobId}/${a}`, headers: t.headers });
     assert.equal((await call('resume')).statusCode, 409);
     const paused = await call('pause');
-    assert.equal(paused.json().status, 'paused');
-    assert.equal((await call('pause')).statusCode, 409);
+    assert.equal(paused.json().status, 'paused', 'no worker holds a queued job: paused at once');
+    assert.equal(paused.json().pause_requested, false);
+    const twice = await call('pause');
+    assert.equal(twice.statusCode, 409);
+    assert.match(twice.json().error.message, /it is paused; only a queued or running job can be paused/);
     assert.equal((await call('resume')).json().status, 'queued');
     assert.equal((await call('cancel')).json().status, 'cancelled');
     const again = await call('resume');
