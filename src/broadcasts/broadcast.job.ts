@@ -10,7 +10,7 @@ import { callbackDataFor } from './callback-data.js';
 import { applyMatchedPendingStatuses, applyPendingStatuses } from './delivery.repo.js';
 import { penalize, reserveSlots } from './pacing.js';
 import { decideOutcome, notSentOutcome, type RecipientOutcome } from './send-outcome.js';
-import { claimWave, hasDueRecipients, progressOf, recordOutcomes, reconcileOrphans, type ClaimedRecipient } from './send.repo.js';
+import { claimWave, hasDueRecipients, markSendStarted, progressOf, recordOutcomes, reconcileOrphans, type ClaimedRecipient } from './send.repo.js';
 
 export interface BroadcastJobDeps {
   pool: pg.Pool;
@@ -62,7 +62,9 @@ export function broadcastJob(deps: BroadcastJobDeps) {
       if (!broadcast) throw new PermanentError(`job ${job.id} has no WhatsApp broadcast`);
       const orphans = await reconcileOrphans(deps.pool, job.business_id, broadcast.id);
       await applyMatchedPendingStatuses(deps.pool);
-      if (orphans > 0) log.warn({ event: 'BROADCAST_ORPHANS', broadcastId: broadcast.id, orphans }, 'recipients left sending by an unfinished batch: outcome unknown, not resent');
+      if (orphans.unknown + orphans.requeued > 0) {
+        log.warn({ event: 'BROADCAST_ORPHANS', broadcastId: broadcast.id, ...orphans }, 'recipients left sending by an unfinished batch: started ones unknown (not resent), unstarted ones queued again');
+      }
 
       const run = await sendForAWhile({
         pool: deps.pool,
@@ -165,7 +167,14 @@ async function sendForAWhile(r: SendRun): Promise<{ claimed: number; sent: numbe
   return { claimed, sent: state.sent, stop: state.stop };
 }
 
-async function sendOne(r: SendRun, row: ClaimedRecipient, state: { stop: string | null; sent: number; throughput: boolean }): Promise<RecipientOutcome> {
+/**
+ * One send: marked started (committed) first, then the provider call, then its outcome recorded
+ * at once — a kill -9 leaves unknown only the sends whose answer had not been written yet (most
+ * of those the provider accepted, and their status webhooks name the recipient). Null when the
+ * row is no longer this holder's to send (see markSendStarted).
+ */
+async function sendOne(r: SendRun, row: ClaimedRecipient, state: { stop: string | null; sent: number; throughput: boolean }): Promise<RecipientOutcome | null> {
+  if (!(await markSendStarted(r.pool, r.businessId, row.id, r.claim))) return null;
   // The callback data names the recipient in every status webhook of this message: if this
   // process dies before recordOutcomes, the webhook still finds the row (delivery.repo.ts).
   const callbackData = callbackDataFor({ businessId: r.businessId, broadcastId: r.broadcastId, recipientId: row.id });
@@ -177,6 +186,7 @@ async function sendOne(r: SendRun, row: ClaimedRecipient, state: { stop: string 
   if (decision.throughput) state.throughput = true;
   if (decision.outcome.status === 'sent') state.sent += 1;
   else r.log.debug({ to: maskPhone(row.phone), outcome: decision.outcome.status, reason: decision.outcome.reason }, 'send refused');
+  await recordOutcomes(r.pool, r.businessId, [decision.outcome]);
   return decision.outcome;
 }
 
@@ -187,20 +197,25 @@ async function sendWave(
   started: number,
   state: { stop: string | null; sent: number; throughput: boolean },
 ): Promise<void> {
-  // One timer walks the wave's slots; each send starts at its slot and runs concurrently.
-  const sends: Promise<RecipientOutcome>[] = [];
+  // One timer walks the wave's slots; each send starts at its slot, runs concurrently and records
+  // its own outcome.
+  const sends: Promise<RecipientOutcome | null>[] = [];
+  const notSent: RecipientOutcome[] = [];
   for (const [i, row] of rows.entries()) {
     const wait = (delays[i] ?? 0) - (Date.now() - started);
     if (wait > 0) await sleep(wait, r.signal);
     // Not called yet: stopping (SIGTERM) or a stopped broadcast puts it back, a resend is safe.
     if (r.signal.aborted || state.stop !== null) {
-      sends.push(Promise.resolve(notSentOutcome(row.id)));
+      notSent.push(notSentOutcome(row.id));
       continue;
     }
     sends.push(sendOne(r, row, state));
   }
-  const outcomes = await Promise.all(sends);
-  await recordOutcomes(r.pool, r.businessId, outcomes);
-  const ids = outcomes.flatMap((o) => (o.messageId ? [o.messageId] : []));
+  // allSettled: a failed write of one send does not leave the others' running unobserved.
+  const settled = await Promise.allSettled(sends);
+  await recordOutcomes(r.pool, r.businessId, notSent);
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) throw failure.reason;
+  const ids = settled.flatMap((s) => (s.status === 'fulfilled' && s.value?.messageId ? [s.value.messageId] : []));
   await applyPendingStatuses(r.pool, ids);
 }

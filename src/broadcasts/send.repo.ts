@@ -42,7 +42,7 @@ export async function claimWave(
               SET status = CASE WHEN p.opted_out THEN 'skipped' ELSE 'sending' END,
                   reason = CASE WHEN p.opted_out THEN 'opted_out' ELSE r.reason END,
                   attempts = r.attempts + CASE WHEN p.opted_out THEN 0 ELSE 1 END,
-                  send_claim = $5, updated_at = now()
+                  send_claim = $5, send_started_at = NULL, updated_at = now()
              FROM picked p
             WHERE r.business_id = $1 AND r.id = p.id
         RETURNING r.id, r.phone, r.status, r.attempts`,
@@ -60,6 +60,22 @@ export async function hasDueRecipients(db: Queryable, businessId: number, broadc
     values: [businessId, broadcastId],
   });
   return rows.length > 0;
+}
+
+/**
+ * Marks one claimed recipient's send as started, committed BEFORE the provider call: a crash
+ * after it leaves an unknown outcome, a crash before it a send that never left. Fenced by the
+ * claim that marked it `sending`: false (do not send) when a successor reconciled or re-claimed
+ * it meanwhile (this worker stalled), so a row is never sent by two holders.
+ */
+export async function markSendStarted(db: Queryable, businessId: number, recipientId: number, claim: number): Promise<boolean> {
+  const { rowCount } = await db.query({
+    name: 'bulkhead_wa_mark_started',
+    text: `UPDATE whatsapp_recipients SET send_started_at = clock_timestamp()
+            WHERE business_id = $1 AND id = $2 AND status = 'sending' AND send_claim = $3`,
+    values: [businessId, recipientId, claim],
+  });
+  return rowCount === 1;
 }
 
 /**
@@ -99,18 +115,31 @@ export async function recordOutcomes(db: Queryable, businessId: number, outcomes
 
 /**
  * Recipients left `sending` by a batch that did not finish (a killed or rescued worker, a batch
- * that threw). Whether the provider got them is unknown, so they are never resent: they become
- * failed with reason unknown_outcome, and a later status webhook for their message can still
- * settle them. Runs at the start of each batch, when this job has no send in flight.
+ * that threw). One whose send was started (send_started_at) may have reached the provider: it is
+ * never resent, it becomes failed with reason unknown_outcome, and a later status webhook for its
+ * message (by message id, or by the callback data naming it) can still settle it. One whose send
+ * never started was only claimed for a later slot: it goes back to `queued`, its attempt not
+ * counted (the request never left; markSendStarted fences a stalled holder). Runs at the start of
+ * each batch, when this job has no send in flight.
  */
-export async function reconcileOrphans(db: Queryable, businessId: number, broadcastId: number): Promise<number> {
-  const { rowCount } = await db.query({
+export async function reconcileOrphans(db: Queryable, businessId: number, broadcastId: number): Promise<{ unknown: number; requeued: number }> {
+  const { rows } = await db.query<{ unknown: number; requeued: number }>({
     name: 'bulkhead_wa_reconcile_orphans',
-    text: `UPDATE whatsapp_recipients SET status = 'failed', reason = $3, updated_at = now()
-            WHERE business_id = $1 AND broadcast_id = $2 AND status = 'sending'`,
+    text: `WITH o AS (
+             UPDATE whatsapp_recipients
+                SET status = CASE WHEN send_started_at IS NULL THEN 'queued' ELSE 'failed' END,
+                    reason = CASE WHEN send_started_at IS NULL THEN reason ELSE $3 END,
+                    attempts = attempts - CASE WHEN send_started_at IS NULL THEN 1 ELSE 0 END,
+                    updated_at = now()
+              WHERE business_id = $1 AND broadcast_id = $2 AND status = 'sending'
+          RETURNING status
+           )
+           SELECT count(*) FILTER (WHERE status = 'failed')::int AS unknown,
+                  count(*) FILTER (WHERE status = 'queued')::int AS requeued
+             FROM o`,
     values: [businessId, broadcastId, UNKNOWN_OUTCOME],
   });
-  return rowCount ?? 0;
+  return rows[0] ?? { unknown: 0, requeued: 0 };
 }
 
 export interface BroadcastProgress {
