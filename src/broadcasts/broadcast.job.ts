@@ -28,8 +28,9 @@ export interface BroadcastJobDeps {
 const BATCH_MS = 2_000;
 /**
  * Recipients are marked `sending` one wave (~100 ms of sends) ahead of their slots, not a whole
- * batch ahead: a kill -9 then leaves at most about one wave plus the sends in flight as
- * "outcome unknown", instead of a second's worth.
+ * batch ahead. Each send is then marked started just before its call (markSendStarted): a kill -9
+ * leaves only the sends in flight as "outcome unknown" (their webhooks can still settle them);
+ * the rest of the wave is queued again.
  */
 const WAVE_MS = 100;
 /** A wave is claimed this long before its first slot (the claim's own round trip). */
