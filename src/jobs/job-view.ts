@@ -1,10 +1,10 @@
 import type { Job } from '../contract/jobs.js';
-import type { JobRecord } from './jobs.repo.js';
+import type { JobRow } from './types.js';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 /** The public shape of a job (API.md "Jobs"), as the contract's `Job` describes it. */
-export function toJobView(j: JobRecord): Job {
+export function toJobView(j: JobRow): Job {
   const progress = j.total > 0 ? Math.min(1, j.processed / j.total) : j.status === 'completed' ? 1 : 0;
   return {
     id: j.id,

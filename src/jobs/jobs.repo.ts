@@ -3,12 +3,6 @@ import { JOB_COLUMNS } from './sql/claim.js';
 import { ACTIVE_STATUS_SQL, RUNNABLE_STATUS_SQL } from './sql/fragments.js';
 import type { JobRow, JobStatus } from './types.js';
 
-/** A job row as this module reads it: JobRow plus the pause request (migration 004). */
-export interface JobRecord extends JobRow {
-  /** A pause waits for the holding worker's batch boundary; the job stays `running` meanwhile. */
-  pause_requested: boolean;
-}
-
 export interface NewJob {
   businessId: number;
   type: string;
@@ -25,8 +19,8 @@ export interface NewJob {
 }
 
 /** Enqueue inside the caller's transaction: a job and the data that defines it commit together. */
-export async function insertJob(db: Queryable, j: NewJob): Promise<JobRecord> {
-  const { rows } = await db.query<JobRecord>(
+export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow> {
+  const { rows } = await db.query<JobRow>(
     `INSERT INTO jobs (business_id, type, queue, priority, params, targets, params_hash, lock_key, total, created_by, status)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      RETURNING ${JOB_COLUMNS}`,
@@ -49,8 +43,8 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRecord> {
   return row;
 }
 
-export async function getJob(db: Queryable, businessId: number, jobId: number): Promise<JobRecord | null> {
-  const { rows } = await db.query<JobRecord>(
+export async function getJob(db: Queryable, businessId: number, jobId: number): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
     `SELECT ${JOB_COLUMNS} FROM jobs WHERE business_id = $1 AND id = $2`,
     [businessId, jobId],
   );
@@ -65,8 +59,8 @@ export interface JobFilter {
 }
 
 /** Newest first, keyset-paginated by id. */
-export async function listJobs(db: Queryable, businessId: number, f: JobFilter): Promise<JobRecord[]> {
-  const { rows } = await db.query<JobRecord>(
+export async function listJobs(db: Queryable, businessId: number, f: JobFilter): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>(
     `SELECT ${JOB_COLUMNS} FROM jobs
       WHERE business_id = $1
         AND ($2::text IS NULL OR status = $2)
@@ -86,8 +80,8 @@ export async function listJobs(db: Queryable, businessId: number, f: JobFilter):
  * that reads `paused` never moves again until it is resumed. Pausing a job whose pause is already
  * requested is answered the same (idempotent); one with a cancel requested cannot be paused.
  */
-export async function pauseJob(db: Queryable, businessId: number, jobId: number): Promise<JobRecord | null> {
-  const { rows } = await db.query<JobRecord>(
+export async function pauseJob(db: Queryable, businessId: number, jobId: number): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
     `UPDATE jobs
         SET status = CASE WHEN status = 'running' AND locked_by IS NOT NULL THEN status ELSE 'paused' END,
             pause_requested = (status = 'running' AND locked_by IS NOT NULL),
@@ -104,8 +98,8 @@ export async function pauseJob(db: Queryable, businessId: number, jobId: number)
  * paused while held before pause requests existed, which that worker lets go at its boundary).
  * A pause requested but not yet reached is withdrawn: the job simply goes on running.
  */
-export async function resumeJob(db: Queryable, businessId: number, jobId: number): Promise<JobRecord | null> {
-  const { rows } = await db.query<JobRecord>(
+export async function resumeJob(db: Queryable, businessId: number, jobId: number): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
     `UPDATE jobs
         SET status = CASE WHEN status = 'paused' AND locked_by IS NULL THEN 'queued' ELSE 'running' END,
             run_at = CASE WHEN status = 'paused' THEN now() ELSE run_at END,
@@ -123,8 +117,8 @@ export async function resumeJob(db: Queryable, businessId: number, jobId: number
  * a job a worker holds gets cancel_requested and ends at that worker's next batch boundary, so
  * the batch in flight commits whole and is reported.
  */
-export async function cancelJob(db: Queryable, businessId: number, jobId: number): Promise<JobRecord | null> {
-  const { rows } = await db.query<JobRecord>(
+export async function cancelJob(db: Queryable, businessId: number, jobId: number): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
     `UPDATE jobs
         SET status = CASE WHEN locked_by IS NULL THEN 'cancelled' ELSE status END,
             finished_at = CASE WHEN locked_by IS NULL THEN now() ELSE finished_at END,

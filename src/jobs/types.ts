@@ -32,6 +32,8 @@ export interface JobRow {
   attempts: number;
   consecutive_failures: number;
   cancel_requested: boolean;
+  /** A pause waits for the holding worker's batch boundary; the job stays `running` meanwhile. */
+  pause_requested: boolean;
   run_at: Date;
   locked_by: string | null;
   locked_at: Date | null;

@@ -271,6 +271,8 @@ export class Worker {
       job.consecutive_failures = row.consecutive_failures;
       if (row.status === 'failed' || row.status === 'cancelled') {
         this.#logDone(log, job, row.status, message);
+      } else if (row.status === 'paused') {
+        log.info({ event: 'JOB_PAUSED', processed: job.processed, error: message }, 'JOB_PAUSED (the failed batch will be retried on resume)');
       } else {
         log.warn({ event: 'JOB_RETRY', error: message, retryInMs, consecutiveFailures: row.consecutive_failures }, 'batch failed; will retry');
       }

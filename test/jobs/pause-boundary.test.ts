@@ -10,7 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
-import { cancelJob, getJob, pauseJob, resumeJob, type JobRecord } from '../../src/jobs/jobs.repo.js';
+import { cancelJob, getJob, pauseJob, resumeJob } from '../../src/jobs/jobs.repo.js';
+import type { JobRow } from '../../src/jobs/types.js';
 import { commitBatch } from '../../src/jobs/sql/batch.js';
 import { claimJobs } from '../../src/jobs/sql/claim.js';
 import { jobHeldSql, runnableJobSql } from '../../src/jobs/sql/fragments.js';
@@ -55,14 +56,14 @@ async function heldJob(): Promise<Held> {
   return { id: job.id, worker, attempt: rows[0]?.attempts ?? 0 };
 }
 
-async function requestPause(h: Held): Promise<JobRecord> {
+async function requestPause(h: Held): Promise<JobRow> {
   const requested = await pauseJob(pool, businessId, h.id);
   assert.equal(requested?.status, 'running');
   assert.equal(requested?.pause_requested, true);
   return requested;
 }
 
-async function state(id: number): Promise<JobRecord> {
+async function state(id: number): Promise<JobRow> {
   const j = await getJob(pool, businessId, id);
   assert.ok(j);
   return j;

@@ -130,6 +130,8 @@ Example:
         if (flags.json) console.log(JSON.stringify(job, null, 2));
         else if (action === 'cancel' && job.status !== 'cancelled') {
           console.log(`job ${job.id}: cancel requested; it stops at its next batch boundary (bulkhead jobs watch ${job.id})`);
+        } else if (action === 'pause' && job.status !== 'paused') {
+          console.log(`job ${job.id}: pause requested; it pauses at its next batch boundary (bulkhead jobs watch ${job.id})`);
         } else console.log(`job ${job.id}: ${job.status}`);
         return EXIT.ok;
       }));

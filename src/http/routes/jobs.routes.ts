@@ -5,13 +5,13 @@ import { errorResponses, Job, pageOf } from '../../contract/index.js';
 import { ConflictError, NotFoundError } from '../../lib/errors.js';
 import type { JobEvents } from '../../jobs/job-events.js';
 import { toJobView } from '../../jobs/job-view.js';
-import { cancelJob, getJob, listJobs, pauseJob, resumeJob, type JobRecord } from '../../jobs/jobs.repo.js';
-import { isTerminal, JOB_STATUSES } from '../../jobs/types.js';
+import { cancelJob, getJob, listJobs, pauseJob, resumeJob } from '../../jobs/jobs.repo.js';
+import { isTerminal, JOB_STATUSES, type JobRow } from '../../jobs/types.js';
 import { caller } from '../auth.js';
 import { listQuery, paged } from '../pagination.js';
 import { IdParam, nonJsonResponse } from '../schemas.js';
 
-type Transition = (db: pg.Pool, businessId: number, jobId: number) => Promise<JobRecord | null>;
+type Transition = (db: pg.Pool, businessId: number, jobId: number) => Promise<JobRow | null>;
 
 const TRANSITIONS: Record<'pause' | 'resume' | 'cancel', { run: Transition; allowedFrom: string; summary: string }> = {
   pause: {
@@ -31,7 +31,7 @@ const TRANSITIONS: Record<'pause' | 'resume' | 'cancel', { run: Transition; allo
   },
 };
 
-const requested = (job: JobRecord): string =>
+const requested = (job: JobRow): string =>
   job.cancel_requested ? ' (cancel requested)' : job.pause_requested ? ' (pause requested)' : '';
 
 export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPluginAsyncZod => async (app) => {
@@ -106,7 +106,7 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
     let lastSent = '';
     let reading = false;
     let again = false;
-    const send = (job: JobRecord) => {
+    const send = (job: JobRow) => {
       const data = JSON.stringify(toJobView(job));
       if (data === lastSent) return;
       lastSent = data;
