@@ -97,6 +97,8 @@ test('kill -9 mid-send: nothing is sent twice, the webhooks settle the orphans t
   const rows = await recipientRows(b.env.pool, id);
   const by = new Map(rows.map((r) => [r.phone, r]));
   const acceptedOrphans = orphanRows.filter((o) => times.has(o.phone));
+  const unknown = rows.filter((r) => r.reason === 'unknown_outcome' || r.status === 'sending').length;
+  ctx.diagnostic(`left sending by the kill: ${leftSending.length}, started ${orphanRows.length} (the provider had accepted ${acceptedOrphans.length}); unknown at completion: ${unknownAtCompletion}, after the webhooks: ${unknown}; 130429 refusals: ${b.sim.refusals.get(WA_ERRORS.throughput) ?? 0}; webhook give-ups: ${b.sim.webhookFailures}; counts ${JSON.stringify(view.counts)}`);
   for (const o of orphanRows) {
     const r = by.get(o.phone);
     assert.ok((times.get(o.phone) ?? 0) <= 1, 'an orphan is never resent');
@@ -113,8 +115,6 @@ test('kill -9 mid-send: nothing is sent twice, the webhooks settle the orphans t
     if (['sent', 'delivered', 'read'].includes(r.status)) assert.equal(times.get(r.phone), 1, `${r.phone} sent exactly once`);
     if (r.status === 'skipped') assert.equal(times.get(r.phone), undefined);
   }
-  const unknown = rows.filter((r) => r.reason === 'unknown_outcome' || r.status === 'sending').length;
-  ctx.diagnostic(`left sending by the kill: ${leftSending.length}, started ${orphanRows.length} (the provider had accepted ${acceptedOrphans.length}); unknown at completion: ${unknownAtCompletion}, after the webhooks: ${unknown}; 130429 refusals: ${b.sim.refusals.get(WA_ERRORS.throughput) ?? 0}; webhook give-ups: ${b.sim.webhookFailures}; counts ${JSON.stringify(view.counts)}`);
   assert.ok(unknown <= 1, `at most 1 recipient is left without a known outcome (${unknown})`);
   assert.equal(unknown, orphanRows.length - acceptedOrphans.length, 'only orphans the provider never accepted stay unknown');
   assert.equal(view.counts.failed, unknown + refused.length, 'the broadcast counts follow the corrections');
