@@ -40,8 +40,8 @@ const THROUGHPUT_PENALTY_MS = 250;
 
 /**
  * `broadcast_whatsapp`: one batch = for ~BATCH_MS, reserve a wave of pacing slots, claim that many
- * recipients (committed `sending`) just before the first slot, fire each send at its slot, and
- * record the wave's outcomes as soon as it settles; the next wave is reserved and claimed while
+ * recipients (committed `sending`) just before the first slot, fire each send at its slot (marked
+ * started first) and record each outcome as soon as it arrives; the next wave is reserved and claimed while
  * the previous one is still going out, so the sender stays busy across waves.
  * Progress and completion are recounted from the recipient rows (the source of truth).
  */
