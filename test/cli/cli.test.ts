@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_TOKEN, createTenant, startTestEnv, type Tenant, type TestEnv } from '../helpers/harness.js';
 import { ROOT } from '../helpers/processes.js';
-import { seedLeads as seedLeadsFor } from '../leads/helpers.js';
+import { bulkDelete as bulkDeleteAs, leadSeeder } from '../leads/helpers.js';
 import type { Worker } from '../../src/jobs/worker.js';
 
 let env: TestEnv;
@@ -97,17 +97,9 @@ async function run(args: string[], vars: Record<string, string> = {}): Promise<{
 
 const as = (t: Tenant) => ({ BULKHEAD_TOKEN: t.token });
 
-let seeded = 0;
-async function seedLeads(t: Tenant, n: number): Promise<number[]> {
-  seeded += n;
-  return seedLeadsFor(env, t, n, { start: seeded - n });
-}
-
-async function bulkDelete(t: Tenant, ids: number[]): Promise<number> {
-  const res = await env.app.inject({ method: 'POST', url: '/api/v1/leads/bulk-delete', headers: t.headers, payload: { lead_ids: ids } });
-  assert.equal(res.statusCode, 202, res.body);
-  return res.json().job_id as number;
-}
+const seed = leadSeeder();
+const seedLeads = (t: Tenant, n: number): Promise<number[]> => seed(env, t, n);
+const bulkDelete = (t: Tenant, ids: number[]): Promise<number> => bulkDeleteAs(env, t, ids);
 
 async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
   const worker: Worker = await env.startWorker();

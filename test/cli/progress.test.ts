@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ApiClient, parseEvent, type Job } from '../../src/cli/api-client.js';
-import { averageRate, etaSeconds, formatDuration, PLAIN_BAR, progressLine, ProgressReporter, RateMeter } from '../../src/cli/commands/progress.js';
+import { averageRate, etaSeconds, formatDuration, PLAIN_BAR, progressLine, ProgressReporter, RateMeter, requestOf } from '../../src/cli/commands/progress.js';
 import { watchJob } from '../../src/cli/commands/watch.js';
 
 const job = (over: Partial<Job> = {}): Job => ({
@@ -123,5 +123,29 @@ describe('watchJob', () => {
     });
     await assert.rejects(watchJob(client, 7, { onJob: () => undefined, reconnectDelayMs: 1 }), { name: 'ApiError', status: 404, code: 'not_found' });
     assert.equal(calls, 1);
+  });
+});
+
+describe('a requested pause (issue 11)', () => {
+  test('a running job with a pause requested says so; cancel wins; a paused or ended job shows its status only', () => {
+    assert.match(progressLine(job({ pause_requested: true }), null, PLAIN_BAR), / {2}running \(pause requested\)$/);
+    assert.match(progressLine(job({ pause_requested: true, cancel_requested: true }), null, PLAIN_BAR), / {2}running \(cancel requested\)$/);
+    assert.match(progressLine(job({ status: 'paused', pause_requested: false }), null, PLAIN_BAR), / {2}paused$/);
+    assert.equal(requestOf(job({ status: 'completed', pause_requested: true })), null);
+    assert.equal(requestOf(job({ status: 'paused', cancel_requested: true })), 'cancel');
+    assert.equal(requestOf(job()), null, 'an older API without the field');
+  });
+
+  test('the plain reporter prints a line when the pause is requested and when it takes effect', () => {
+    const lines: string[] = [];
+    let now = 0;
+    const r = new ProgressReporter({ write: (s: string) => lines.push(s), isTTY: false }, { intervalMs: 60_000, now: () => now });
+    r.update(job());
+    now = 10;
+    r.update(job({ pause_requested: true }));
+    now = 20;
+    r.update(job({ status: 'paused', processed: 60, succeeded: 60 }));
+    r.stop();
+    assert.deepEqual(lines.map((l) => /(running|paused)( \(pause requested\))?$/.exec(l.trimEnd())?.[0]), ['running', 'running (pause requested)', 'paused']);
   });
 });

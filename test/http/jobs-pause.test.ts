@@ -14,6 +14,7 @@ import type pg from 'pg';
 import type { Job } from '../../src/contract/jobs.js';
 import type { Worker } from '../../src/jobs/worker.js';
 import { createTenant, startTestEnv, waitFor, waitForJob, type Tenant, type TestEnv } from '../helpers/harness.js';
+import { bulkDelete as bulkDeleteAs, leadSeeder } from '../leads/helpers.js';
 
 const BATCH = 20;
 /** Small batches, no pause between them: the blocked third batch is the only wait. */
@@ -26,20 +27,9 @@ before(async () => {
 });
 after(() => env.close());
 
-let seeded = 0;
-async function seedLeads(t: Tenant, n: number): Promise<number[]> {
-  const { rows } = await env.pool.query<{ id: number }>(
-    `INSERT INTO leads (business_id, phone) SELECT $1, '+1646' || lpad(i::text, 7, '0') FROM generate_series($3::int + 1, $3::int + $2::int) i RETURNING id`,
-    [t.businessId, n, (seeded += n) - n],
-  );
-  return rows.map((r) => r.id).sort((a, b) => a - b);
-}
-
-async function bulkDelete(t: Tenant, ids: number[]): Promise<number> {
-  const res = await env.app.inject({ method: 'POST', url: '/api/v1/leads/bulk-delete', headers: t.headers, payload: { lead_ids: ids } });
-  assert.equal(res.statusCode, 202, res.body);
-  return res.json<{ job_id: number }>().job_id;
-}
+const seed = leadSeeder();
+const seedLeads = (t: Tenant, n: number): Promise<number[]> => seed(env, t, n);
+const bulkDelete = (t: Tenant, ids: number[]): Promise<number> => bulkDeleteAs(env, t, ids);
 
 /** A transition; `job` is the answer on 200, `code` the error code otherwise. */
 async function act(t: Tenant, jobId: number, action: 'pause' | 'resume' | 'cancel'): Promise<{ statusCode: number; job: Job; code: string | undefined }> {

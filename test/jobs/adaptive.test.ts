@@ -7,12 +7,9 @@ import { insertJob } from '../../src/jobs/jobs.repo.js';
 import { HandlerRegistry } from '../../src/jobs/registry.js';
 import { defineJob } from '../../src/jobs/types.js';
 import { Worker, type BatchReport } from '../../src/jobs/worker.js';
-import { createTestDatabase } from '../helpers/db.js';
 import { TEST_ENV, waitForJob } from '../helpers/harness.js';
-import { createPool } from '../../src/db/pool.js';
-import { migrate } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/lib/logger.js';
-import { createProbeSchema } from '../fixtures/probe.js';
+import { openProbeDatabase, type ProbeDatabase } from '../fixtures/probe.js';
 import type pg from 'pg';
 
 const CFG = { targetMs: 200, minSize: 10, maxSize: 10_000 };
@@ -91,41 +88,42 @@ const steadyJob = defineJob({
 });
 
 describe('adaptive batches in the worker', () => {
-  let db: { url: string; drop(): Promise<void> };
+  let probe: ProbeDatabase;
   let pool: pg.Pool;
   let businessId: number;
   const log = createLogger('silent');
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = createPool(db.url, { max: 5 }, log);
-    await migrate(pool, log);
-    businessId = await createProbeSchema(pool);
+    probe = await openProbeDatabase(5);
+    ({ pool, businessId } = probe);
   });
 
   after(async () => {
-    await pool.end();
-    await db.drop();
+    await probe.close();
   });
 
-  test('with JOB_BATCH_SIZE unset, batches settle within the target ±50 % on a steady table', async () => {
-    const config = loadConfig({ ...TEST_ENV, JOB_BATCH_SIZE: '', JOB_BATCH_PAUSE_MS: '', JOB_BATCH_TARGET_MS: '200', DATABASE_URL: db.url });
-    assert.equal(config.worker.batch.fixedSize, null);
+  /** Runs one steady job to completion in a worker configured from `env`; the batches it ran. */
+  async function runSteady(env: Record<string, string>, params: { rows: number; msPerRow: number }): Promise<BatchReport[]> {
+    const config = loadConfig({ ...TEST_ENV, ...env, DATABASE_URL: probe.url });
     const reports: BatchReport[] = [];
     const worker = new Worker({
-      pool, databaseUrl: db.url, registry: new HandlerRegistry().register(steadyJob), config: config.worker, log, onBatch: (b) => reports.push(b),
+      pool, databaseUrl: probe.url, registry: new HandlerRegistry().register(steadyJob), config: config.worker, log, onBatch: (b) => reports.push(b),
     });
     await worker.start();
     try {
       const job = await insertJob(pool, {
-        businessId, type: 'steady', queue: 'default', priority: 0, params: { rows: 5_000, msPerRow: 1 },
-        paramsHash: 'steady', lockKey: null, total: 5_000, createdBy: null,
+        businessId, type: 'steady', queue: 'default', priority: 0, params,
+        paramsHash: `steady-${Math.random()}`, lockKey: null, total: params.rows, createdBy: null,
       });
-      const done = await waitForJob({ pool }, job.id, 'completed', 60_000);
-      assert.equal(done.processed, 5_000);
+      assert.equal((await waitForJob({ pool }, job.id, 'completed', 60_000)).processed, params.rows);
     } finally {
       await worker.stop();
     }
+    return reports;
+  }
+
+  test('with JOB_BATCH_SIZE unset, batches settle within the target ±50 % on a steady table', async () => {
+    const reports = await runSteady({ JOB_BATCH_SIZE: '', JOB_BATCH_PAUSE_MS: '', JOB_BATCH_TARGET_MS: '200' }, { rows: 5_000, msPerRow: 1 });
     const settled = reports.slice(4, -1); // after the ramp-up from 50, without the short last batch
     assert.ok(settled.length >= 10, `${reports.length} batches: ${reports.map((r) => r.size).join(' ')}`);
     const within = settled.filter((r) => r.ms >= 100 && r.ms <= 300);
@@ -137,21 +135,7 @@ describe('adaptive batches in the worker', () => {
   });
 
   test('JOB_BATCH_SIZE set: every batch is that size (the fixed override)', async () => {
-    const config = loadConfig({ ...TEST_ENV, JOB_BATCH_SIZE: '70', DATABASE_URL: db.url });
-    const reports: BatchReport[] = [];
-    const worker = new Worker({
-      pool, databaseUrl: db.url, registry: new HandlerRegistry().register(steadyJob), config: config.worker, log, onBatch: (b) => reports.push(b),
-    });
-    await worker.start();
-    try {
-      const job = await insertJob(pool, {
-        businessId, type: 'steady', queue: 'default', priority: 0, params: { rows: 350, msPerRow: 0.1 },
-        paramsHash: 'fixed', lockKey: null, total: 350, createdBy: null,
-      });
-      await waitForJob({ pool }, job.id, 'completed', 30_000);
-    } finally {
-      await worker.stop();
-    }
+    const reports = await runSteady({ JOB_BATCH_SIZE: '70' }, { rows: 350, msPerRow: 0.1 });
     assert.deepEqual(reports.map((r) => r.size), [70, 70, 70, 70, 70]);
-  });
+});
 });

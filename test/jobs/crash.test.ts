@@ -1,27 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
-import { createPool } from '../../src/db/pool.js';
-import { migrate } from '../../src/db/migrate.js';
-import { createLogger } from '../../src/lib/logger.js';
-import { createTestDatabase } from '../helpers/db.js';
 import { waitFor, waitForJob } from '../helpers/harness.js';
 import { spawnProbeWorker, spawnTs, type Child } from '../helpers/processes.js';
 import { insertJob } from '../../src/jobs/jobs.repo.js';
-import { createProbeSchema, duplicateBatches, insertProbeJob } from '../fixtures/probe.js';
+import { duplicateBatches, insertProbeJob, openProbeDatabase, type ProbeDatabase } from '../fixtures/probe.js';
 
 /**
  * Crash and stall claims, proven with real worker processes: kill -9, SIGTERM, SIGSTOP.
  * Engine timings are the production defaults (heartbeat 2 s, stale after 10 s) unless noted.
  */
-const log = createLogger('silent');
-let db: { url: string; drop(): Promise<void> };
+let probe: ProbeDatabase;
 let pool: pg.Pool;
 let businessId: number;
 const children: Child[] = [];
 
 async function worker(env: Record<string, string> = {}): Promise<Child> {
-  const c = await spawnProbeWorker(db.url, env);
+  const c = await spawnProbeWorker(probe.url, env);
   children.push(c);
   return c;
 }
@@ -32,17 +27,14 @@ async function holder(jobId: number): Promise<string | null> {
 }
 
 before(async () => {
-  db = await createTestDatabase();
-  pool = createPool(db.url, { max: 10 }, log);
-  await migrate(pool, log);
-  businessId = await createProbeSchema(pool);
+  probe = await openProbeDatabase(10);
+  ({ pool, businessId } = probe);
 });
 
 after(async () => {
   for (const c of children) c.kill('SIGKILL');
   await Promise.all(children.map((c) => c.exited));
-  await pool.end();
-  await db.drop();
+  await probe.close();
 });
 
 describe('worker processes', () => {
@@ -99,7 +91,7 @@ describe('worker processes', () => {
       businessId, type: 'delete_leads_bulk', queue: 'maintenance', params: { lead_count: ids.length },
       targets: ids, paramsHash: 'crash', lockKey: 'delete_leads_bulk', total: ids.length, createdBy: null,
     });
-    const cliEnv = { DATABASE_URL: db.url, JOB_BATCH_SIZE: '50', JOB_BATCH_PAUSE_MS: '5' };
+    const cliEnv = { DATABASE_URL: probe.url, JOB_BATCH_SIZE: '50', JOB_BATCH_PAUSE_MS: '5' };
     const first = await spawnTs('src/cli/main.ts', cliEnv, ['worker'], /worker started/);
     children.push(first);
     await waitForJob({ pool }, job.id, (j) => j.processed >= 600, 30_000);

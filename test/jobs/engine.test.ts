@@ -1,26 +1,23 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createPool } from '../../src/db/pool.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { loadConfig } from '../../src/config/config.js';
 import { HandlerRegistry } from '../../src/jobs/registry.js';
 import { Worker } from '../../src/jobs/worker.js';
 import { pauseJob, resumeJob, cancelJob } from '../../src/jobs/jobs.repo.js';
-import { migrate } from '../../src/db/migrate.js';
-import { createTestDatabase } from '../helpers/db.js';
 import { TEST_ENV, waitFor, waitForJob } from '../helpers/harness.js';
-import { createProbeSchema, duplicateBatches, insertProbeJob, probeHandler } from '../fixtures/probe.js';
+import { duplicateBatches, insertProbeJob, probeHandler, openProbeDatabase, type ProbeDatabase } from '../fixtures/probe.js';
 import type pg from 'pg';
 
 const log = createLogger('silent');
-let db: { url: string; drop(): Promise<void> };
+let probe: ProbeDatabase;
 let pool: pg.Pool;
 let businessId: number;
 const workers: Worker[] = [];
 
 async function startWorker(env: Record<string, string> = {}): Promise<Worker> {
-  const config = loadConfig({ ...TEST_ENV, ...env, DATABASE_URL: db.url });
-  const w = new Worker({ pool, databaseUrl: db.url, registry: new HandlerRegistry().register(probeHandler), config: config.worker, log });
+  const config = loadConfig({ ...TEST_ENV, ...env, DATABASE_URL: probe.url });
+  const w = new Worker({ pool, databaseUrl: probe.url, registry: new HandlerRegistry().register(probeHandler), config: config.worker, log });
   await w.start();
   workers.push(w);
   return w;
@@ -31,16 +28,13 @@ async function stopAll(): Promise<void> {
 }
 
 before(async () => {
-  db = await createTestDatabase();
-  pool = createPool(db.url, { max: 20 }, log);
-  await migrate(pool, log);
-  businessId = await createProbeSchema(pool);
+  probe = await openProbeDatabase(20);
+  ({ pool, businessId } = probe);
 });
 
 after(async () => {
   await stopAll();
-  await pool.end();
-  await db.drop();
+  await probe.close();
 });
 
 describe('job engine (in-process workers)', () => {

@@ -8,8 +8,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
-import { migrate } from '../../src/db/migrate.js';
-import { createPool } from '../../src/db/pool.js';
 import { cancelJob, getJob, pauseJob, resumeJob } from '../../src/jobs/jobs.repo.js';
 import type { JobRow } from '../../src/jobs/types.js';
 import { commitBatch } from '../../src/jobs/sql/batch.js';
@@ -17,26 +15,20 @@ import { claimJobs } from '../../src/jobs/sql/claim.js';
 import { jobHeldSql, runnableJobSql } from '../../src/jobs/sql/fragments.js';
 import { registerWorker, rescueStaleJobs } from '../../src/jobs/sql/liveness.js';
 import { recordBatchFailure, releaseJob } from '../../src/jobs/sql/release.js';
-import { createLogger } from '../../src/lib/logger.js';
-import { createProbeSchema, insertProbeJob } from '../fixtures/probe.js';
-import { createTestDatabase } from '../helpers/db.js';
+import { insertProbeJob, openProbeDatabase, type ProbeDatabase } from '../fixtures/probe.js';
 
-const log = createLogger('silent');
-let db: { url: string; drop(): Promise<void> };
+let probe: ProbeDatabase;
 let pool: pg.Pool;
 let businessId: number;
 let n = 0;
 
 before(async () => {
-  db = await createTestDatabase();
-  pool = createPool(db.url, { max: 5 }, log);
-  await migrate(pool, log);
-  businessId = await createProbeSchema(pool);
+  probe = await openProbeDatabase(5);
+  ({ pool, businessId } = probe);
 });
 
 after(async () => {
-  await pool.end();
-  await db.drop();
+  await probe.close();
 });
 
 interface Held {

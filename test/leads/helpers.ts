@@ -59,3 +59,19 @@ export async function seedLeads(
   }
   return ids;
 }
+
+/** A seeder whose phones never repeat within one test file (its counter spans every call). */
+export function leadSeeder(): (env: TestEnv, t: Tenant, n: number) => Promise<number[]> {
+  let seeded = 0;
+  return (env, t, n) => {
+    seeded += n;
+    return seedLeads(env, t, n, { start: seeded - n });
+  };
+}
+
+/** POST /leads/bulk-delete through inject; the job id of the 202 (anything else throws). */
+export async function bulkDelete(env: TestEnv, t: Tenant, ids: number[]): Promise<number> {
+  const res = await env.app.inject({ method: 'POST', url: '/api/v1/leads/bulk-delete', headers: t.headers, payload: { lead_ids: ids } });
+  if (res.statusCode !== 202) throw new Error(`bulk delete: ${res.statusCode} ${res.body}`);
+  return res.json<{ job_id: number }>().job_id;
+}
