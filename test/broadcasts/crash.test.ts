@@ -15,7 +15,11 @@ let t: Tenant;
 const children: Child[] = [];
 
 before(async () => {
-  b = await startBroadcastEnv({ mps: 200, latencyMs: 15 }, { worker: false });
+  // The simulator accepts twice what the workers pace at (below): a natural 130429 answered to a
+  // send in flight at the kill is lost with the process and stays unknown for good (the provider
+  // never reports a refused message), which made the "at most 1 unknown" bound a matter of luck
+  // when pacer and cap were equal (8 such in one CI run). Refusals are scripted instead.
+  b = await startBroadcastEnv({ mps: 400, latencyMs: 15 }, { worker: false });
   t = await createTenant(b.env);
 });
 
@@ -29,9 +33,7 @@ async function workerProcess(): Promise<Child> {
   const c = await spawnTs('src/cli/main.ts', {
     DATABASE_URL: b.env.url,
     WHATSAPP_API_BASE: b.sim.url,
-    // Paced at what the simulator accepts. (Paced above it, at 300, bursts of 130429 meant 0 to 2
-    // of the sends in flight at the kill were refused: an answer lost with the process, unknown
-    // for good. Refusals are scripted below instead.)
+    // Paced at half what the simulator accepts (see before()).
     WHATSAPP_MPS: '200',
     WORKER_HEARTBEAT_MS: '200',
     WORKER_STALE_MS: '1500',
@@ -115,8 +117,12 @@ test('kill -9 mid-send: nothing is sent twice, the webhooks settle the orphans t
     if (['sent', 'delivered', 'read'].includes(r.status)) assert.equal(times.get(r.phone), 1, `${r.phone} sent exactly once`);
     if (r.status === 'skipped') assert.equal(times.get(r.phone), undefined);
   }
-  assert.ok(unknown <= 1, `at most 1 recipient is left without a known outcome (${unknown})`);
+  // What stays unknown is exactly the sends whose request the kill cut before the provider had
+  // it: every orphan the provider accepted was settled above. How many requests are in flight at
+  // the instant of a kill -9 depends on the machine's load (0 in most runs, 5 of 22 in one run
+  // with another suite beside it), so the mechanism is asserted, not a count of that instant.
   assert.equal(unknown, orphanRows.length - acceptedOrphans.length, 'only orphans the provider never accepted stay unknown');
+  assert.ok(acceptedOrphans.length === 0 || unknown < orphanRows.length, 'the webhooks settled the accepted orphans');
   assert.equal(view.counts.failed, unknown + refused.length, 'the broadcast counts follow the corrections');
   assert.equal(rows.filter((r) => r.reason === 'retries_exhausted').length, 0);
   assert.ok((b.sim.refusals.get(WA_ERRORS.throughput) ?? 0) >= throttled.length, '130429 refusals happened');

@@ -189,6 +189,16 @@ describe('dashboard', () => {
     await page.getByLabel('Rows per page').selectOption('100');
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.locator('table.leads tbody tr').nth(99).waitFor();
+    // The first job must still be running when its Cancel is clicked, however slow the machine:
+    // its batches wait on these row locks until the cancel request has committed.
+    const locks = await env.pool.connect();
+    await locks.query('BEGIN');
+    await locks.query('SET LOCAL idle_in_transaction_session_timeout = 0');
+    await locks.query('SELECT id FROM leads WHERE business_id = $1 FOR UPDATE', [t.businessId]);
+    const release = async () => {
+      await locks.query('COMMIT');
+      locks.release();
+    };
     await selectPageAnd(page, 'delete');
     await page.getByRole('button', { name: 'Confirm' }).click();
     await page.locator('.started tr[data-job-id]').waitFor();
@@ -215,6 +225,7 @@ describe('dashboard', () => {
     // this test flaky; the row must keep the newer, terminal state.
     await page.route(`**/api/v1/jobs/${first}/cancel`, async (route) => {
       const answer = await route.fetch();
+      await release();
       await waitForJob(env, first, 'cancelled');
       await blocking.locator('[data-status=cancelled]').waitFor();
       await route.fulfill({ response: answer });
