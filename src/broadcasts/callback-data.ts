@@ -12,9 +12,6 @@ export interface RecipientRef {
   recipientId: number;
 }
 
-/** The Cloud API's limit for the field. */
-export const CALLBACK_DATA_MAX = 512;
-
 const PATTERN = /^bh:([1-9]\d{0,15}):([1-9]\d{0,15}):([1-9]\d{0,15})$/;
 
 export function callbackDataFor(ref: RecipientRef): string {

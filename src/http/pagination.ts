@@ -8,11 +8,11 @@ export const listQuery = {
 };
 
 /** Opaque cursors: base64url of the last id seen (lists are ordered by id). */
-export function encodeCursor(id: number): string {
+function encodeCursor(id: number): string {
   return Buffer.from(JSON.stringify({ id })).toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined): number | undefined {
+function decodeCursor(cursor: string | undefined): number | undefined {
   if (cursor === undefined || cursor === '') return undefined;
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));

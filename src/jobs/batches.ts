@@ -19,7 +19,7 @@ export function checkpointNumber(checkpoint: unknown, field: string): number {
 }
 
 /** The job's id list, which bulk jobs cannot run without. */
-export function requireTargets(targets: number[] | null): number[] {
+function requireTargets(targets: number[] | null): number[] {
   if (!targets) throw new PermanentError('the job has no target ids');
   return targets;
 }
