@@ -48,16 +48,14 @@ const noopHandler: JobHandlerDefinition = defineJob({
 export interface OursOptions {
   concurrency: number;
   /**
-   * Diagnostic: an extra index in the order the claim sorts by. jobs_claim leads with `queue`,
-   * and `queue = ANY($2)` cannot return rows in (priority, run_at, id) order from it, so every
-   * claim reads and sorts all queued jobs; with this index it reads the first few.
+   * Diagnostic: the jobs spread round robin over this many businesses (default 1). The fair claim
+   * (src/jobs/sql/claim.ts) visits every business with queued jobs, so its cost grows with them.
    */
-  claimOrderIndex?: boolean;
+  businesses?: number;
   /** Diagnostic: disable the jobs_notify trigger (a pg_notify per job status change). */
   withoutNotifyTrigger?: boolean;
 }
 
-export const CLAIM_ORDER_INDEX = `CREATE INDEX bench_jobs_claim_order ON jobs (priority DESC, run_at, id) WHERE status = 'queued'`;
 
 export function ours(key: string, opts: OursOptions, label: { config: string; informational?: boolean }): Contender {
   return {
@@ -68,16 +66,19 @@ export function ours(key: string, opts: OursOptions, label: { config: string; in
     tables: ['jobs'],
     claimPlan: (setup) => explainClaim(setup, opts.concurrency),
     async load(url, setup, jobs) {
-      const { rows } = await setup.query<{ id: number }>(`INSERT INTO businesses (name) VALUES ('bench') RETURNING id`);
-      const businessId = rows[0]?.id;
-      if (businessId === undefined) throw new Error('no business');
+      const { rows } = await setup.query<{ id: number }>(
+        `INSERT INTO businesses (name) SELECT 'bench ' || g FROM generate_series(1, $1) g RETURNING id`,
+        [opts.businesses ?? 1],
+      );
+      const businessIds = rows.map((r) => r.id);
+      if (businessIds.length === 0) throw new Error('no business');
       // One multi-row INSERT: the same rows insertJob writes, without a round trip per job.
       await setup.query(
         `INSERT INTO jobs (business_id, type, queue, params, params_hash, total)
-         SELECT $1, $2, 'default', '{}'::jsonb, 'bench-' || g, 1 FROM generate_series(1, $3) g`,
-        [businessId, NOOP_TYPE, jobs],
+         SELECT ($1::bigint[])[1 + g % cardinality($1::bigint[])], $2, 'default', '{}'::jsonb, 'bench-' || g, 1
+           FROM generate_series(1, $3) g`,
+        [businessIds, NOOP_TYPE, jobs],
       );
-      if (opts.claimOrderIndex) await setup.query(CLAIM_ORDER_INDEX);
       if (opts.withoutNotifyTrigger) {
         const { rows: found } = await setup.query(`SELECT 1 FROM pg_trigger WHERE tgname = 'jobs_notify' AND tgrelid = 'jobs'::regclass`);
         if (found.length === 0) throw new Error('the jobs_notify trigger this diagnostic disables no longer exists; update bench/engine-contenders.ts');
@@ -123,7 +124,7 @@ async function explainClaim(setup: pg.Pool, limit: number): Promise<string> {
   try {
     await client.query(`PREPARE bench_claim AS ${claim.text}`);
     const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
-      `EXPLAIN (FORMAT JSON) EXECUTE bench_claim('bench-explain', '{default}', ${limit})`,
+      `EXPLAIN (FORMAT JSON) EXECUTE bench_claim('bench-explain', '{default}', ${limit}, '{}', ${limit})`,
     );
     await client.query('DEALLOCATE bench_claim');
     const root = rows[0]?.['QUERY PLAN'][0]?.Plan;

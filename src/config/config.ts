@@ -23,6 +23,8 @@ const EnvSchema = z.object({
 
   DB_POOL_MAX: intFrom(10, 1),
   WORKER_CONCURRENCY: intFrom(4, 1),
+  /** The share of a worker's slots one business may hold while another business has due jobs (README "Fair share between businesses"). */
+  WORKER_BUSINESS_SHARE: z.coerce.number().gt(0, 'must be more than 0').max(1, 'must be at most 1').default(0.5),
   WORKER_QUEUES: z.string().default('recordings,default,maintenance,broadcasts'),
   /** A fixed batch size; unset = adaptive (JOB_BATCH_TARGET_MS between JOB_BATCH_MIN and JOB_BATCH_MAX). */
   JOB_BATCH_SIZE: optionalInt(1),
@@ -145,6 +147,8 @@ export const SIM_WHATSAPP_APP_SECRET = 'sim-whatsapp-app-secret';
 
 export interface WorkerConfig {
   concurrency: number;
+  /** WORKER_BUSINESS_SHARE: 0 < share ≤ 1 (1: no per-business limit, fewest-running-first only). */
+  businessShare: number;
   queues: string[];
   batch: BatchConfig;
   runtimeSliceMs: number;
@@ -203,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     dbIdleInTxTimeoutMs: e.DB_IDLE_IN_TX_TIMEOUT_MS,
     worker: Object.freeze({
       concurrency: e.WORKER_CONCURRENCY,
+      businessShare: e.WORKER_BUSINESS_SHARE,
       queues: e.WORKER_QUEUES.split(',').map((q) => q.trim()).filter(Boolean),
       batch: Object.freeze({
         fixedSize: e.JOB_BATCH_SIZE ?? null,

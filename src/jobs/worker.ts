@@ -13,7 +13,9 @@ import { BatchSizer, pauseBetweenBatches, PressureGauge } from './batch-pacing.j
 import type { JobMetrics } from './metrics.js';
 import type { HandlerRegistry } from './registry.js';
 import { commitBatch } from './sql/batch.js';
-import { claimJobs, nextDueIn } from './sql/claim.js';
+import { claimJobs, nextDueIn, waitingPriority } from './sql/claim.js';
+import { businessesAtShare, FairShareCheck, mayOweSlot, shareSlots, shouldYield, slotsByBusiness, type YieldState } from './fair-share.js';
+import { publicJobErrorText } from './public-error.js';
 import { heartbeat, markWorkerStopped, pruneWorkers, registerWorker, rescueStaleJobs } from './sql/liveness.js';
 import { recordBatchFailure, releaseJob } from './sql/release.js';
 import type { BatchHandler, BatchResult, ClaimedJob, JobStatus } from './types.js';
@@ -42,6 +44,15 @@ type BatchOutcome = ({ kind: 'continue' } | { kind: 'stop' } | { kind: 'snooze';
 const PROGRESS_LOG_EVERY_MS = 5_000;
 /** The first batch of an adaptive job (JOB_BATCH_SIZE unset): the old fixed default. */
 const DEFAULT_BATCH_SIZE = 50;
+/**
+ * "Does another business wait for a slot?" is asked at most this often per worker, and only at a
+ * batch boundary of a full worker whose job's business holds more than its share; a NOTIFY that
+ * a job was queued makes the next boundary ask (after the minimum), FAIR_CHECK_MAX_AGE_MS covers
+ * jobs that become due without one (a retry, a snooze). The minimum bounds the cost when queueing
+ * is busy; the latency it adds to a waiting business stays under one batch (JOB_BATCH_TARGET_MS).
+ */
+const FAIR_CHECK_MIN_AGE_MS = 100;
+const FAIR_CHECK_MAX_AGE_MS = 1_000;
 
 /**
  * A worker process's job runner. The producer loop claims only as many jobs as it has free
@@ -53,6 +64,10 @@ export class Worker {
   readonly #deps: WorkerDeps;
   readonly #log: Logger;
   readonly #active = new Map<number, Promise<void>>();
+  /** The jobs holding a slot: running, not handing their slot back (the claim's and the yield's view). */
+  readonly #held = new Map<number, ClaimedJob>();
+  readonly #shareSlots: number;
+  readonly #fairCheck: FairShareCheck;
   readonly #stopping = new AbortController();
   readonly #gauge: PressureGauge;
   #wake: (() => void) | null = null;
@@ -65,6 +80,11 @@ export class Worker {
     this.#deps = deps;
     this.#log = deps.log.child({ workerId: this.id });
     this.#gauge = new PressureGauge(deps.pool);
+    this.#shareSlots = shareSlots(deps.config.concurrency, deps.config.businessShare);
+    this.#fairCheck = new FairShareCheck(
+      async (excluded) => (await deps.pool.query<{ priority: number | null }>(waitingPriority(deps.config.queues, excluded))).rows[0]?.priority ?? null,
+      { minAgeMs: FAIR_CHECK_MIN_AGE_MS, maxAgeMs: FAIR_CHECK_MAX_AGE_MS },
+    );
   }
 
   get activeJobs(): number {
@@ -79,7 +99,9 @@ export class Worker {
       channels: ['bulkhead_queue'],
       log: this.#log,
       onNotify: (_channel, queue) => {
-        if (config.queues.includes(queue)) this.notify();
+        if (!config.queues.includes(queue)) return;
+        this.#fairCheck.invalidate();
+        this.notify();
       },
       onReconnect: () => this.notify(),
     });
@@ -136,9 +158,12 @@ export class Worker {
   }
 
   async #claim(limit: number): Promise<ClaimedJob[]> {
+    const heldBusinesses = [...this.#held.values()].map((j) => j.business_id);
     const { rows } = await this.#deps.pool.query<ClaimedJob & { targets: (number | string)[] | null }>(
-      claimJobs(this.id, this.#deps.config.queues, limit),
+      claimJobs(this.id, this.#deps.config.queues, limit, { heldBusinesses, shareSlots: this.#shareSlots }),
     );
+    // What waits has changed: a cached "someone waits" may be this very claim's jobs.
+    if (rows.length > 0) this.#fairCheck.forget();
     return rows.map((r) => ({ ...r, targets: r.targets ? r.targets.map(Number) : null }));
   }
 
@@ -146,9 +171,11 @@ export class Worker {
     const run = this.#runJob(job)
       .catch((err) => this.#log.error({ err, jobId: job.id }, 'job runner crashed'))
       .finally(() => {
+        this.#held.delete(job.id);
         this.#active.delete(job.id);
         this.notify(); // a slot is free
       });
+    this.#held.set(job.id, job);
     this.#active.set(job.id, run);
   }
 
@@ -168,6 +195,7 @@ export class Worker {
     const sliceEnds = Date.now() + config.runtimeSliceMs;
     const sizer = config.batch.fixedSize === null ? new BatchSizer(config.batch) : null;
     let lastProgressLog = 0;
+    let batches = 0;
     log.info({ event: 'JOB_START', attempt: job.attempts, processed: job.processed, total: job.total }, 'JOB_START');
     for (;;) {
       if (this.#stopping.signal.aborted || Date.now() >= sliceEnds) {
@@ -175,6 +203,11 @@ export class Worker {
         await this.#release(job, 0, log, reason);
         return;
       }
+      if (batches > 0 && (await this.#owesSlot(job, log))) {
+        await this.#release(job, 0, log, 'fair share: another business waits');
+        return;
+      }
+      batches += 1;
       const started = process.hrtime.bigint();
       const size = config.batch.fixedSize ?? sizer?.size ?? DEFAULT_BATCH_SIZE;
       let outcome: BatchOutcome;
@@ -191,7 +224,10 @@ export class Worker {
           return;
         }
         const permanent = err instanceof PermanentError;
-        await this.#fail(job, errorMessage(err), permanent, log);
+        const { text, errorId } = publicJobErrorText(err);
+        // The raw error (database text included) stays in the log, under the id the client sees.
+        if (errorId !== null) log.warn({ err, errorId }, 'batch failed with an internal error');
+        await this.#fail(job, text, permanent, log);
         return;
       }
       if (outcome.kind === 'stop') return;
@@ -210,6 +246,34 @@ export class Worker {
         await pauseBetweenBatches(config.batch, this.#gauge, (ms) => sleep(ms, signal), signal);
       }
     }
+  }
+
+  /**
+   * At a batch boundary: this job hands its slot back when the worker is full, its business holds
+   * more than its share, and a business under its share has a due job of at least this priority
+   * (fair-share.ts). The slot stops counting for the business before the next await, so of a
+   * business's jobs reaching boundaries together only as many yield as it is over its share.
+   */
+  async #owesSlot(job: ClaimedJob, log: Logger): Promise<boolean> {
+    const state = (): YieldState => ({
+      concurrency: this.#deps.config.concurrency,
+      counts: slotsByBusiness([...this.#held.values()].map((j) => j.business_id)),
+      businessId: job.business_id,
+      priority: job.priority,
+      slots: this.#shareSlots,
+    });
+    const before = state();
+    if (!mayOweSlot(before)) return false;
+    let waiting: number | null;
+    try {
+      waiting = await this.#fairCheck.waitingPriority(businessesAtShare(before.counts, before.slots));
+    } catch (err) {
+      log.warn({ err }, 'could not check for waiting businesses; the job keeps its slot');
+      return false;
+    }
+    if (!shouldYield(state(), waiting)) return false;
+    this.#held.delete(job.id);
+    return true;
   }
 
   /** One batch: handler, then progress + checkpoint + fence in one UPDATE, one transaction. */
@@ -354,8 +418,4 @@ export class Worker {
     })();
     return this.#stopped;
   }
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
