@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { WorkerConfig } from '../config/config.js';
 import { sleep } from '../lib/abortable.js';
 import { backoffMs } from '../lib/backoff.js';
-import { LostClaimError, PermanentError } from '../lib/errors.js';
+import { LostClaimError, PermanentError, publicErrorText } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { PeriodicTask } from '../lib/periodic-task.js';
 import { isRetryablePgError, withTx } from '../db/pool.js';
@@ -15,7 +15,6 @@ import type { HandlerRegistry } from './registry.js';
 import { commitBatch } from './sql/batch.js';
 import { claimJobs, nextDueIn, waitingPriority } from './sql/claim.js';
 import { businessesAtShare, FairShareCheck, mayOweSlot, shareSlots, shouldYield, slotsByBusiness, type YieldState } from './fair-share.js';
-import { publicJobErrorText } from './public-error.js';
 import { heartbeat, markWorkerStopped, pruneWorkers, registerWorker, rescueStaleJobs } from './sql/liveness.js';
 import { recordBatchFailure, releaseJob } from './sql/release.js';
 import type { BatchHandler, BatchResult, ClaimedJob, JobStatus } from './types.js';
@@ -224,7 +223,7 @@ export class Worker {
           return;
         }
         const permanent = err instanceof PermanentError;
-        const { text, errorId } = publicJobErrorText(err);
+        const { text, errorId } = publicErrorText(err);
         // The raw error (database text included) stays in the log, under the id the client sees.
         if (errorId !== null) log.warn({ err, errorId }, 'batch failed with an internal error');
         await this.#fail(job, text, permanent, log);
