@@ -5,19 +5,50 @@ import { UNKNOWN_OUTCOME, type RecipientStatus } from './recipient-status.js';
 import { applyDeliveryEvent, type DeliveryEvent } from './status-order.js';
 
 export interface StatusUpdate extends DeliveryEvent {
+  /** The sender that reported it (the envelope's `metadata.phone_number_id`). */
+  phoneNumberId: string;
   messageId: string;
   /** The recipient named by the message's callback data (callback-data.ts), when it has one. */
   recipient?: RecipientRef | null;
 }
 
+/**
+ * At most this many parked statuses per sender number. Legitimately a status waits here only for
+ * the moment between the provider's answer and our writing the message id down (our sends carry
+ * callback data, so most such statuses are adopted at once instead), or until the message is
+ * adopted after a crash: tens of rows. Without a cap one signed request parked 5,000 unknown
+ * statuses for 7 days, and a replayed one 5,000 more each time. Beyond the cap a sender's unknown
+ * statuses are dropped (logged); the recipients they might have concerned keep their last known
+ * state, as they would had the webhook never come. README "Webhook security".
+ */
+export const PENDING_STATUSES_PER_SENDER = 1_000;
+
 interface LockedRecipient {
   id: number;
   business_id: number;
   broadcast_id: number;
+  /** The broadcast's sender: a status settles a message only when this number reported it. */
+  phone_number_id: string;
   message_id: string | null;
   status: RecipientStatus;
   reason: string | null;
   status_at: Date | null;
+}
+
+/** A message is named by its sender and its id: Meta's ids are unique, but only the sender that sent it may report on it. */
+function messageKey(phoneNumberId: string, messageId: string): string {
+  return `${phoneNumberId}\u0000${messageId}`;
+}
+
+function keyOf(row: LockedRecipient): string | null {
+  return row.message_id === null ? null : messageKey(row.phone_number_id, row.message_id);
+}
+
+export interface ApplyResult {
+  applied: number;
+  parked: number;
+  /** Unknown statuses not parked: already parked, the sender's cap reached, or a number that never sent a broadcast. */
+  notParked: number;
 }
 
 /**
@@ -27,29 +58,29 @@ interface LockedRecipient {
  * worker applies them when it records the id, and this function checks once more after
  * parking them — so whichever side commits last applies them (see docs/BROADCASTS.md).
  *
- * The lookup is by message id: provider ids are globally unique and the webhook names no
- * business; every write then carries the row's own business_id. A message id we do not know
- * yet whose event carries our callback data (the worker died between the provider's answer and
- * recording it) is adopted by the recipient the data names, when that row (same business, same
- * broadcast, checked on the row itself) has no message id and an outcome we do not know: still
- * `sending`, or failed `unknown_outcome` (adoptByCallback). Its status then moves as usual.
+ * The lookup is by (sender, message id): the webhook names no business, only the sender number
+ * that reported the status (`metadata.phone_number_id`), and a status settles a message only when
+ * that number is the sender of the message's broadcast; every write then carries the row's own
+ * business_id. A message id we do not know yet whose event carries our callback data (the worker
+ * died between the provider's answer and recording it) is adopted by the recipient the data
+ * names, when that row (same business, same broadcast, same sender, checked on the row itself)
+ * has no message id and an outcome we do not know: still `sending`, or failed `unknown_outcome`
+ * (adoptByCallback). Its status then moves as usual.
  */
-export async function applyStatusUpdates(pool: pg.Pool, updates: readonly StatusUpdate[]): Promise<{ applied: number; parked: number }> {
-  if (updates.length === 0) return { applied: 0, parked: 0 };
-  const { applied, parked, adopted } = await withTx(pool, async (tx) => {
-    const refs = updates.flatMap((u) => (u.recipient ? [u.recipient] : []));
-    const locked = await lockRecipients(tx, updates.map((u) => u.messageId), refs);
-    const found = new Map(locked.flatMap((r) => (r.message_id === null ? [] : [[r.message_id, r] as const])));
+export async function applyStatusUpdates(
+  pool: pg.Pool,
+  updates: readonly StatusUpdate[],
+  opts: { pendingCap?: number } = {},
+): Promise<ApplyResult> {
+  if (updates.length === 0) return { applied: 0, parked: 0, notParked: 0 };
+  const cap = opts.pendingCap ?? PENDING_STATUSES_PER_SENDER;
+  const { applied, parked, notParked, adopted } = await withTx(pool, async (tx) => {
+    const locked = await lockRecipients(tx, updates, updates.flatMap((u) => (u.recipient ? [{ ...u.recipient, phoneNumberId: u.phoneNumberId }] : [])));
+    const found = new Map(locked.flatMap((r) => { const k = keyOf(r); return k === null ? [] : [[k, r] as const]; }));
     const adopted = await adoptByCallback(tx, locked, found, updates);
-    const unmatched = updates.filter((u) => !found.has(u.messageId));
-    if (unmatched.length > 0) {
-      await tx.query(
-        `INSERT INTO whatsapp_pending_statuses (message_id, status, occurred_at, error_code)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[])`,
-        [unmatched.map((u) => u.messageId), unmatched.map((u) => u.status), unmatched.map((u) => u.at), unmatched.map((u) => u.errorCode)],
-      );
-    }
-    return { applied: await applyInOrder(tx, found, updates), parked: unmatched.map((u) => u.messageId), adopted };
+    const unmatched = updates.filter((u) => !found.has(messageKey(u.phoneNumberId, u.messageId)));
+    const { parked, notParked } = await park(tx, unmatched, cap);
+    return { applied: await applyInOrder(tx, found, updates), parked, notParked, adopted };
   });
   // Events of an adopted message parked by an earlier delivery (one that lacked the callback data).
   if (adopted.length > 0) await applyPendingStatuses(pool, adopted);
@@ -60,44 +91,106 @@ export async function applyStatusUpdates(pool: pg.Pool, updates: readonly Status
     );
     if (rows.length > 0) await applyPendingStatuses(pool, rows.map((r) => r.message_id));
   }
-  return { applied, parked: parked.length };
+  return { applied, parked: parked.length, notParked };
 }
 
-/** Applies (and removes) parked events of these message ids. Idempotent. */
+/**
+ * Parks unknown statuses, per sender: only for a number that has sent a broadcast (no other
+ * number's status can ever match one of our messages), once per (sender, message, status) — a
+ * replayed delivery parks nothing new — and at most `cap` rows per sender in all. The advisory
+ * lock serializes parking per sender so two concurrent deliveries cannot both fill the last
+ * places; it is the transaction's last lock (after the recipients' row locks), senders in sorted
+ * order, so it cannot close a cycle with them.
+ */
+async function park(tx: Queryable, unmatched: readonly StatusUpdate[], cap: number): Promise<{ parked: string[]; notParked: number }> {
+  const bySender = new Map<string, StatusUpdate[]>();
+  for (const u of unmatched) bySender.set(u.phoneNumberId, [...(bySender.get(u.phoneNumberId) ?? []), u]);
+  const parked: string[] = [];
+  let notParked = 0;
+  for (const sender of [...bySender.keys()].sort()) {
+    const list = bySender.get(sender) ?? [];
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('whatsapp:pending:' || $1, 0))`, [sender]);
+    const { rows } = await tx.query<{ message_id: string }>(
+      `WITH v AS (
+         SELECT DISTINCT ON (message_id, status) message_id, status, occurred_at, error_code, ord
+           FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::int[]) WITH ORDINALITY AS v(message_id, status, occurred_at, error_code, ord)
+          ORDER BY message_id, status, ord),
+       fresh AS (
+         SELECT v.*, row_number() OVER (ORDER BY v.ord) AS n FROM v
+          WHERE NOT EXISTS (SELECT 1 FROM whatsapp_pending_statuses p WHERE p.phone_number_id = $1 AND p.message_id = v.message_id AND p.status = v.status)),
+       room AS (
+         SELECT CASE WHEN EXISTS (SELECT 1 FROM whatsapp_broadcasts WHERE phone_number_id = $1)
+                     THEN $6::int - (SELECT count(*) FROM whatsapp_pending_statuses WHERE phone_number_id = $1)
+                     ELSE 0 END AS places)
+       INSERT INTO whatsapp_pending_statuses (phone_number_id, message_id, status, occurred_at, error_code)
+       SELECT $1, message_id, status, occurred_at, error_code FROM fresh WHERE n <= (SELECT places FROM room)
+       ON CONFLICT DO NOTHING
+       RETURNING message_id`,
+      [sender, list.map((u) => u.messageId), list.map((u) => u.status), list.map((u) => u.at), list.map((u) => u.errorCode), cap],
+    );
+    parked.push(...rows.map((r) => r.message_id));
+    notParked += list.length - rows.length;
+  }
+  return { parked, notParked };
+}
+
+/** Applies (and removes) parked events of these message ids, each only to a message its own sender sent. Idempotent. */
 export async function applyPendingStatuses(pool: pg.Pool, messageIds: readonly string[]): Promise<number> {
   if (messageIds.length === 0) return 0;
   return withTx(pool, async (tx) => {
-    const { rows } = await tx.query<{ message_id: string; status: StatusUpdate['status']; occurred_at: Date; error_code: number | null }>(
-      `DELETE FROM whatsapp_pending_statuses WHERE message_id = ANY($1::text[]) RETURNING id, message_id, status, occurred_at, error_code`,
+    const { rows } = await tx.query<{ phone_number_id: string; message_id: string; status: StatusUpdate['status']; occurred_at: Date; error_code: number | null }>(
+      `DELETE FROM whatsapp_pending_statuses p
+        USING whatsapp_recipients r JOIN whatsapp_broadcasts b ON b.id = r.broadcast_id AND b.business_id = r.business_id
+        WHERE p.message_id = ANY($1::text[]) AND r.message_id = p.message_id AND b.phone_number_id = p.phone_number_id
+       RETURNING p.id, p.phone_number_id, p.message_id, p.status, p.occurred_at, p.error_code`,
       [messageIds],
     );
     if (rows.length === 0) return 0;
     rows.sort((a, b) => a.occurred_at.getTime() - b.occurred_at.getTime());
-    const locked = await lockRecipients(tx, rows.map((r) => r.message_id), []);
-    const found = new Map(locked.flatMap((r) => (r.message_id === null ? [] : [[r.message_id, r] as const])));
-    return applyInOrder(tx, found, rows.map((r) => ({ messageId: r.message_id, status: r.status, at: r.occurred_at, errorCode: r.error_code })));
+    const updates: StatusUpdate[] = rows.map((r) => ({ phoneNumberId: r.phone_number_id, messageId: r.message_id, status: r.status, at: r.occurred_at, errorCode: r.error_code }));
+    const locked = await lockRecipients(tx, updates, []);
+    const found = new Map(locked.flatMap((r) => { const k = keyOf(r); return k === null ? [] : [[k, r] as const]; }));
+    return applyInOrder(tx, found, updates);
   });
 }
 
 /**
- * Locks the recipients of these message ids and those named by callback data (matched on id,
- * business and broadcast together, so a forged or stale reference to another tenant's row finds
- * nothing). One statement, ORDER BY id: two webhook deliveries lock the same rows in one order.
+ * Locks the recipients of these (sender, message id) pairs and those named by callback data
+ * (matched on id, business, broadcast and the broadcast's sender together, so a forged or stale
+ * reference to another tenant's row, or one reported by another number, finds nothing). One
+ * statement, ORDER BY id: two webhook deliveries lock the same rows in one order.
  */
-async function lockRecipients(tx: Queryable, messageIds: readonly string[], refs: readonly RecipientRef[]): Promise<LockedRecipient[]> {
-  // Two index lookups (message id, primary key), then one lock statement by primary key.
+async function lockRecipients(
+  tx: Queryable,
+  messages: ReadonlyArray<{ phoneNumberId: string; messageId: string }>,
+  refs: ReadonlyArray<RecipientRef & { phoneNumberId: string }>,
+): Promise<LockedRecipient[]> {
+  const pairs = [...new Map(messages.map((m) => [messageKey(m.phoneNumberId, m.messageId), m])).values()];
+  // Index lookups (message id, primary key), each checked against its broadcast's sender, then
+  // one lock statement by primary key.
   const { rows: ids } = await tx.query<{ id: number }>(
-    `SELECT id FROM whatsapp_recipients WHERE message_id = ANY($1::text[])
+    `SELECT r.id FROM unnest($1::text[], $2::text[]) AS m(phone_number_id, message_id)
+       JOIN whatsapp_recipients r ON r.message_id = m.message_id
+       JOIN whatsapp_broadcasts b ON b.id = r.broadcast_id AND b.business_id = r.business_id AND b.phone_number_id = m.phone_number_id
      UNION
-     SELECT r.id FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS v(id, business_id, broadcast_id)
-       JOIN whatsapp_recipients r ON r.id = v.id AND r.business_id = v.business_id AND r.broadcast_id = v.broadcast_id`,
-    [[...new Set(messageIds)], refs.map((r) => r.recipientId), refs.map((r) => r.businessId), refs.map((r) => r.broadcastId)],
+     SELECT r.id FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::text[]) AS v(id, business_id, broadcast_id, phone_number_id)
+       JOIN whatsapp_recipients r ON r.id = v.id AND r.business_id = v.business_id AND r.broadcast_id = v.broadcast_id
+       JOIN whatsapp_broadcasts b ON b.id = r.broadcast_id AND b.business_id = r.business_id AND b.phone_number_id = v.phone_number_id`,
+    [
+      pairs.map((m) => m.phoneNumberId),
+      pairs.map((m) => m.messageId),
+      refs.map((r) => r.recipientId),
+      refs.map((r) => r.businessId),
+      refs.map((r) => r.broadcastId),
+      refs.map((r) => r.phoneNumberId),
+    ],
   );
   if (ids.length === 0) return [];
   // A row that got its message id in between is caught by the re-check after parking.
   const { rows } = await tx.query<LockedRecipient>(
-    `SELECT id, business_id, broadcast_id, message_id, status, reason, status_at FROM whatsapp_recipients
-      WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`,
+    `SELECT r.id, r.business_id, r.broadcast_id, b.phone_number_id, r.message_id, r.status, r.reason, r.status_at
+       FROM whatsapp_recipients r JOIN whatsapp_broadcasts b ON b.id = r.broadcast_id AND b.business_id = r.business_id
+      WHERE r.id = ANY($1::bigint[]) ORDER BY r.id FOR UPDATE OF r`,
     [ids.map((r) => r.id)],
   );
   return rows;
@@ -105,10 +198,10 @@ async function lockRecipients(tx: Queryable, messageIds: readonly string[], refs
 
 /**
  * Gives a recipient named by callback data the message id of the event, when the id is not
- * known yet and the row's outcome is not either (`sending`, or failed `unknown_outcome`): the
- * provider accepted that message for that recipient. A row with a message id keeps it (a
- * recipient has at most one accepted message; a second id stays parked). Adds the rows to
- * `found`; returns the adopted message ids.
+ * known yet and the row's outcome is not either (`sending`, or failed `unknown_outcome`), and the
+ * event's sender is the broadcast's: the provider accepted that message for that recipient. A row
+ * with a message id keeps it (a recipient has at most one accepted message; a second id stays
+ * parked). Adds the rows to `found`; returns the adopted message ids.
  */
 async function adoptByCallback(
   tx: Queryable,
@@ -120,12 +213,13 @@ async function adoptByCallback(
   const adopted: LockedRecipient[] = [];
   for (const u of updates) {
     const ref = u.recipient;
-    if (!ref || found.has(u.messageId)) continue;
+    const key = messageKey(u.phoneNumberId, u.messageId);
+    if (!ref || found.has(key)) continue;
     const row = byId.get(ref.recipientId);
-    if (!row || row.business_id !== ref.businessId || row.broadcast_id !== ref.broadcastId) continue;
+    if (!row || row.business_id !== ref.businessId || row.broadcast_id !== ref.broadcastId || row.phone_number_id !== u.phoneNumberId) continue;
     if (row.message_id !== null || !adoptable(row)) continue;
     row.message_id = u.messageId;
-    found.set(u.messageId, row);
+    found.set(key, row);
     adopted.push(row);
   }
   if (adopted.length === 0) return [];
@@ -138,7 +232,7 @@ async function adoptByCallback(
           SET message_id = v.message_id, sent_at = coalesce(r.sent_at, v.sent_at), updated_at = now()
          FROM unnest($2::bigint[], $3::text[], $4::timestamptz[]) AS v(id, message_id, sent_at)
         WHERE r.business_id = $1 AND r.id = v.id AND r.message_id IS NULL`,
-      [businessId, list.map((r) => r.id), list.map((r) => r.message_id), list.map((r) => firstEventAt(updates, r.message_id))],
+      [businessId, list.map((r) => r.id), list.map((r) => r.message_id), list.map((r) => firstEventAt(updates, r))],
     );
   }
   return adopted.flatMap((r) => (r.message_id === null ? [] : [r.message_id]));
@@ -148,21 +242,26 @@ function adoptable(row: LockedRecipient): boolean {
   return row.status === 'sending' || (row.status === 'failed' && row.reason === UNKNOWN_OUTCOME);
 }
 
-function firstEventAt(updates: readonly StatusUpdate[], messageId: string | null): Date | null {
+function concerns(u: StatusUpdate, row: LockedRecipient): boolean {
+  return u.messageId === row.message_id && u.phoneNumberId === row.phone_number_id;
+}
+
+function firstEventAt(updates: readonly StatusUpdate[], row: LockedRecipient): Date | null {
   let at: Date | null = null;
-  for (const u of updates) if (u.messageId === messageId && (at === null || u.at < at)) at = u.at;
+  for (const u of updates) if (concerns(u, row) && (at === null || u.at < at)) at = u.at;
   return at;
 }
 
 async function applyInOrder(tx: Queryable, found: Map<string, LockedRecipient>, updates: readonly StatusUpdate[]): Promise<number> {
   const changed = new Map<number, LockedRecipient & { delivered_at?: Date; read_at?: Date }>();
   for (const u of updates) {
-    const row = found.get(u.messageId);
+    const key = messageKey(u.phoneNumberId, u.messageId);
+    const row = found.get(key);
     if (!row) continue;
     const next = applyDeliveryEvent({ status: row.status, reason: row.reason, statusAt: row.status_at }, u);
     if (!next) continue;
     const merged = { ...(changed.get(row.id) ?? row), status: next.status, reason: next.reason, status_at: next.statusAt };
-    found.set(u.messageId, merged);
+    found.set(key, merged);
     changed.set(row.id, merged);
   }
   if (changed.size === 0) return 0;
@@ -186,17 +285,17 @@ async function applyInOrder(tx: Queryable, found: Map<string, LockedRecipient>, 
         list.map((r) => r.status),
         list.map((r) => r.reason),
         list.map((r) => r.status_at),
-        list.map((r) => errorCodeFor(updates, r.message_id)),
+        list.map((r) => errorCodeFor(updates, r)),
       ],
     );
   }
   return rows.length;
 }
 
-function errorCodeFor(updates: readonly StatusUpdate[], messageId: string | null): number | null {
+function errorCodeFor(updates: readonly StatusUpdate[], row: LockedRecipient): number | null {
   for (let i = updates.length - 1; i >= 0; i -= 1) {
     const u = updates[i];
-    if (u && u.messageId === messageId && u.status === 'failed') return u.errorCode;
+    if (u && concerns(u, row) && u.status === 'failed') return u.errorCode;
   }
   return null;
 }
@@ -210,6 +309,7 @@ export async function applyMatchedPendingStatuses(pool: pg.Pool, limit = 1_000):
   const { rows } = await pool.query<{ message_id: string }>(
     `SELECT DISTINCT p.message_id FROM whatsapp_pending_statuses p
        JOIN whatsapp_recipients r ON r.message_id = p.message_id
+       JOIN whatsapp_broadcasts b ON b.id = r.broadcast_id AND b.business_id = r.business_id AND b.phone_number_id = p.phone_number_id
       LIMIT $1`,
     [limit],
   );

@@ -11,13 +11,14 @@ export function isStopMessage(body: string | undefined): boolean {
   return body !== undefined && body.trim().toUpperCase() === 'STOP';
 }
 
-/** Pure: the status events of an envelope we act on (unknown statuses are ignored). */
+/** Pure: the status events of an envelope we act on (unknown statuses are ignored), each with the sender that reported it. */
 export function statusUpdatesOf(envelope: WebhookEnvelope): StatusUpdate[] {
   const out: StatusUpdate[] = [];
   for (const batch of batchesOf(envelope)) {
     for (const s of batch.statuses) {
       if (!(DELIVERY_STATUSES as readonly string[]).includes(s.status)) continue;
       out.push({
+        phoneNumberId: batch.phoneNumberId,
         messageId: s.id,
         status: s.status as DeliveryStatus,
         at: new Date(Number(s.timestamp) * 1000),
@@ -34,7 +35,11 @@ export async function handleWebhook(
   envelope: WebhookEnvelope,
 ): Promise<{ statuses: number; applied: number; opted_out: number }> {
   const updates = statusUpdatesOf(envelope);
-  const { applied } = await applyStatusUpdates(deps.pool, updates);
+  const { applied, notParked } = await applyStatusUpdates(deps.pool, updates);
+  if (notParked > 0) {
+    deps.log.warn({ event: 'WHATSAPP_STATUSES_NOT_PARKED', count: notParked, senders: [...new Set(updates.map((u) => u.phoneNumberId))].slice(0, 5) },
+      'statuses of unknown messages not parked: already parked, the sender\'s cap reached, or a number that never sent a broadcast');
+  }
   let optedOut = 0;
   for (const batch of batchesOf(envelope)) {
     for (const m of batch.messages) {

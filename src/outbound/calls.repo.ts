@@ -18,6 +18,8 @@ export interface CallRow {
   recording_sid: string | null;
   recording_status: string | null;
   recording_duration_s: number | null;
+  /** The opaque secret in this call's callback URLs (006_webhook_binding.sql); null for calls placed before it. */
+  callback_token: string | null;
   created_at: Date;
   answered_at: Date | null;
   ended_at: Date | null;
@@ -25,7 +27,7 @@ export interface CallRow {
 }
 
 export const CALL_COLUMNS = `id, business_id, lead_id, run_id, run_item_id, attempt, direction, from_number, to_number, status,
-  call_sid, duration_s, error, recording_sid, recording_status, recording_duration_s, created_at, answered_at, ended_at, updated_at`;
+  call_sid, duration_s, error, recording_sid, recording_status, recording_duration_s, callback_token, created_at, answered_at, ended_at, updated_at`;
 
 /** The statuses that hold a call slot, as a SQL list for `status IN …`. */
 export const ACTIVE_SQL = sqlList(ACTIVE_CALL_STATUSES);
@@ -170,5 +172,26 @@ export async function setRecording(
                       recording_duration_s = coalesce($5, recording_duration_s), updated_at = now()
       WHERE business_id = $1 AND id = $2 AND (recording_status IS DISTINCT FROM 'completed' OR $4 = 'completed')`,
     [businessId, id, r.sid, r.status, r.durationS],
+  );
+}
+
+/**
+ * setRecording for a recording callback of the provider call `callSid`: applied only when the
+ * call has that sid, or none yet (then it takes it, as a status callback would). The webhook has
+ * bound the callback to this call (twilio.webhooks.ts); the sid condition closes the race with a
+ * create-call answer that records another sid meanwhile.
+ */
+export async function setRecordingOfCall(
+  db: Queryable,
+  businessId: number,
+  id: number,
+  r: { callSid: string; sid: string | null; status: string; durationS: number | null },
+): Promise<void> {
+  await db.query(
+    `UPDATE calls SET call_sid = coalesce(call_sid, $6), recording_sid = coalesce($3, recording_sid), recording_status = $4,
+                      recording_duration_s = coalesce($5, recording_duration_s), updated_at = now()
+      WHERE business_id = $1 AND id = $2 AND (call_sid IS NULL OR call_sid = $6)
+        AND (recording_status IS DISTINCT FROM 'completed' OR $4 = 'completed')`,
+    [businessId, id, r.sid, r.status, r.durationS, r.callSid],
   );
 }

@@ -76,7 +76,7 @@ export function createOutboundModule(deps: ModuleDeps): OutboundModule {
     },
     jobs: [runJob({ requestFill: (b) => requireDialer().requestFill(b), pollMs: config.dialer.runPollMs })],
     routes: outboundRoutes({ pool, accept: deps.accept, dialer: requireDialer, defaults }),
-    webhooks: twilioWebhooks({ pool, authToken: config.twilio.authToken, log, publicBaseUrl: deps.publicBaseUrl }),
+    webhooks: twilioWebhooks({ pool, authToken: config.twilio.authToken, accountSid: config.twilio.accountSid, log, publicBaseUrl: deps.publicBaseUrl }),
 
     async start(roles: ModuleRoles) {
       if (provider || (!roles.api && !roles.worker)) return;

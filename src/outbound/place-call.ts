@@ -17,8 +17,9 @@ export interface CallPlacerDeps {
 export type CallPlacer = (call: CallRow, at: { delayMs: number; maxCallS: number }) => Promise<void>;
 
 /**
- * The provider half of a claim, after the claim committed: the call row (with our id) exists, the
- * provider is asked with statusCallback carrying that id, then the provider's sid is recorded.
+ * The provider half of a claim, after the claim committed: the call row (with our id and its
+ * callback token) exists, the provider is asked with statusCallback carrying both, then the
+ * provider's sid is recorded.
  * Never retried. Its errors decide what becomes of the call:
  * - unknown (timeout, 5xx, connection lost): the provider may have placed the call, so it is
  *   never redialled; it stays 'dialing' with the reason and the sweeper asks the provider later;
@@ -29,8 +30,15 @@ export type CallPlacer = (call: CallRow, at: { delayMs: number; maxCallS: number
 export function createCallPlacer(deps: CallPlacerDeps): CallPlacer {
   const { pool, provider, log } = deps;
 
+  /**
+   * Our ids and the call's callback token (006_webhook_binding.sql), signed with the URL by Twilio:
+   * the webhook accepts a callback only for the call whose token it carries (twilio.webhooks.ts).
+   * A call row without a token (placed before 006) gets the old URL, which the webhook accepts
+   * only when the CallSid matches the stored one.
+   */
   function callbackUrl(kind: 'status' | 'recording', call: CallRow): string {
-    return `${deps.publicBaseUrl()}/webhooks/twilio/voice/${kind}?b=${call.business_id}&call_id=${call.id}`;
+    const token = call.callback_token === null ? '' : `&t=${call.callback_token}`;
+    return `${deps.publicBaseUrl()}/webhooks/twilio/voice/${kind}?b=${call.business_id}&call_id=${call.id}${token}`;
   }
 
   async function dial(call: CallRow, maxCallS: number): Promise<void> {

@@ -1,4 +1,6 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { parse as parseForm, type ParsedUrlQuery } from 'node:querystring';
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import twilio from 'twilio';
@@ -9,20 +11,27 @@ import { NoContent } from '../http/schemas.js';
 import type { Logger } from '../lib/logger.js';
 import { isProviderCallStatus } from '../providers/telephony/types.js';
 import { applyProviderState } from './call-state.js';
-import { getCall, setRecording } from './calls.repo.js';
+import { getCall, setRecordingOfCall } from './calls.repo.js';
 
 export interface TwilioWebhookDeps {
   pool: pg.Pool;
   authToken: string;
+  /** The account whose calls these are: a callback's AccountSid must be this one. */
+  accountSid: string;
   log: Logger;
   publicBaseUrl(): string;
 }
 
-/** Our ids in the callback URL (signed with it): the business and our call id. */
+/**
+ * Our ids in the callback URL (signed with it): the business, our call id and the call's callback
+ * token (place-call.ts). `t` is absent only from URLs handed out before 006_webhook_binding.sql.
+ */
 const CallbackQuery = z.object({
   b: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
   call_id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  t: z.string().regex(/^[0-9a-f]{32}$/, 'must be a callback token (32 hex digits)').optional(),
 });
+type CallbackQuery = z.infer<typeof CallbackQuery>;
 
 const FORM_LIMIT = 64 * 1024;
 
@@ -37,10 +46,11 @@ function intField(form: ParsedUrlQuery, name: string): number | null {
 }
 
 /**
- * What Twilio sends in the fields we store. A signed callback is trusted, not assumed well-formed:
- * a NUL, a duration beyond int4 or an oversized value was a 500 from PostgreSQL.
+ * What Twilio sends in the fields we store or match on. A signed callback is trusted, not assumed
+ * well-formed: a NUL, a duration beyond int4 or an oversized value was a 500 from PostgreSQL.
  */
 const FORM_RULES: Record<string, { re: RegExp; what: string }> = {
+  AccountSid: { re: /^AC[0-9a-fA-F]{32}$/, what: 'an account sid (AC + 32 hex digits)' },
   CallSid: { re: /^CA[0-9a-fA-F]{32}$/, what: 'a call sid (CA + 32 hex digits)' },
   CallDuration: { re: /^[0-9]{1,9}$/, what: 'a whole number of seconds' },
   RecordingSid: { re: /^RE[0-9a-fA-F]{32}$/, what: 'a recording sid (RE + 32 hex digits)' },
@@ -48,22 +58,88 @@ const FORM_RULES: Record<string, { re: RegExp; what: string }> = {
   RecordingDuration: { re: /^-?[0-9]{1,9}$/, what: 'a whole number of seconds' },
 };
 
-function badFields(form: ParsedUrlQuery): Array<{ path: string; message: string }> {
-  return Object.entries(FORM_RULES).flatMap(([name, rule]) => {
+/** Every status and recording callback of Twilio carries both; they bind it to one call of our account. */
+const REQUIRED = ['AccountSid', 'CallSid'] as const;
+
+/**
+ * The shape of a Twilio parameter name: PascalCase letters and digits (AccountSid, CallStatus,
+ * SequenceNumber, RecordingStartTime, StirVerstat …: the names Twilio's voice webhooks reference
+ * gives for status and recording callbacks all have it). Why a shape and not a list of names:
+ * Twilio adds parameters over time, and a callback refused for a new one is lost (status callbacks
+ * are not retried), so every call would hang until the sweeper asked the provider. The shape is
+ * what the re-cut attack needs broken: Twilio signs URL + key + value + key + value … with no
+ * separators, so moving characters across a boundary (the URL's trailing digits into the first
+ * key, "7AccountSid"; a value's tail into the next key) makes a key that starts with a digit or
+ * a lowercase letter or a symbol — refused here. Repeated keys are refused too (Twilio never
+ * repeats one, and the signature of a repeated key sorts its values, another degree of freedom).
+ */
+const TWILIO_KEY = /^[A-Z][A-Za-z0-9]{0,63}$/;
+
+/** What is wrong with a callback's form (empty when nothing): key shapes, repeated keys, the values we use, the required keys. */
+export function callbackFormIssues(form: ParsedUrlQuery): Array<{ path: string; message: string }> {
+  const issues: Array<{ path: string; message: string }> = [];
+  for (const [name, v] of Object.entries(form)) {
+    if (!TWILIO_KEY.test(name)) issues.push({ path: 'body', message: `has a key that is not a Twilio parameter name: ${JSON.stringify(name.slice(0, 64))}` });
+    else if (Array.isArray(v)) issues.push({ path: `body.${name}`, message: 'must appear once' });
+  }
+  for (const [name, rule] of Object.entries(FORM_RULES)) {
     const v = form[name];
-    if (v === undefined) return [];
-    const ok = typeof v === 'string' && (v === '' || rule.re.test(v));
-    return ok ? [] : [{ path: `body.${name}`, message: `must be ${rule.what}` }];
-  });
+    if (v === undefined || Array.isArray(v)) continue;
+    if (v !== '' && !rule.re.test(v)) issues.push({ path: `body.${name}`, message: `must be ${rule.what}` });
+  }
+  for (const name of REQUIRED) {
+    if (!field(form, name)) issues.push({ path: `body.${name}`, message: 'is required' });
+  }
+  return issues;
 }
+
+/** Constant time whatever the inputs: digests of equal length, compared with timingSafeEqual. */
+function sameSecret(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+/** bound: the callback is this call's; forbidden: it is not (403, nothing changes); unknown_call: no such call (nothing to change). */
+export type CallbackBinding = 'bound' | 'forbidden' | 'unknown_call';
+
+/**
+ * Pure: whether a signed callback whose URL names `call` (and carries `token`, or not) and whose
+ * form says `callSid` belongs to that call.
+ *
+ * The token is what lets a callback bind before we know the sid: the create-call answer (with the
+ * sid) can come back AFTER the call's first callbacks — even after its "completed" (DESIGN.md) —
+ * so "CallSid must equal the stored sid" alone would drop those. The token is random per call,
+ * stored at claim time and signed inside the URL, so only the callbacks Twilio sends for this very
+ * call carry it; while the call has no sid it takes the callback's (call-state.ts records the
+ * first sid only, atomically), and once it has one a callback with another sid is refused. A URL
+ * without a token (handed out before 006) binds only by the stored sid: a callback arriving
+ * before the sid is stored is refused, and the sweeper reconciles that call from the provider.
+ */
+export function bindCallback(
+  call: { call_sid: string | null; callback_token: string | null } | null,
+  token: string | undefined,
+  callSid: string,
+): CallbackBinding {
+  if (!call) return 'unknown_call';
+  if (token !== undefined) {
+    if (call.callback_token === null || !sameSecret(token, call.callback_token)) return 'forbidden';
+    return call.call_sid === null || call.call_sid === callSid ? 'bound' : 'forbidden';
+  }
+  return call.call_sid !== null && call.call_sid === callSid ? 'bound' : 'forbidden';
+}
+
+const NOT_THIS_CALL = 'This callback is not bound to the call its URL names (callback token, CallSid or AccountSid).';
 
 /**
  * Twilio's status and recording callbacks. Verified first — X-Twilio-Signature over
  * PUBLIC_BASE_URL + the path and query as received, plus the form params (the SDK's
- * validateRequest) — so a forged or unsigned request gets 403 and changes nothing. Matched by
- * our own call id from the URL, never by the sid alone: a "completed" that overtakes the
- * create-call response finds its call. Answered in one short transaction; duplicates and late
- * callbacks are no-ops (call-state.ts).
+ * validateRequest) — so a forged or unsigned request gets 403 and changes nothing. Then bound to
+ * exactly one call (README "Webhook security"): parameter names of Twilio's shape, AccountSid of
+ * our account, CallSid present, and the call named by the URL matched by its callback token and
+ * its stored sid (bindCallback). Matched by our own call id from the URL, never by the sid alone:
+ * a "completed" that overtakes the create-call response finds its call. Answered in one short
+ * transaction; duplicates and late callbacks are no-ops (call-state.ts).
  */
 export const twilioWebhooks = (deps: TwilioWebhookDeps): FastifyPluginAsyncZod => async (app) => {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_req, body, done) => {
@@ -78,11 +154,33 @@ export const twilioWebhooks = (deps: TwilioWebhookDeps): FastifyPluginAsyncZod =
       deps.log.warn({ url: request.url }, 'twilio webhook with a bad or missing signature refused');
       return reply.status(403).send(errorBody('forbidden', 'The X-Twilio-Signature header is missing or does not match this request.'));
     }
-    const issues = badFields(form);
+    const issues = callbackFormIssues(form);
     if (issues.length > 0) {
-      return reply.status(400).send(invalidRequest(`The callback is invalid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}.`, issues));
+      return reply.status(400).send(invalidRequest(`The callback is invalid: ${issues.slice(0, 5).map((i) => `${i.path} ${i.message}`).join('; ')}.`, issues.slice(0, 20)));
+    }
+    if (field(form, 'AccountSid') !== deps.accountSid) {
+      deps.log.warn({ url: request.url }, 'twilio webhook of another account refused');
+      return reply.status(403).send(errorBody('forbidden', NOT_THIS_CALL));
     }
   });
+
+  /**
+   * The CallSid of a callback bound to the call its URL names, or null after answering: 403
+   * (another call's) or 204 (no such call). One primary-key read per callback: the token is
+   * compared here, in constant time, rather than in the UPDATE's WHERE.
+   */
+  async function boundCall(query: CallbackQuery, form: ParsedUrlQuery, reply: FastifyReply): Promise<string | null> {
+    const callSid = field(form, 'CallSid') ?? '';
+    const binding = bindCallback(await getCall(deps.pool, query.b, query.call_id), query.t, callSid);
+    if (binding === 'bound') return callSid;
+    if (binding === 'forbidden') {
+      deps.log.warn({ businessId: query.b, callId: query.call_id, token: query.t !== undefined }, 'twilio callback not bound to the call its URL names refused');
+      await reply.status(403).send(errorBody('forbidden', NOT_THIS_CALL));
+    } else {
+      await reply.status(204).send();
+    }
+    return null;
+  }
 
   app.post('/twilio/voice/status', {
     schema: {
@@ -94,13 +192,11 @@ export const twilioWebhooks = (deps: TwilioWebhookDeps): FastifyPluginAsyncZod =
     },
   }, async (request, reply) => {
     const form = (request.body ?? {}) as ParsedUrlQuery;
+    const callSid = await boundCall(request.query, form, reply);
+    if (callSid === null) return reply;
     const status = field(form, 'CallStatus');
     if (status && isProviderCallStatus(status)) {
-      await applyProviderState(deps.pool, request.query.b, request.query.call_id, {
-        status,
-        sid: field(form, 'CallSid') ?? null,
-        durationS: intField(form, 'CallDuration'),
-      });
+      await applyProviderState(deps.pool, request.query.b, request.query.call_id, { status, sid: callSid, durationS: intField(form, 'CallDuration') });
     }
     return reply.status(204).send();
   });
@@ -115,12 +211,13 @@ export const twilioWebhooks = (deps: TwilioWebhookDeps): FastifyPluginAsyncZod =
     },
   }, async (request, reply) => {
     const form = (request.body ?? {}) as ParsedUrlQuery;
-    const { b, call_id } = request.query;
-    const call = await getCall(deps.pool, b, call_id);
-    const callSid = field(form, 'CallSid');
+    const callSid = await boundCall(request.query, form, reply);
+    if (callSid === null) return reply;
     const status = field(form, 'RecordingStatus');
-    if (call && status && (!call.call_sid || !callSid || call.call_sid === callSid)) {
-      await setRecording(deps.pool, b, call_id, { sid: field(form, 'RecordingSid') ?? null, status, durationS: intField(form, 'RecordingDuration') });
+    if (status) {
+      await setRecordingOfCall(deps.pool, request.query.b, request.query.call_id, {
+        callSid, sid: field(form, 'RecordingSid') ?? null, status, durationS: intField(form, 'RecordingDuration'),
+      });
     }
     return reply.status(204).send();
   });

@@ -207,15 +207,15 @@ describe('Cloud API wire format', () => {
     assert.equal(verifySignature(body, [sig], 'secret-123'), false);
   });
 
-  test('status events of an envelope; STOP detection', () => {
+  test('status events of an envelope, each with the sender that reported it; STOP detection', () => {
     const env = buildEnvelope('1', { statuses: [
       { id: 'wamid.A', status: 'delivered', timestamp: '1700000000', recipient_id: '1' },
       { id: 'wamid.B', status: 'deleted', timestamp: '1700000000' },
       { id: 'wamid.C', status: 'failed', timestamp: '1700000001', errors: [{ code: 131047 }] },
     ] });
     assert.deepEqual(statusUpdatesOf(env), [
-      { messageId: 'wamid.A', status: 'delivered', at: new Date(1_700_000_000_000), errorCode: null, recipient: null },
-      { messageId: 'wamid.C', status: 'failed', at: new Date(1_700_000_001_000), errorCode: 131047, recipient: null },
+      { phoneNumberId: '1', messageId: 'wamid.A', status: 'delivered', at: new Date(1_700_000_000_000), errorCode: null, recipient: null },
+      { phoneNumberId: '1', messageId: 'wamid.C', status: 'failed', at: new Date(1_700_000_001_000), errorCode: 131047, recipient: null },
     ]);
     assert.deepEqual(['STOP', ' stop\n', 'Stop', 'stop please', 'STOPP', '', undefined].map(isStopMessage), [true, true, true, false, false, false, false]);
   });

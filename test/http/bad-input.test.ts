@@ -4,7 +4,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import fc from 'fast-check';
 import twilio from 'twilio';
 import { z } from 'zod';
-import { SIM_TWILIO_AUTH_TOKEN, SIM_WHATSAPP_APP_SECRET } from '../../src/config/config.js';
+import { SIM_TWILIO_ACCOUNT_SID, SIM_TWILIO_AUTH_TOKEN, SIM_WHATSAPP_APP_SECRET } from '../../src/config/config.js';
 import { RECIPIENT_STATUSES } from '../../src/broadcasts/recipient-status.js';
 import { readImportBody } from '../../src/leads/import-body.js';
 import { normalizePhone } from '../../src/leads/phone.js';
@@ -1333,22 +1333,22 @@ function specs(): Record<string, Spec> {
 
     // ---- Provider webhooks.
     [endpointKey(twilioStatus)]: twilioSpec(twilioStatus, {
-      forged: { CallSid: fx.ringingCallSid, CallStatus: 'completed', CallDuration: '7' },
+      forged: { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: fx.ringingCallSid, CallStatus: 'completed', CallDuration: '7' },
       bad: {
         CallSid: badSid.filter((v) => v !== ''),
         CallDuration: fc.constantFrom('1e300', '-1', 'abc', '1.5', '99999999999', ' 5', '5\u0000', '0x10'),
       },
-      valid: () => ({ callId: fx.callId, params: { CallSid: fx.callSid, CallStatus: 'completed', CallDuration: '1' } }),
+      valid: () => ({ callId: fx.callId, params: { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: fx.callSid, CallStatus: 'completed', CallDuration: '1' } }),
     }),
     [endpointKey(twilioRecording)]: twilioSpec(twilioRecording, {
-      forged: { CallSid: fx.ringingCallSid, RecordingSid: `RE${'1'.repeat(32)}`, RecordingStatus: 'completed', RecordingDuration: '7' },
+      forged: { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: fx.ringingCallSid, RecordingSid: `RE${'1'.repeat(32)}`, RecordingStatus: 'completed', RecordingDuration: '7' },
       bad: {
         CallSid: badSid.filter((v) => v !== ''),
         RecordingSid: fc.constantFrom('RE1', `CA${'a'.repeat(32)}`, `RE${'a'.repeat(32)}\u0000`, `re${'a'.repeat(32)}`, 'x'.repeat(5000)),
         RecordingStatus: fc.constantFrom('Completed', 'x\u0000', 'a'.repeat(33), 'done!', 'in progress'),
         RecordingDuration: fc.constantFrom('1e300', 'abc', '1.5', '99999999999', '7s'),
       },
-      valid: () => ({ callId: fx.callId, params: { CallSid: fx.callSid, RecordingSid: `RE${'2'.repeat(32)}`, RecordingStatus: 'completed', RecordingDuration: '1' } }),
+      valid: () => ({ callId: fx.callId, params: { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: fx.callSid, RecordingSid: `RE${'2'.repeat(32)}`, RecordingStatus: 'completed', RecordingDuration: '1' } }),
     }),
     [endpointKey(waVerify)]: {
       cases: () => queryCases(waVerify, {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { JOB_STATUSES } from '../../src/jobs/types.js';
 import twilio from 'twilio';
-import { SIM_TWILIO_AUTH_TOKEN } from '../../src/config/config.js';
+import { SIM_TWILIO_ACCOUNT_SID, SIM_TWILIO_AUTH_TOKEN } from '../../src/config/config.js';
 import { collectRoutes, endpointKey, ENDPOINTS, pathOf, type Endpoint, type Method } from '../helpers/endpoints.js';
 import { createTenant, startTestEnv, waitFor, waitForJob, type Tenant, type TestEnv } from '../helpers/harness.js';
 import { liftRateLimits } from '../leads/helpers.js';
@@ -281,7 +281,7 @@ describe('tenant isolation', () => {
 
     // Provider callbacks name the business in their (signed) URL: one naming B never touches A's call, even ringing.
     const forB = `/webhooks/twilio/voice/status?b=${b.businessId}&call_id=${A.ringingCallId}`;
-    const params = { CallSid: `CA${'7'.repeat(32)}`, CallStatus: 'completed', CallDuration: '5' };
+    const params = { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: `CA${'7'.repeat(32)}`, CallStatus: 'completed', CallDuration: '5' };
     const res = await fetch(`${env.baseUrl}${forB}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilio.getExpectedTwilioSignature(SIM_TWILIO_AUTH_TOKEN, `${env.baseUrl}${forB}`, params) },

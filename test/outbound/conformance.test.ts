@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import twilio from 'twilio';
 import { SIM_TWILIO_ACCOUNT_SID as SID, SIM_TWILIO_AUTH_TOKEN as TOKEN } from '../../src/config/config.js';
 import { createLogger } from '../../src/lib/logger.js';
+import { callbackFormIssues } from '../../src/outbound/twilio.webhooks.js';
 import type { RequestOptions } from '../../src/providers/telephony/request-client.js';
 import { createTwilioSimulator, type TwilioSimulator } from '../../src/providers/telephony/simulator.js';
 import { createTwilioProvider } from '../../src/providers/telephony/twilio.adapter.js';
@@ -23,6 +24,8 @@ let hooks: Server;
 let hooksUrl = '';
 const received: Array<{ path: string; params: Record<string, string>; valid: boolean }> = [];
 const requests: RequestOptions[] = [];
+/** A call's callback token, as place-call.ts puts it in the URLs (006_webhook_binding.sql). */
+const CALLBACK_TOKEN = '0123456789abcdef0123456789abcdef';
 
 before(async () => {
   sim = createTwilioSimulator({ accountSid: SID, authToken: TOKEN, callMs: 80, outcomes: 'completed:1', log: createLogger('silent') });
@@ -52,8 +55,8 @@ describe('telephony provider conformance (real adapter ↔ simulator)', () => {
     const call = await provider.createCall({
       to: '+12125550100',
       from: '+15005550006',
-      statusCallback: `${hooksUrl}/status?b=1&call_id=7`,
-      recordingStatusCallback: `${hooksUrl}/recording?b=1&call_id=7`,
+      statusCallback: `${hooksUrl}/status?b=1&call_id=7&t=${CALLBACK_TOKEN}`,
+      recordingStatusCallback: `${hooksUrl}/recording?b=1&call_id=7&t=${CALLBACK_TOKEN}`,
       record: true,
       timeLimitS: 120,
     });
@@ -66,11 +69,11 @@ describe('telephony provider conformance (real adapter ↔ simulator)', () => {
     const data = req.data as Record<string, unknown>;
     assert.equal(data.To, '+12125550100');
     assert.equal(data.From, '+15005550006');
-    assert.equal(data.StatusCallback, `${hooksUrl}/status?b=1&call_id=7`);
+    assert.equal(data.StatusCallback, `${hooksUrl}/status?b=1&call_id=7&t=${CALLBACK_TOKEN}`);
     assert.equal(data.StatusCallbackMethod, 'POST');
     assert.deepEqual(data.StatusCallbackEvent, ['initiated', 'ringing', 'answered', 'completed']);
     assert.equal(data.Record, 'true');
-    assert.equal(data.RecordingStatusCallback, `${hooksUrl}/recording?b=1&call_id=7`);
+    assert.equal(data.RecordingStatusCallback, `${hooksUrl}/recording?b=1&call_id=7&t=${CALLBACK_TOKEN}`);
     assert.equal(data.TimeLimit, 120);
     assert.match(String(data.Twiml), /^<Response>/);
 
@@ -80,6 +83,11 @@ describe('telephony provider conformance (real adapter ↔ simulator)', () => {
     const statuses = received.filter((r) => r.path.startsWith('/status')).map((r) => r.params.CallStatus);
     assert.deepEqual(statuses, ['initiated', 'ringing', 'in-progress', 'completed']);
     assert.ok(received.every((r) => r.valid), 'every callback carries a valid X-Twilio-Signature');
+    // To the URL it was handed, token included, and in the form our webhook binds to one call:
+    // AccountSid and CallSid present, every key of Twilio's parameter-name shape, none repeated.
+    assert.ok(received.every((r) => r.path.endsWith(`?b=1&call_id=7&t=${CALLBACK_TOKEN}`)), 'callbacks go to the URLs handed to the provider');
+    for (const r of received) assert.deepEqual(callbackFormIssues(r.params), [], `${r.path}: ${JSON.stringify(r.params)}`);
+    assert.ok(received.every((r) => r.params.AccountSid === SID && r.params.CallSid === call.sid), 'every callback names the account and the call');
     const final = received.find((r) => r.params.CallStatus === 'completed');
     assert.equal(final?.params.CallSid, call.sid);
     assert.ok(final?.params.CallDuration !== undefined);

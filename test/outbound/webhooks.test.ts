@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import twilio from 'twilio';
-import { SIM_TWILIO_AUTH_TOKEN } from '../../src/config/config.js';
+import { SIM_TWILIO_ACCOUNT_SID, SIM_TWILIO_AUTH_TOKEN } from '../../src/config/config.js';
 import { createTenant, waitFor, waitForJob, type Tenant } from '../helpers/harness.js';
 import { api, makeLeads, simCallsTo, startOutboundEnv, startRun, waitForNoActiveCalls, type OutboundEnv } from './helpers.js';
 
@@ -96,7 +96,7 @@ describe('twilio webhooks', () => {
     const [call] = await direct(take(1).map((l) => l.id));
     assert.ok(call);
     const url = `/webhooks/twilio/voice/status?b=${t.businessId}&call_id=${call.id}`;
-    const params = { CallSid: call.call_sid ?? '', CallStatus: 'completed', CallDuration: '9' };
+    const params = { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: call.call_sid ?? '', CallStatus: 'completed', CallDuration: '9' };
     assert.equal((await signedPost(url, params, 'not-the-auth-token')).status, 403);
     assert.equal((await signedPost(url, params, SIM_TWILIO_AUTH_TOKEN, null)).status, 403);
     assert.equal((await signedPost(url, params, SIM_TWILIO_AUTH_TOKEN, 'AAAA')).status, 403);
