@@ -10,7 +10,7 @@ import type { Logger } from '../lib/logger.js';
 import { tenantAuth } from './auth.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './errors.js';
 import type { AppMetrics } from './metrics.js';
-import { rejectNulCharacters } from './nul-guard.js';
+import { rejectUnstorableText } from './text-guard.js';
 import { adminRoutes } from './routes/admin.routes.js';
 import { jobRoutes } from './routes/jobs.routes.js';
 import { opsRoutes } from './routes/ops.routes.js';
@@ -67,14 +67,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(opsRoutes(deps.pool, deps.metrics));
   await app.register(dashboardRoutes);
-  // The NUL guard covers the API, not the webhooks: a forged webhook must get its 403 first.
+  // The text guard covers the API, not the webhooks: a forged webhook must get its 403 first.
   await app.register(async (admin) => {
-    admin.addHook('preValidation', rejectNulCharacters);
+    admin.addHook('preValidation', rejectUnstorableText);
     await admin.register(adminRoutes(deps.pool, deps.config.adminToken));
   }, { prefix: '/api/v1/admin' });
   await app.register(async (tenant) => {
     tenant.addHook('onRequest', tenantAuth(deps.pool));
-    tenant.addHook('preValidation', rejectNulCharacters);
+    tenant.addHook('preValidation', rejectUnstorableText);
     await tenant.register(jobRoutes(deps.pool, deps.jobEvents));
     for (const m of deps.modules) if (m.routes) await tenant.register(m.routes);
   }, { prefix: '/api/v1' });

@@ -1,26 +1,11 @@
-import type { FastifyRequest } from 'fastify';
-import { ValidationError } from '../lib/errors.js';
-
 /**
- * PostgreSQL `text` cannot hold U+0000: a string carrying it passes every zod schema and then
- * fails in the driver (22021), a 500. One guard before validation, for every route, rather than a
- * refinement on each string field that a new field could forget.
+ * The U+0000 check of the WhatsApp webhook (src/broadcasts/webhooks.routes.ts). The API's guard is
+ * text-guard.ts, which also refuses lone surrogates; once the webhook calls findUnstorableText
+ * from there, this file can go.
  */
-export async function rejectNulCharacters(request: FastifyRequest): Promise<void> {
-  const found =
-    findNul(request.params, 'params') ??
-    findNul(request.query, 'querystring') ??
-    findNul(request.body, 'body') ??
-    findNul(request.headers, 'headers');
-  if (found) {
-    throw new ValidationError(`The request is invalid: ${found} contains a NUL character (U+0000), which cannot be stored.`, [
-      { path: found, message: 'must not contain the NUL character (U+0000)' },
-    ]);
-  }
-}
 
 /**
- * The path (`body.leads.3.name`) of the first string value holding U+0000, or null. Iterative:
+ * The path (`body.entry.0.id`) of the first string value holding U+0000, or null. Iterative:
  * a 16 MiB body can nest millions of levels deep.
  */
 export function findNul(value: unknown, root: string): string | null {

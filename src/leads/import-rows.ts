@@ -1,5 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { ValidationError } from '../lib/errors.js';
+import { unstorableTextReason } from '../lib/storable-text.js';
 import { Email, LIMITS, Name, RawPhone, Tags, uniqueTags } from './leads.schemas.js';
 import { normalizePhone } from './phone.js';
 
@@ -115,8 +116,27 @@ function fieldError(field: string, result: { success: false; error: { issues: { 
   return { ok: false, message: `${field}: ${result.error.issues[0]?.message ?? 'is invalid'}` };
 }
 
+/**
+ * The first field of the row holding text PostgreSQL cannot store (U+0000, a lone surrogate),
+ * as a row error. Checked before the field rules: those echo values (`phone: "…" is not valid`)
+ * into the import's errors, which are jsonb and would refuse the same text.
+ */
+function unstorableField(data: RawImportRow): RowVerdict | null {
+  for (const field of FIELDS) {
+    const v = data[field];
+    const texts = typeof v === 'string' ? [v] : Array.isArray(v) ? v.filter((t): t is string => typeof t === 'string') : [];
+    for (const text of texts) {
+      const reason = unstorableTextReason(text);
+      if (reason) return { ok: false, message: `${field}: ${reason}, which cannot be stored` };
+    }
+  }
+  return null;
+}
+
 /** The same rules as POST /leads, applied to one import row. Pure. */
 export function validateImportRow(data: RawImportRow, defaultCountry: string): RowVerdict {
+  const unstorable = unstorableField(data);
+  if (unstorable) return unstorable;
   if (absent(data.phone)) return { ok: false, message: 'phone: is required' };
   const rawPhone = RawPhone.safeParse(typeof data.phone === 'number' ? String(data.phone) : data.phone);
   if (!rawPhone.success) return fieldError('phone', rawPhone);

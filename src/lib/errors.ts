@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 /**
  * Typed errors are thrown where a problem is found; exactly one place (http/errors.ts) maps
  * them to a status code and the error envelope of API.md.
@@ -73,4 +75,24 @@ export class PermanentError extends Error {
 /** The worker's claim on a job was taken away (it stalled and was reaped); nothing may commit. */
 export class LostClaimError extends Error {
   override name = 'LostClaimError';
+}
+
+/**
+ * A short id that ties what a client sees ("error id 3f9a1c0b2e7d") to the one log line that
+ * holds the raw error. Random, not sequential: it tells a client nothing about other errors.
+ */
+export function newErrorId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/**
+ * The text a client may read for an error (a job's `last_error`, an answer's message). A domain
+ * error (AppError, PermanentError) was written for clients and keeps its message. Anything else
+ * — a PostgreSQL error, a bug — may carry database text (a constraint, a column, a value), so it
+ * becomes a sentence with an error id: log the raw error with `errorId`, show `text`.
+ */
+export function publicErrorText(err: unknown): { text: string; errorId: string | null } {
+  if (err instanceof AppError || err instanceof PermanentError) return { text: err.message, errorId: null };
+  const errorId = newErrorId();
+  return { text: `An internal error occurred (error id ${errorId}); the details are in the server log.`, errorId };
 }

@@ -250,6 +250,16 @@ function hasNul(v: unknown): boolean {
   return false;
 }
 
+/** U+0000 or a lone UTF-16 surrogate: what the API's text guard refuses, in values and keys alike. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const unstorable = (s: string): boolean => s.includes('\u0000') || LONE_SURROGATE.test(s);
+function hasUnstorable(v: unknown): boolean {
+  if (typeof v === 'string') return unstorable(v);
+  if (Array.isArray(v)) return v.some(hasUnstorable);
+  if (v !== null && typeof v === 'object') return Object.entries(v).some(([k, x]) => unstorable(k) || hasUnstorable(x));
+  return false;
+}
+
 function parsesAsJson(text: string): boolean {
   try {
     JSON.parse(text);
@@ -346,7 +356,7 @@ interface BodyModel {
 
 /** The answer a parsed JSON body must get, or null when it is a valid body. */
 function bodyVerdict(e: Endpoint, m: BodyModel, body: unknown): Expect | null {
-  if (hasNul(body) || !zodOf(e, 'body').safeParse(body).success) return { status: 400, at: 'body' };
+  if (hasUnstorable(body) || !zodOf(e, 'body').safeParse(body).success) return { status: 400, at: 'body' };
   return m.semantic?.(body as Body) ?? null;
 }
 
@@ -473,7 +483,7 @@ interface QueryOptions {
   url?: string;
   /** Which cursors the route gave out; default: the id cursors of pagination.ts. */
   cursorOk?: (cursor: string) => boolean;
-  /** Not the tenant API: U+0000 is the route's to judge, not the NUL guard's. */
+  /** Not the tenant API: U+0000 is the route's to judge, not the text guard's. */
   noNulGuard?: boolean;
 }
 
@@ -482,7 +492,7 @@ function queryCases(e: Endpoint, params: Record<string, QueryParam>, extra: (q: 
   const names = Object.keys(params);
   const cursorOk = opts.cursorOk ?? cursorIsValid;
   const verdict = (q: Query): Expect | null => {
-    if ((!opts.noNulGuard && hasNul(q)) || !schema.safeParse(q).success) return { status: 400, at: 'querystring' };
+    if ((!opts.noNulGuard && hasUnstorable(q)) || !schema.safeParse(q).success) return { status: 400, at: 'querystring' };
     if (names.includes('cursor') && typeof q.cursor === 'string' && !cursorOk(q.cursor)) return { status: 400, at: 'querystring.cursor' };
     return extra(q);
   };
@@ -516,7 +526,7 @@ function headerCases(e: Endpoint, names: readonly string[], base: fc.Arbitrary<R
   const schema = zodOf(e, 'headers');
   return fc
     .tuple(base, fc.constantFrom(...names), badHeaderValue)
-    .filter(([, name, value]) => hasNul(value) || !schema.safeParse({ [name]: value }).success)
+    .filter(([, name, value]) => hasUnstorable(value) || !schema.safeParse({ [name]: value }).success)
     .map(([req, name, value]) => ({ ...req, label: `bad ${name}`, headers: { ...req.headers, [name]: value }, expect: { status: 400, at: 'headers' } }));
 }
 
@@ -568,6 +578,10 @@ function commonOnce(e: Endpoint, url: string): Case[] {
   if (e.auth !== 'none') {
     // Even a parameter no route reads: U+0000 is refused before anything can try to store it.
     cases.push({ label: 'NUL in the query', method: e.method, url: `${url}?note=a%00b`, expect: { status: 400, at: 'querystring.note' } });
+  }
+  if (e.auth !== 'none' && e.method !== 'GET') {
+    // A lone surrogate (JSON can spell one; UTF-8 cannot) was a 500 when a route stored it.
+    cases.push({ label: 'lone surrogate in the body', method: e.method, url, headers: JSON_CT, payload: '{"note":"a\\ud800b"}', expect: { status: 400, at: 'body.note' } });
   }
   if (e.method !== 'GET') {
     cases.push({ label: 'body over 16 MiB', method: e.method, url, headers: JSON_CT, payload: tooLarge(), expect: { status: 413, code: 'payload_too_large' } });
@@ -805,7 +819,7 @@ function dncPhoneCases(e: Endpoint): fc.Arbitrary<Case> {
     .filter((seg) => seg.length > 0 && seg !== '.' && seg !== '..')
     .map((seg): Case => {
       const at = seg.length > 200 ? 'url' : 'params';
-      const bad = hasNul(seg) || !schema.safeParse({ phone: seg }).success || normalizePhone(seg, 'US') === null;
+      const bad = hasUnstorable(seg) || !schema.safeParse({ phone: seg }).success || normalizePhone(seg, 'US') === null;
       return { label: 'bad phone', method: 'DELETE', url: pathOf(e, encodeURIComponent(seg)), expect: bad ? { status: 400, at } : { status: 404, code: 'not_found' } };
     })
     // A readable phone that happens to be on the list would be removed: never sent.
@@ -957,9 +971,13 @@ function whatsappVerdict(body: string): Expect | null {
   return isEnvelope && !WebhookEnvelope.safeParse(json).success ? { status: 400, at: 'body' } : null;
 }
 
-/** The import body is judged by the app's reader (the route schema only tells JSON from CSV). */
+/**
+ * The import body is judged by the app's reader (the route schema only tells JSON from CSV).
+ * Unstorable text in the rows (`leads`, or anywhere in a CSV) is a row error, not a 400.
+ */
 function importVerdict(body: unknown, contentType: string): Expect | null {
-  if (hasNul(body)) return { status: 400, at: 'body' };
+  const outsideRows = typeof body === 'string' ? '' : body !== null && typeof body === 'object' && !Array.isArray(body) ? { ...body, leads: undefined } : body;
+  if (hasUnstorable(outsideRows)) return { status: 400, at: 'body' };
   if (typeof body !== 'string' && (body === null || typeof body !== 'object' || Array.isArray(body))) return { status: 400, at: 'body' };
   try {
     readImportBody(body, contentType, undefined);

@@ -189,6 +189,68 @@ describe('CSV import', () => {
   });
 });
 
+describe('text PostgreSQL cannot store (issue 12.4)', () => {
+  /** 120 rows: the one at `badRow` carries unstorable text; all others are valid and distinct. */
+  async function importWithOneBadRow(start: number, badRow: number, send: (rows: string[]) => Promise<{ status: number; body: Accepted }>) {
+    const rows = Array.from({ length: 120 }, (_, i) => phone(start + i));
+    const res = await send(rows);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const job = await waitForJob(env, res.body.job_id, (j) => j.status !== 'queued' && j.status !== 'running', 60_000);
+    assert.equal(job.status, 'completed', `the import's job ends completed, not failed: ${job.last_error ?? ''}`);
+    const imp = await finished(apiA, res.body);
+    assert.deepEqual({ total: imp.total, inserted: imp.inserted, duplicates: imp.duplicates, invalid: imp.invalid }, { total: 120, inserted: 119, duplicates: 0, invalid: 1 });
+    assert.deepEqual(imp.errors.map((e) => e.row), [badRow]);
+    const { rows: stored } = await env.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM leads WHERE business_id = $1 AND import_id = $2`, [a.businessId, res.body.import_id]);
+    assert.equal(stored[0]?.n, 119);
+    return imp.errors[0]?.message ?? '';
+  }
+
+  test('JSON: a lone surrogate in one row of 120 is that row\'s error; the other 119 are inserted', async () => {
+    const message = await importWithOneBadRow(4000, 57, (phones) => apiA<Accepted>('POST', '/leads/import', {
+      leads: phones.map((p, i) => (i === 56 ? { phone: p, name: 'Ann \ud800' } : { phone: p, name: `Row ${i + 1}` })),
+    }));
+    assert.match(message, /^name: contains a lone UTF-16 surrogate/);
+  });
+
+  test('JSON: a lone low surrogate in a tag, NUL in an email are row errors too', async () => {
+    const tagged = await importWithOneBadRow(4200, 1, (phones) => apiA<Accepted>('POST', '/leads/import', {
+      leads: phones.map((p, i) => (i === 0 ? { phone: p, tags: ['ok', 'x\udc00'] } : { phone: p })),
+    }));
+    assert.match(tagged, /^tags: contains a lone UTF-16 surrogate/);
+    const mailed = await importWithOneBadRow(4400, 120, (phones) => apiA<Accepted>('POST', '/leads/import', {
+      leads: phones.map((p, i) => (i === 119 ? { phone: p, email: 'a\u0000@b.co' } : { phone: p })),
+    }));
+    assert.match(mailed, /^email: contains the NUL character/);
+  });
+
+  test('CSV: a row with U+0000 of 120 is that row\'s error, not a 400 for the file', async () => {
+    const message = await importWithOneBadRow(4600, 100, (phones) => apiA<Accepted>('POST', '/leads/import?filename=nul.csv', [
+      'phone,name',
+      ...phones.map((p, i) => `${p},${i === 99 ? 'Bad\u0000Name' : `Row ${i + 1}`}`),
+    ].join('\n'), { 'content-type': 'text/csv' }));
+    assert.match(message, /^name: contains the NUL character/);
+  });
+
+  test('a filename that cannot be stored is a 400 (JSON body, query, CSV query) and creates nothing', async () => {
+    const count = async () => (await env.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM imports WHERE business_id = $1`, [a.businessId])).rows[0]?.n;
+    const before = await count();
+    const cases: [unknown, string, Record<string, string>, string][] = [
+      [{ leads: [{ phone: phone(6900) }], filename: 'list\ud800.json' }, '/leads/import', {}, 'body.filename'],
+      [{ leads: [{ phone: phone(6900) }], filename: '\udc00' }, '/leads/import', {}, 'body.filename'],
+      [{ leads: [{ phone: phone(6900) }], filename: 'a\u0000.json' }, '/leads/import', {}, 'body.filename'],
+      [{ leads: [{ phone: phone(6900) }] }, '/leads/import?filename=a%00b', {}, 'querystring.filename'],
+      [`phone\n${phone(6900)}\n`, '/leads/import?filename=a%00b.csv', { 'content-type': 'text/csv' }, 'querystring.filename'],
+    ];
+    for (const [payload, path, headers, at] of cases) {
+      const res = await apiA<{ error: { code: string; details: { issues: { path: string }[] } } }>('POST', path, payload, headers);
+      assert.equal(res.status, 400, `${path} ${JSON.stringify(payload)}`);
+      assert.equal(res.body.error.code, 'invalid_request');
+      assert.equal(res.body.error.details.issues[0]?.path, at);
+    }
+    assert.equal(await count(), before);
+  });
+});
+
 describe('tenant isolation', () => {
   test('another business\'s import is 404; the same phones are new leads for it', async () => {
     const res = await apiA<Accepted>('POST', '/leads/import', { leads: [{ phone: phone(9001) }] });
