@@ -10,12 +10,20 @@ const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).defau
 /** An integer that may be left unset (an empty value counts as unset). */
 const optionalInt = (min = 0) => z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(min).optional());
 
+/** A secret that may be left unset; when set, as long as ADMIN_TOKEN must be. */
+const optionalToken = (name: string) =>
+  z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16, `${name} must be at least 16 characters`).optional());
+
 const EnvSchema = z.object({
   PORT: intFrom(3000, 0),
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: z.string().url().optional(),
   DATA_DIR: z.string().min(1).default('./.data'),
   ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters').optional(),
+  /** Bearer that /metrics requires when set; unset (or empty) = open (README "Operations", Security). */
+  METRICS_TOKEN: optionalToken('METRICS_TOKEN'),
+  /** Bearer (or HTTP Basic password) that /docs requires when set; unset (or empty) = open. */
+  DOCS_TOKEN: optionalToken('DOCS_TOKEN'),
   PUBLIC_BASE_URL: z.string().url().optional(),
   DEMO: z.enum(['0', '1']).default('0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -92,6 +100,8 @@ export interface Config {
   dataDir: string;
   adminToken: string;
   adminTokenGenerated: boolean;
+  /** Tokens that close /metrics and /docs; null = open. */
+  ops: { metricsToken: string | null; docsToken: string | null };
   publicBaseUrl: string;
   demo: boolean;
   logLevel: Env['LOG_LEVEL'];
@@ -199,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     dataDir: path.resolve(e.DATA_DIR),
     adminToken,
     adminTokenGenerated: !e.ADMIN_TOKEN,
+    ops: Object.freeze({ metricsToken: e.METRICS_TOKEN ?? null, docsToken: e.DOCS_TOKEN ?? null }),
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${e.HOST}:${e.PORT}`).replace(/\/$/, ''),
     demo: e.DEMO === '1',
     logLevel: e.LOG_LEVEL,

@@ -29,7 +29,7 @@ export const ApiErrorBody = z
     error: z.object({
       code: z.string().describe('snake_case, stable: clients branch on it'),
       message: z.string().describe('a sentence a person can act on, in the caller\'s language'),
-      details: z.record(z.string(), z.unknown()).optional().describe('e.g. `issues` of a 400, `job_id` of a 429'),
+      details: z.record(z.string(), z.unknown()).optional().describe('e.g. `issues` of a 400, `job_id` of a 429, `error_id` of a 500 (quote it: the server log has the details)'),
     }),
   })
   .describe('An error: {error: {code, message, details?}}');

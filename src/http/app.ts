@@ -13,13 +13,14 @@ import type { AppMetrics } from './metrics.js';
 import { rejectUnstorableText } from './text-guard.js';
 import { adminRoutes } from './routes/admin.routes.js';
 import { jobRoutes } from './routes/jobs.routes.js';
-import { opsRoutes } from './routes/ops.routes.js';
+import { opsRoutes, requireOpsToken } from './routes/ops.routes.js';
+import { noSniff } from './security-headers.js';
 import { dashboardRoutes } from '../web/dashboard.routes.js';
 import type { DomainModule } from '../app/module.js';
 
 export interface AppDeps {
   pool: pg.Pool;
-  config: Pick<Config, 'adminToken' | 'gate' | 'publicBaseUrl' | 'dataDir'>;
+  config: Pick<Config, 'adminToken' | 'gate' | 'publicBaseUrl' | 'dataDir' | 'ops'>;
   log: Logger;
   metrics: AppMetrics;
   jobEvents: JobEvents | null;
@@ -50,6 +51,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('auth', null);
+  // First of the onRequest hooks, so answers refused by the later ones carry it too.
+  app.addHook('onRequest', noSniff);
   registerErrorHandling(app);
 
   // CSV bodies arrive as text and are parsed by the import service.
@@ -63,9 +66,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  const { docsToken } = deps.config.ops;
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    ...(docsToken === null ? {} : { uiHooks: { onRequest: requireOpsToken(docsToken, 'API docs', { basic: true }) } }),
+  });
 
-  await app.register(opsRoutes(deps.pool, deps.metrics));
+  await app.register(opsRoutes(deps.pool, deps.metrics, deps.config.ops));
   await app.register(dashboardRoutes);
   // The text guard covers the API, not the webhooks: a forged webhook must get its 403 first.
   await app.register(async (admin) => {

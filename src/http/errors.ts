@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { isRetryablePgError } from '../db/pool.js';
 import type { ApiErrorBody } from '../contract/common.js';
-import { AppError, type Issue } from '../lib/errors.js';
+import { AppError, newErrorId, type Issue } from '../lib/errors.js';
+import { NO_SNIFF } from './security-headers.js';
 
 /** The envelope of every error answer: the contract's `ApiErrorBody`. */
 export type ErrorBody = ApiErrorBody;
@@ -45,6 +46,17 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; mess
   },
 };
 
+/**
+ * A 500 that carries no text of the error itself (a PostgreSQL message names constraints,
+ * columns, values): the raw error is logged under a fresh error id, and the client gets that id
+ * to quote, in the message and as `details.error_id`.
+ */
+function internalError(log: FastifyBaseLogger, err: unknown, event: string): ErrorBody {
+  const errorId = newErrorId();
+  log.error({ err, errorId }, event);
+  return errorBody('internal_error', `Something went wrong on our side (error id ${errorId}); it has been logged.`, { error_id: errorId });
+}
+
 /** The one place where typed errors become HTTP status codes and the error envelope. */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -76,8 +88,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.status(503).header('retry-after', '1')
         .send(errorBody('database_unavailable', 'The database is briefly unavailable; retry in a second.'));
     }
-    request.log.error({ err }, 'unhandled error');
-    return reply.status(500).send(errorBody('internal_error', 'Something went wrong on our side; it has been logged.'));
+    return reply.status(500).send(internalError(request.log, err, 'unhandled error'));
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -92,7 +103,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
  */
 export function frameworkErrorHandler(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is too long' : 'is not valid percent-encoding';
-  void reply.status(400).send(invalidRequest(`The URL is invalid: ${message}.`, [{ path: 'url', message }]));
+  void reply.status(400).header(NO_SNIFF.name, NO_SNIFF.value).send(invalidRequest(`The URL is invalid: ${message}.`, [{ path: 'url', message }]));
 }
 
 /**
@@ -108,7 +119,7 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Socke
       : [400, 'Bad Request', invalidRequest('The HTTP request is malformed.', [{ path: 'request', message: 'is not valid HTTP/1.1' }])];
   const json = JSON.stringify(body);
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${label}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${json}`);
+    socket.write(`HTTP/1.1 ${status} ${label}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nContent-Type: application/json; charset=utf-8\r\n${NO_SNIFF.name}: ${NO_SNIFF.value}\r\nConnection: close\r\n\r\n${json}`);
   }
   socket.destroy(err);
 }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_TOKEN, createTenant, startTestEnv, type Tenant, type TestEnv } from '../helpers/harness.js';
 import { ROOT } from '../helpers/processes.js';
+import { createTestDatabase } from '../helpers/db.js';
 import { bulkDelete as bulkDeleteAs, leadSeeder } from '../leads/helpers.js';
 import type { Worker } from '../../src/jobs/worker.js';
 
@@ -28,6 +29,7 @@ after(async () => {
 
 interface Cli {
   code: Promise<number | null>;
+  kill(signal: NodeJS.Signals): void;
   stdout(): string;
   stderr(): string;
   /** Resolves when stderr or stdout matches (a state of the CLI, never a sleep). */
@@ -58,6 +60,7 @@ function cli(args: string[], vars: Record<string, string> = {}): Cli {
   const code = new Promise<number | null>((resolve) => proc.on('close', (c) => resolve(c)));
   return {
     code,
+    kill: (signal) => proc.kill(signal),
     stdout: () => out,
     stderr: () => err,
     waitFor(pattern, timeoutMs = 15_000) {
@@ -243,6 +246,34 @@ describe('bulkhead CLI', () => {
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message, args.join(' '));
     });
+  });
+
+  test('start prints the admin token only when it generated it; a supplied ADMIN_TOKEN stays out of the output and the log', async () => {
+    // Its own database: `start` runs a worker, which must not touch this file's jobs.
+    const db = await createTestDatabase();
+    try {
+      const supplied = 'supplied-admin-token-9f8e7d6c5b4a';
+      const vars = { DATABASE_URL: db.url, PORT: '0', DEMO: '0', LOG_LEVEL: 'info' };
+      const startOnce = async (extra: Record<string, string>): Promise<string> => {
+        const c = cli(['start'], { ...vars, ...extra });
+        try {
+          await c.waitFor(/Bulkhead is ready/, 60_000);
+        } finally {
+          c.kill('SIGTERM');
+          await c.code;
+        }
+        return c.stdout() + c.stderr();
+      };
+      const withSupplied = await startOnce({ ADMIN_TOKEN: supplied });
+      assert.ok(!withSupplied.includes(supplied), 'the supplied admin token is printed or logged');
+      assert.ok(!withSupplied.includes(supplied.slice(4, 20)), 'part of the supplied admin token is printed or logged');
+      assert.match(withSupplied, /admin token {7}from ADMIN_TOKEN \(not shown\)/);
+
+      const generated = await startOnce({});
+      assert.match(generated, /admin token {7}adm_[A-Za-z0-9_-]{24} {3}\(generated; set ADMIN_TOKEN to keep one\)/);
+    } finally {
+      await db.drop();
+    }
   });
 
   test('--help on every command shows examples and exits 0', async () => {

@@ -1193,7 +1193,9 @@ function specs(): Record<string, Spec> {
       once: () => [
         { label: '100 001 JSON rows', ...jsonReq('POST', pathOf(importE), { leads: tooManyIds().map((n) => ({ phone: String(n) })) }), expect: { status: 400, at: 'body.leads' } },
         { label: '100 001 CSV rows', method: 'POST', url: pathOf(importE), headers: { 'content-type': 'text/csv' }, payload: `phone\n${tooManyIds().join('\n')}`, expect: { status: 400, at: 'body' } },
-        { label: 'NUL in a row', ...jsonReq('POST', pathOf(importE), { leads: [{ phone: '+16465550003', name: 'a\u0000' }] }), expect: { status: 400, at: 'body.leads.0.name' } },
+        // Unstorable text in a row is that row's error (the job's); in the filename it is a 400.
+        { label: 'NUL in the filename', ...jsonReq('POST', pathOf(importE), { leads: [{ phone: '+16465550003' }], filename: 'a\u0000.csv' }), expect: { status: 400, at: 'body.filename' } },
+        { label: 'lone surrogate in the filename', ...jsonReq('POST', pathOf(importE), { leads: [{ phone: '+16465550003' }], filename: 'a\ud800.csv' }), expect: { status: 400, at: 'body.filename' } },
         { label: 'CSV as a JSON string', ...jsonReq('POST', pathOf(importE), 'phone\n+16465550003'), expect: { status: 400, at: 'body' } },
       ],
       // Valid: a bad cell is a per-row error of the job, even one nested 200 000 levels deep (once a 500).

@@ -40,21 +40,25 @@ describe('findUnstorableText', () => {
     assert.equal(found?.path.split('.').length, 200_001);
   });
 
-  test('fast: a clean 100 000-element body and an 8 MB string each take well under 50 ms', () => {
-    const body = { text: 'hello', recipients: Array.from({ length: 100_000 }, (_, i) => ({ phone: `+1212555${String(i).padStart(4, '0')}`, name: `Lead ${i} 💥` })) };
-    const big = `${'phone,name\n+12125550100,Ann\n'.repeat(300_000)}`;
+  test('fast: a clean 100 000-object body costs less than parsing it; an 8 MB string well under 50 ms', () => {
+    const text = JSON.stringify({ text: 'hello', recipients: Array.from({ length: 100_000 }, (_, i) => ({ phone: `+1212555${String(i).padStart(4, '0')}`, name: `Lead ${i} 💥` })) });
+    const body: unknown = JSON.parse(text);
+    const big = 'phone,name\n+12125550100,Ann\n'.repeat(300_000);
     const best = (work: () => unknown): number => {
       let min = Infinity;
-      for (let i = 0; i < 5; i += 1) {
+      for (let i = 0; i < 7; i += 1) {
         const start = performance.now();
         work();
         min = Math.min(min, performance.now() - start);
       }
       return min;
     };
+    const parseMs = best(() => JSON.parse(text));
     const bodyMs = best(() => assert.equal(findUnstorableText(body, 'body'), null));
     const stringMs = best(() => assert.equal(findUnstorableText(big, 'body'), null));
-    assert.ok(bodyMs < 50, `100 000 recipients: ${bodyMs.toFixed(1)} ms`);
+    // ~17 ms on an idle machine (the first NUL guard: ~60). A loaded test machine slows both the
+    // walk and JSON.parse, so the bound is 50 ms or, when parsing alone takes longer, 1.5x parsing.
+    assert.ok(bodyMs < Math.max(50, 1.5 * parseMs), `100 000 recipients: ${bodyMs.toFixed(1)} ms (JSON.parse ${parseMs.toFixed(1)} ms)`);
     assert.ok(stringMs < 50, `an 8 MB string: ${stringMs.toFixed(1)} ms`);
   });
 });

@@ -79,7 +79,11 @@ export async function start(): Promise<void> {
     `  API + dashboard   ${base}/`,
     `  API docs          ${base}/docs`,
     `  database          ${proc.db.embedded ? `embedded PostgreSQL on port ${proc.db.embedded.port} (data in ${config.dataDir})` : 'DATABASE_URL'}`,
-    `  admin token       ${config.adminToken}${config.adminTokenGenerated ? '   (generated; set ADMIN_TOKEN to keep one)' : ''}`,
+    // A supplied token is a secret the operator already has; printing it would copy it into
+    // whatever collects this output (terminal scrollback, CI logs, a supervisor's log files).
+    config.adminTokenGenerated
+      ? `  admin token       ${config.adminToken}   (generated; set ADMIN_TOKEN to keep one)`
+      : '  admin token       from ADMIN_TOKEN (not shown)',
   ];
   if (demo?.token) {
     lines.push(
