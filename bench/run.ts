@@ -10,13 +10,14 @@ import os from 'node:os';
 import { bulkDeleteScenario } from './bulk-delete.js';
 import { engineScenario } from './engine.js';
 import { gateHttpScenario } from './gate-http.js';
+import { hostileTenantScenario } from './hostile-tenant.js';
 import { DOC_PATH, describeEnvironment, loadResults, renderConsole, saveResults, writeDoc, type ScenarioResult } from './lib/report.js';
 import type { Scenario } from './lib/scenario.js';
 import { startBenchServer } from './lib/server.js';
 import { seconds, since } from './lib/timing.js';
 import { workerRssScenario } from './worker-rss.js';
 
-const SCENARIOS: Scenario[] = [engineScenario, bulkDeleteScenario, gateHttpScenario, workerRssScenario];
+const SCENARIOS: Scenario[] = [engineScenario, bulkDeleteScenario, gateHttpScenario, workerRssScenario, hostileTenantScenario];
 
 class UsageError extends Error {}
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Id } from '../http/schemas.js';
+import { bigList, checkId, ID_ITEM, isId, isPlainObject } from '../http/big-list.js';
 import { RECIPIENT_STATUSES } from './recipient-status.js';
 
 const RawPhone = z.string().min(1).max(40);
@@ -18,12 +18,30 @@ const Template = z.strictObject({
   variables: z.array(z.string().min(1).max(1024).refine(...wellFormed)).max(100).optional(),
 });
 
+/** Up to 100 000 of them: one cheap pass instead of a zod object per item (http/big-list.ts). */
+const Recipients = bigList<{ phone: string; lead_id?: number }>({
+  max: MAX_RECIPIENTS,
+  item: {
+    type: 'object',
+    properties: { phone: { type: 'string', minLength: 1, maxLength: 40 }, lead_id: ID_ITEM },
+    required: ['phone'],
+    additionalProperties: false,
+  },
+  check: (r) => {
+    if (!isPlainObject(r)) return 'must be an object {phone, lead_id?}';
+    for (const key in r) if (key !== 'phone' && key !== 'lead_id') return `has an unknown key "${key}"`;
+    if (typeof r.phone !== 'string' || r.phone.length < 1 || r.phone.length > 40) return 'phone: must be a string of 1 to 40 characters';
+    if (r.lead_id !== undefined && !isId(r.lead_id)) return 'lead_id: must be a positive integer id';
+    return null;
+  },
+});
+
 export const BroadcastBody = z
   .strictObject({
     text: z.string().trim().min(1).max(4096).refine(...wellFormed).optional().describe('a text message (only inside the 24-hour window of each recipient)'),
     template: Template.optional().describe('an approved template; {{1}}, {{2}} … take `variables` in order'),
-    recipients: z.array(z.strictObject({ phone: RawPhone, lead_id: Id.optional() })).max(MAX_RECIPIENTS).optional(),
-    lead_ids: z.array(Id).max(MAX_RECIPIENTS).optional(),
+    recipients: Recipients.optional(),
+    lead_ids: bigList<number>({ max: MAX_RECIPIENTS, item: ID_ITEM, check: checkId }).optional(),
   })
   .refine((b) => (b.text === undefined) !== (b.template === undefined), { message: 'give exactly one of text or template' })
   .refine((b) => (b.recipients?.length ?? 0) + (b.lead_ids?.length ?? 0) > 0, { message: 'give recipients and/or lead_ids (at least one)' })

@@ -29,6 +29,17 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().default('development'),
 
+  /** Request budget per API token and per client address (src/http/request-budget.ts). */
+  API_RATE_PER_S: intFrom(50, 1),
+  API_RATE_BURST: intFrom(200, 1),
+  /** Behind a reverse proxy: take the client address from X-Forwarded-For (Fastify's trustProxy). */
+  TRUST_PROXY: z.enum(['0', '1']).default('0'),
+  /** The whole request (headers and body) must arrive within this; 0 = no limit. */
+  HTTP_REQUEST_TIMEOUT_MS: intFrom(30_000, 0),
+  HTTP_HEADERS_TIMEOUT_MS: intFrom(10_000, 1),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: intFrom(5_000, 1),
+  /** Open connections one API process accepts; more are closed at once. */
+  HTTP_MAX_CONNECTIONS: intFrom(1_000, 1),
   DB_POOL_MAX: intFrom(10, 1),
   WORKER_CONCURRENCY: intFrom(4, 1),
   /** The share of a worker's slots one business may hold while another business has due jobs (README "Fair share between businesses"). */
@@ -110,12 +121,23 @@ export interface Config {
   dbIdleInTxTimeoutMs: number;
   worker: WorkerConfig;
   gate: { dedupWindowS: number };
+  http: HttpConfig;
   jobRetentionDays: number;
   jobRetentionEveryMs: number;
   twilio: TwilioConfig;
   whatsapp: WhatsAppConfig;
   sim: { callMs: number; outcomes: string; whatsappMps: number };
   dialer: DialerConfig;
+}
+
+export interface HttpConfig {
+  ratePerS: number;
+  rateBurst: number;
+  trustProxy: boolean;
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
 }
 
 export interface DialerConfig {
@@ -237,6 +259,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       pollMs: e.WORKER_POLL_MS,
     }),
     gate: Object.freeze({ dedupWindowS: e.GATE_DEDUP_WINDOW_S }),
+    http: Object.freeze({
+      ratePerS: e.API_RATE_PER_S,
+      rateBurst: Math.max(e.API_RATE_BURST, e.API_RATE_PER_S),
+      trustProxy: e.TRUST_PROXY === '1',
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      // Node requires headersTimeout ≤ requestTimeout when both are set.
+      headersTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS > 0 ? Math.min(e.HTTP_HEADERS_TIMEOUT_MS, e.HTTP_REQUEST_TIMEOUT_MS) : e.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: e.HTTP_MAX_CONNECTIONS,
+    }),
     jobRetentionDays: e.JOB_RETENTION_DAYS,
     jobRetentionEveryMs: e.JOB_RETENTION_EVERY_MS,
     twilio: Object.freeze({

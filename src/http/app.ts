@@ -8,6 +8,9 @@ import type { AcceptDeps } from '../gate/accept.js';
 import type { JobEvents } from '../jobs/job-events.js';
 import type { Logger } from '../lib/logger.js';
 import { tenantAuth } from './auth.js';
+import { applyBodyLimits, DEFAULT_BODY_LIMIT } from './body-limits.js';
+import { registerJsonShapeLimits } from './json-limits.js';
+import { registerRequestBudget } from './request-budget.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './errors.js';
 import type { AppMetrics } from './metrics.js';
 import { rejectUnstorableText } from './text-guard.js';
@@ -20,7 +23,7 @@ import type { DomainModule } from '../app/module.js';
 
 export interface AppDeps {
   pool: pg.Pool;
-  config: Pick<Config, 'adminToken' | 'gate' | 'publicBaseUrl' | 'dataDir' | 'ops'>;
+  config: Pick<Config, 'adminToken' | 'gate' | 'publicBaseUrl' | 'dataDir' | 'http' | 'ops'>;
   log: Logger;
   metrics: AppMetrics;
   jobEvents: JobEvents | null;
@@ -34,19 +37,26 @@ export function acceptDeps(pool: pg.Pool, dedupWindowS: number, metrics: AppMetr
   return { pool, dedupWindowS, onRefuse: (code, operation) => metrics.gateRefusals.inc({ code, operation }) };
 }
 
-/** Bodies up to 16 MiB: a 100 000-id bulk request is ~1 MiB, a CSV import of 100k rows ~8 MiB. */
-const BODY_LIMIT = 16 * 1024 * 1024;
-
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { http } = deps.config;
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    bodyLimit: BODY_LIMIT,
+    // Small by default; the routes that take lists have their own (body-limits.ts).
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    trustProxy: http.trustProxy,
+    // A client gets this long to send its whole request, headers included; a slow or stalled
+    // body is answered 408 and its connection closed (Node checks every second, see below).
+    requestTimeout: http.requestTimeoutMs,
+    keepAliveTimeout: http.keepAliveTimeoutMs,
+    http: { headersTimeout: http.headersTimeoutMs, connectionsCheckingInterval: 1_000 },
     // Per-request access lines are left to the proxy; our own logs are structured events.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 200 },
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
+  app.server.maxConnections = http.maxConnections;
+  app.addHook('onRoute', applyBodyLimits);
   if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -54,9 +64,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // First of the onRequest hooks, so answers refused by the later ones carry it too.
   app.addHook('onRequest', noSniff);
   registerErrorHandling(app);
+  registerRequestBudget(app, { perSecond: http.ratePerS, burst: http.rateBurst });
+  registerJsonShapeLimits(app);
 
   // CSV bodies arrive as text and are parsed by the import service.
-  app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   await app.register(fastifySwagger, {
     openapi: {

@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import { bigList, checkId, ID_ITEM } from './big-list.js';
 
 /** Ids are positive JSON integers that fit PostgreSQL's bigint and JavaScript's safe range. */
 export const Id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 export const IdParam = z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
-export const LeadIds = z.array(Id).min(1).max(100_000);
+/** 1..100 000 lead ids, checked in one cheap pass (big-list.ts). */
+export const LeadIds = bigList<number>({ min: 1, max: 100_000, item: ID_ITEM, check: checkId });
 
 const FIRST_INSTANT = Date.parse('0001-01-01T00:00:00.000Z');
 const LAST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { ValidationError } from '../lib/errors.js';
+import { bodyMayHoldUnstorableText } from './json-limits.js';
 import { unstorableTextReason } from '../lib/storable-text.js';
 
 declare module 'fastify' {
@@ -22,7 +23,7 @@ export async function rejectUnstorableText(request: FastifyRequest): Promise<voi
   const found =
     findUnstorableText(request.params, 'params') ??
     findUnstorableText(request.query, 'querystring') ??
-    findInBody(request.body, request.routeOptions.config.rowText) ??
+    (bodyMayHoldUnstorableText(request) ? findInBody(request.body, request.routeOptions.config.rowText) : null) ??
     findUnstorableText(request.headers, 'headers');
   if (found) {
     throw new ValidationError(`The request is invalid: ${found.path} ${found.reason}, which cannot be stored.`, [

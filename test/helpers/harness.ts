@@ -45,6 +45,10 @@ export const TEST_ENV: Record<string, string> = {
   // Adaptive sizing (the production default) has its own tests (test/jobs/adaptive.test.ts).
   JOB_BATCH_SIZE: '50',
   WORKER_POLL_MS: '250',
+  // Tests send thousands of requests from one token in seconds (the bad-input fuzz, storms); the
+  // request budget has its own test (test/http/hostile-tenant.test.ts) at the production defaults.
+  API_RATE_PER_S: '1000000',
+  API_RATE_BURST: '1000000',
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   ADMIN_TOKEN,
   PORT: '0',
