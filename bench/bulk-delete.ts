@@ -280,7 +280,8 @@ interface ReaderApi {
 
 /** An API process (`bulkhead api`'s wiring, no worker role) in this process, on its own pool, listening on a free port. */
 async function startReaderApi(db: BenchDatabase): Promise<ReaderApi> {
-  const config = loadConfig({ LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url });
+  // The reader offers 100 req/s from one token, above the default request budget (50/s).
+  const config = loadConfig({ LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, API_RATE_PER_S: '1000000', API_RATE_BURST: '1000000' });
   const pool: pg.Pool = createPool(db.url, { max: config.dbPoolMax, idleInTxTimeoutMs: config.dbIdleInTxTimeoutMs, applicationName: 'bench-reader-api' }, quietLog);
   let closed = false;
   const close = async () => {

@@ -5,6 +5,7 @@
  * (bench/hostile-tenant.ts); the API is a real `bulkhead api` child process, so the load
  * generator's own work never runs on the event loop being measured.
  */
+import { readFile } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { spawnTs, type Child } from './processes.js';
 import { ADMIN_TOKEN } from './harness.js';
@@ -31,6 +32,14 @@ export async function startApiChild(databaseUrl: string, env: Record<string, str
       clearTimeout(timer);
     },
   };
+}
+
+/** CPU time (user + system) a process has used so far, in ms (Linux /proc; 10 ms resolution). */
+export async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces, so split after its closing paren).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 export interface Business {
