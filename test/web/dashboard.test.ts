@@ -163,13 +163,27 @@ describe('dashboard', () => {
   test('pause and resume a job from its buttons on the Jobs page', async () => {
     const t = await createTenant(env);
     const leads = await makeLeads(env, t, 200);
+    // The job must still be running, and its row still, when Pause is clicked, however fast or
+    // slow the machine: all but its first batch wait on these row locks until the pause is
+    // requested (on a loaded machine the job had finished, or its row was being redrawn on every
+    // batch, when the click came).
+    const locks = await env.pool.connect();
+    await locks.query('BEGIN');
+    await locks.query('SET LOCAL idle_in_transaction_session_timeout = 0');
+    await locks.query('SELECT id FROM leads WHERE id = ANY($1::bigint[]) FOR UPDATE', [leads.slice(50).map((l) => l.id)]);
     const res = await env.app.inject({ method: 'POST', url: '/api/v1/leads/bulk-update', headers: t.headers, payload: { lead_ids: leads.map((l) => l.id), set: { status: 'contacted' } } });
     assert.equal(res.statusCode, 202);
     const jobId = (res.json() as { job_id: number }).job_id;
     const page = await signedIn(t, '#/jobs');
     const row = page.locator(`table.jobs tr[data-job-id="${jobId}"]`);
-    await row.locator('[data-status=running]').waitFor();
-    await row.getByRole('button', { name: `Pause job #${jobId}` }).click();
+    try {
+      await row.locator('[data-status=running]').waitFor();
+      await row.getByRole('button', { name: `Pause job #${jobId}` }).click();
+      await waitFor(async () => (await env.pool.query('SELECT pause_requested FROM jobs WHERE id = $1', [jobId])).rows[0]?.pause_requested === true, 'the pause request');
+    } finally {
+      await locks.query('COMMIT');
+      locks.release();
+    }
     await row.locator('[data-status=paused]').waitFor();
     const paused = await waitForJob(env, jobId, 'paused');
     assert.ok(paused.processed < 200, 'paused before the end');
