@@ -11,7 +11,7 @@ import { createPool } from '../src/db/pool.js';
 import { HandlerRegistry } from '../src/jobs/registry.js';
 import { z } from 'zod';
 import { defineJob, type JobHandlerDefinition } from '../src/jobs/types.js';
-import { claimJobs } from '../src/jobs/sql/claim.js';
+import { claimJobs, claimJobsOfOneBusiness } from '../src/jobs/sql/claim.js';
 import { Worker } from '../src/jobs/worker.js';
 import { quietLog, type Observer } from './lib/db.js';
 
@@ -64,7 +64,7 @@ export function ours(key: string, opts: OursOptions, label: { config: string; in
     config: label.config,
     ...(label.informational ? { informational: true } : {}),
     tables: ['jobs'],
-    claimPlan: (setup) => explainClaim(setup, opts.concurrency),
+    claimPlan: (setup) => explainClaim(setup, opts.concurrency, (opts.businesses ?? 1) > 1),
     async load(url, setup, jobs) {
       const { rows } = await setup.query<{ id: number }>(
         `INSERT INTO businesses (name) SELECT 'bench ' || g FROM generate_series(1, $1) g RETURNING id`,
@@ -115,17 +115,17 @@ interface PlanNode {
 }
 
 /**
- * EXPLAIN (without ANALYZE: nothing is claimed) of the exact claim statement the worker sends,
+ * EXPLAIN (without ANALYZE: nothing is claimed) of the exact claim statement the worker sends
+ * (the fair claim when several businesses have queued jobs, the one-business claim otherwise),
  * reduced to the outline of its job-picking CTE, e.g. "Limit → LockRows → Sort → Seq Scan on jobs".
  */
-async function explainClaim(setup: pg.Pool, limit: number): Promise<string> {
-  const claim = claimJobs('bench-explain', ['default'], limit);
+async function explainClaim(setup: pg.Pool, limit: number, severalBusinesses: boolean): Promise<string> {
+  const claim = severalBusinesses ? claimJobs('bench-explain', ['default'], limit) : claimJobsOfOneBusiness('bench-explain', ['default'], limit);
+  const args = severalBusinesses ? `'bench-explain', '{default}', ${limit}, '{}', ${limit}` : `'bench-explain', '{default}', ${limit}`;
   const client = await setup.connect();
   try {
     await client.query(`PREPARE bench_claim AS ${claim.text}`);
-    const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
-      `EXPLAIN (FORMAT JSON) EXECUTE bench_claim('bench-explain', '{default}', ${limit}, '{}', ${limit})`,
-    );
+    const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) EXECUTE bench_claim(${args})`);
     await client.query('DEALLOCATE bench_claim');
     const root = rows[0]?.['QUERY PLAN'][0]?.Plan;
     const cte = root ? findNode(root, (n) => n['Subplan Name'] === 'CTE next') : undefined;

@@ -260,9 +260,12 @@ function describeStatement(sql: string): string {
   return `\`${sql.slice(0, 40)}…\``;
 }
 
-/** The claim statement (src/jobs/sql/claim.ts) in a profile; `WITH next AS` before the fair claim. */
+/**
+ * A claim statement (src/jobs/sql/claim.ts) in a profile: the fair claim, the one-business claim,
+ * or `WITH next AS` before fair share.
+ */
 function isClaim(sql: string): boolean {
-  return /^WITH (?:next AS|RECURSIVE queued_businesses)/.test(sql);
+  return /^WITH (?:next AS|RECURSIVE queued_businesses|span AS)/.test(sql);
 }
 
 function analyse(results: Measurement[], main: Measurement, profiles: Array<[string, StatementStat[]]>, targets: TargetCheck[]): string[] {
@@ -297,7 +300,8 @@ function analyse(results: Measurement[], main: Measurement, profiles: Array<[str
       + (claim ? `In the profile one claim costs ${claim.meanMs.toFixed(2)} ms of server time on average and the claims are ${(claim.share * 100).toFixed(0)} % `
         + 'of all server time; the cost grows with the backlog (each claim is O(queued jobs)).' : ''));
   } else if (main.claimPlan) {
-    out.push(`The fair claim probes the job indexes per business with queued jobs (plan of its job-picking part: \`${main.claimPlan}\`)`
+    out.push('With one business queued the worker sends the one-business claim (one index walk), with several the fair claim, which probes the job indexes '
+      + `per business with queued jobs (plan of the first one's job-picking part: \`${main.claimPlan}\`)`
       + (claim ? `, ${claim.meanMs.toFixed(2)} ms of server time per claim` : '')
       + (tenants ? `; with the same jobs spread over 10 businesses, ${formatInt(tenants.jobsPerSec)} jobs/s`
         + (claimTenants ? ` and ${claimTenants.meanMs.toFixed(2)} ms per claim` : '') : '')

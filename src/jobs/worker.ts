@@ -13,7 +13,7 @@ import { BatchSizer, pauseBetweenBatches, PressureGauge } from './batch-pacing.j
 import type { JobMetrics } from './metrics.js';
 import type { HandlerRegistry } from './registry.js';
 import { commitBatch } from './sql/batch.js';
-import { claimJobs, nextDueIn, waitingPriority } from './sql/claim.js';
+import { claimJobs, claimJobsOfOneBusiness, nextDueIn, waitingPriority } from './sql/claim.js';
 import { businessesAtShare, FairShareCheck, mayOweSlot, shareSlots, shouldYield, slotsByBusiness, type YieldState } from './fair-share.js';
 import { heartbeat, markWorkerStopped, pruneWorkers, registerWorker, rescueStaleJobs } from './sql/liveness.js';
 import { recordBatchFailure, releaseJob } from './sql/release.js';
@@ -67,6 +67,8 @@ export class Worker {
   readonly #held = new Map<number, ClaimedJob>();
   readonly #shareSlots: number;
   readonly #fairCheck: FairShareCheck;
+  /** The last claim saw more than one business with queued jobs: the next one is the fair claim. */
+  #severalBusinesses = false;
   readonly #stopping = new AbortController();
   readonly #gauge: PressureGauge;
   #wake: (() => void) | null = null;
@@ -156,14 +158,31 @@ export class Worker {
     });
   }
 
+  /**
+   * One claim statement per call while the picture holds: claimJobsOfOneBusiness while one
+   * business has queued jobs (the old single-index claim), claimJobs (fair between businesses)
+   * while several have. Each reports how many businesses have queued jobs; the one-business claim
+   * claims nothing when that is more than one, and the fair claim follows at once.
+   */
   async #claim(limit: number): Promise<ClaimedJob[]> {
-    const heldBusinesses = [...this.#held.values()].map((j) => j.business_id);
-    const { rows } = await this.#deps.pool.query<ClaimedJob & { targets: (number | string)[] | null }>(
-      claimJobs(this.id, this.#deps.config.queues, limit, { heldBusinesses, shareSlots: this.#shareSlots }),
+    const { pool, config } = this.#deps;
+    type Row = { queued_businesses: number } & (ClaimedJob & { targets: (number | string)[] | null } | { id: null });
+    let { rows } = await pool.query<Row>(
+      this.#severalBusinesses ? this.#fairClaim(limit) : claimJobsOfOneBusiness(this.id, config.queues, limit),
     );
+    if (!this.#severalBusinesses && (rows[0]?.queued_businesses ?? 0) > 1) {
+      ({ rows } = await pool.query<Row>(this.#fairClaim(limit)));
+    }
+    this.#severalBusinesses = (rows[0]?.queued_businesses ?? 0) > 1;
+    const claimed = rows.flatMap(({ queued_businesses: _, ...r }) => (r.id === null ? [] : [{ ...r, targets: r.targets ? r.targets.map(Number) : null }]));
     // What waits has changed: a cached "someone waits" may be this very claim's jobs.
-    if (rows.length > 0) this.#fairCheck.forget();
-    return rows.map((r) => ({ ...r, targets: r.targets ? r.targets.map(Number) : null }));
+    if (claimed.length > 0) this.#fairCheck.forget();
+    return claimed;
+  }
+
+  #fairClaim(limit: number) {
+    const heldBusinesses = [...this.#held.values()].map((j) => j.business_id);
+    return claimJobs(this.id, this.#deps.config.queues, limit, { heldBusinesses, shareSlots: this.#shareSlots });
   }
 
   #startJob(job: ClaimedJob): void {

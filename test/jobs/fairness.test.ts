@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { FairShareCheck, businessesAtShare, mayOweSlot, shareSlots, shouldYield, slotsByBusiness } from '../../src/jobs/fair-share.js';
 import { HandlerRegistry } from '../../src/jobs/registry.js';
 import { defineJob } from '../../src/jobs/types.js';
+import { claimJobs, claimJobsOfOneBusiness } from '../../src/jobs/sql/claim.js';
 import { Worker } from '../../src/jobs/worker.js';
 import { TEST_ENV, waitFor, waitForJob } from '../helpers/harness.js';
 import { duplicateBatches, insertProbeJob, openProbeDatabase, probeHandler, type ProbeDatabase } from '../fixtures/probe.js';
@@ -149,6 +150,32 @@ describe('fair share between businesses (real worker, real PostgreSQL)', () => {
     for (const j of [low, high, highToo]) await waitForJob({ pool }, j.id, 'completed');
     const { rows } = await pool.query<{ job_id: number }>(`SELECT job_id FROM probe_log WHERE job_id = ANY($1) ORDER BY at`, [[low.id, high.id, highToo.id]]);
     assert.deepEqual(rows.map((r) => Number(r.job_id)), [high.id, highToo.id, low.id], "B's high-priority jobs ran before A's, though B had just run");
+  });
+
+  test('one business queued: the one-business claim takes its jobs in order and writes no turn; a second business makes it claim nothing', async () => {
+    const queue = 'fast_path';
+    const turns = async () => (await pool.query(`SELECT business_id FROM job_business_turns`)).rowCount;
+    await pool.query(`DELETE FROM job_business_turns`);
+    const low = await insertProbeJob(pool, businessB, { batches: 1 }, { queue });
+    const high = await insertProbeJob(pool, businessB, { batches: 1 }, { queue, priority: 5 });
+    type Row = { queued_businesses: number; id: number | null };
+    const first = await pool.query<Row>(claimJobsOfOneBusiness('probe-claimer', [queue], 1));
+    assert.deepEqual(first.rows.map((r) => [r.queued_businesses, r.id]), [[1, high.id]]);
+    assert.equal(await turns(), 0, 'nobody to share with: no turn written');
+
+    const other = await insertProbeJob(pool, businessA, { batches: 1 }, { queue });
+    const refused = await pool.query<Row>(claimJobsOfOneBusiness('probe-claimer', [queue], 2));
+    assert.deepEqual(refused.rows.map((r) => [r.queued_businesses, r.id]), [[2, null]], 'two businesses queued: claims nothing, says so');
+    // The fair claim takes over: A runs nothing yet, so A's job comes before B's older one.
+    const fair = await pool.query<Row>(claimJobs('probe-claimer', [queue], 1));
+    assert.deepEqual(fair.rows.map((r) => [r.queued_businesses, r.id]), [[2, other.id]]);
+    assert.equal(await turns(), 1, 'a choice between businesses was made: its turn is written');
+    // Only B is left: the fair claim says so, and the worker goes back to the one-business claim.
+    const last = await pool.query<Row>(claimJobs('probe-claimer', [queue], 1));
+    assert.deepEqual(last.rows.map((r) => [r.queued_businesses, r.id]), [[1, low.id]]);
+    assert.equal(await turns(), 1, 'B alone: no turn written');
+    const none = await pool.query<Row>(claimJobsOfOneBusiness('probe-claimer', [queue], 1));
+    assert.deepEqual(none.rows.map((r) => [r.queued_businesses, r.id]), [[0, null]]);
   });
 
   test("a batch's database error reaches last_error as a sentence with an error id; the raw text is logged under it", async () => {
