@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
 import { errorResponses, WhatsAppWebhookAck } from '../contract/index.js';
-import { findNul } from '../http/nul-guard.js';
 import { nonJsonResponse } from '../http/schemas.js';
+import { findUnstorableText } from '../http/text-guard.js';
 import { AppError, ValidationError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { safeEqual } from '../tenancy/tokens.js';
@@ -95,9 +95,13 @@ export const whatsappWebhooks = (deps: WebhookDeps): FastifyPluginAsyncZod => as
     } catch {
       throw new ValidationError('The webhook body is not valid JSON.', [{ path: 'body', message: 'is not valid JSON' }]);
     }
-    // Signed is not well-formed: PostgreSQL text cannot hold U+0000 (it was a 500).
-    const nul = findNul(json, 'body');
-    if (nul) throw new ValidationError(`The webhook body is invalid: ${nul} contains a NUL character (U+0000).`, [{ path: nul, message: 'must not contain the NUL character (U+0000)' }]);
+    // Signed is not well-formed: PostgreSQL text cannot hold U+0000 or a lone surrogate (a 500).
+    const unstorable = findUnstorableText(json, 'body');
+    if (unstorable) {
+      throw new ValidationError(`The webhook body is invalid: ${unstorable.path} ${unstorable.reason}, which cannot be stored.`, [
+        { path: unstorable.path, message: `must not be text that cannot be stored: it ${unstorable.reason}` },
+      ]);
+    }
     const parsed = WebhookEnvelope.safeParse(json);
     if (!parsed.success) {
       if (isWhatsAppObject(json)) {

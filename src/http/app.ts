@@ -67,7 +67,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerRequestBudget(app, { perSecond: http.ratePerS, burst: http.rateBurst });
   registerJsonShapeLimits(app);
 
-  // CSV bodies arrive as text and are parsed by the import service.
+  // CSV is read as text here only to be refused (400) by routes that take JSON; the import route
+  // streams it into the import instead (leads/imports.routes.ts).
   app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   await app.register(fastifySwagger, {

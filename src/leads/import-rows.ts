@@ -1,4 +1,3 @@
-import { parse } from 'csv-parse/sync';
 import { ValidationError } from '../lib/errors.js';
 import { unstorableTextReason } from '../lib/storable-text.js';
 import { Email, LIMITS, Name, RawPhone, Tags, uniqueTags } from './leads.schemas.js';
@@ -64,39 +63,6 @@ function shallow(v: unknown): unknown {
 /** A tags cell: "vip; spring|west" → ["vip", "spring", "west"]. */
 export function splitTagCell(cell: string): string[] {
   return cell.split(/[;|]/).map((t) => t.trim()).filter((t) => t.length > 0);
-}
-
-/**
- * A CSV body → raw rows. The header row names the columns (any order, any case; unknown columns
- * are ignored); `phone` is required. Empty cells are absent values. Rows with too few or too many
- * cells are kept and judged by the row validator, so the file's author sees which row is wrong.
- */
-export function parseCsvImport(text: string): RawImportRow[] {
-  let records: string[][];
-  try {
-    records = parse(text, { bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, relax_quotes: false });
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new ValidationError(`The CSV could not be read: ${reason}`, [{ path: 'body', message: reason }]);
-  }
-  const [header, ...data] = records;
-  const columns = (header ?? []).map((h) => h.trim().toLowerCase());
-  if (!columns.includes('phone')) {
-    throw new ValidationError('The CSV needs a header row with a "phone" column (optional: name, email, tags).', [
-      { path: 'body', message: 'missing "phone" column in the header row' },
-    ]);
-  }
-  checkRowCount(data.length, 'body');
-  return data.map((cells) => {
-    const row: RawImportRow = {};
-    columns.forEach((column, i) => {
-      const cell = cells[i];
-      if (cell === undefined || cell === '') return;
-      if (column === 'tags') row.tags = splitTagCell(cell);
-      else if (column === 'phone' || column === 'name' || column === 'email') row[column] = cell;
-    });
-    return row;
-  });
 }
 
 export function checkRowCount(count: number, path: string): void {

@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
@@ -6,21 +8,43 @@ import { Accepted, errorResponses, Import } from '../contract/index.js';
 import { caller } from '../http/auth.js';
 import { IdempotencyHeaders, IdParam } from '../http/schemas.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
-import { readImportBody } from './import-body.js';
-import { acceptImport, findImport, importContent, importView } from './imports.service.js';
+import { IMPORT_JSON_DOC, readImportBody } from './import-body.js';
+import { CsvImportBody, readCsvImport } from './import-csv.js';
+import { acceptImport, findImport, importView } from './imports.service.js';
 import { Filename } from './leads.schemas.js';
 
 // The route schema only tells JSON from CSV: a zod union reports any problem inside the JSON as
 // one "Invalid input" at the root, so readImportBody checks the JSON, keeping each issue's path
-// (body.leads.3).
-const ImportJsonShape = z.looseObject({}).describe('{"leads": [{phone, name?, email?, tags?: string[]}], "filename"?: string}');
-const ImportCsv = z.string().describe('text/csv with a header row: phone,name,email,tags (tags separated by ";" or "|")');
+// (body.leads.3). A CSV body arrives already read (the parser below) and /docs shows it as text;
+// it comes first in the union, since the loose object would copy it into a plain object.
+const ImportJsonShape = z.looseObject({}).meta({ ...IMPORT_JSON_DOC, description: '{"leads": [{phone, name?, email?, tags?: string[]}], "filename"?: string}' });
+const ImportCsv = z
+  .custom<CsvImportBody>((body) => body instanceof CsvImportBody)
+  .meta({ type: 'string', description: 'text/csv with a header row: phone,name,email,tags (tags separated by ";" or "|")' });
+
+const CSV_TYPES = ['text/csv', 'text/plain'];
 
 export const importRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAsyncZod => async (app) => {
+  // CSV is streamed into the import as it arrives (import-csv.ts), in this plugin only: every
+  // other route keeps the app's parser, which reads CSV as text to refuse it.
+  app.removeContentTypeParser(CSV_TYPES);
+  app.addContentTypeParser(CSV_TYPES, async (request: FastifyRequest, payload: Readable) => {
+    const length = Number(request.headers['content-length']);
+    return readCsvImport(payload, {
+      bodyLimit: request.routeOptions.bodyLimit,
+      contentLength: Number.isNaN(length) ? undefined : length,
+    }, (busyBeforeEndMs) => {
+      // The request budget charges a refusal for the time spent after its body arrived; the
+      // parsing done while it arrived counts too, or a looped 100 001-row CSV would cost ~1.
+      if (request.budget) request.budget.start -= busyBeforeEndMs;
+    });
+  });
+
   app.post('/leads/import', {
     // Rows are the job's to judge, unstorable text included (a row error, not a 400 for the file);
-    // the filename, query and headers stay under the API's text guard.
-    config: { rowText: { bodyKeys: ['leads'], textBody: true } },
+    // the filename, query and headers stay under the API's text guard (CsvImportBody shows it
+    // nothing to walk).
+    config: { rowText: { bodyKeys: ['leads'] } },
     schema: {
       tags: ['leads'],
       summary: 'Import up to 100 000 leads from JSON or CSV; rows are validated by an import_leads job',
@@ -28,13 +52,12 @@ export const importRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAs
         + '(filename from `?filename=` or the `X-Filename` header). Answers 202 with the job and the import.',
       headers: IdempotencyHeaders.extend({ 'x-filename': Filename.optional() }),
       querystring: z.object({ filename: Filename.optional() }),
-      body: z.union([ImportJsonShape, ImportCsv]),
+      body: z.union([ImportCsv, ImportJsonShape]),
       response: { 202: Accepted, ...errorResponses },
     },
   }, async (request, reply) => {
-    const input = readImportBody(request.body, request.headers['content-type'], request.query.filename ?? request.headers['x-filename']);
-    const content = importContent(input);
-    const stored = await acceptImport(accept, caller(request), input, content, idempotencyOf(request, { content: content.hash }));
+    const input = await readImportBody(request.body, request.query.filename ?? request.headers['x-filename']);
+    const stored = await acceptImport(accept, caller(request), input, idempotencyOf(request, { content: input.content.hash }));
     return sendAccepted(reply, stored);
   });
 

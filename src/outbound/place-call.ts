@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { publicErrorText } from '../lib/errors.js';
 import { maskPhone, type Logger } from '../lib/logger.js';
 import { ProviderError, type TelephonyProvider } from '../providers/telephony/types.js';
 import { applyProviderState } from './call-state.js';
@@ -55,7 +56,7 @@ export function createCallPlacer(deps: CallPlacerDeps): CallPlacer {
       });
       await applyProviderState(pool, call.business_id, call.id, { status: placed.status, sid: placed.sid });
     } catch (err) {
-      const e = err instanceof ProviderError ? err : new ProviderError('unknown', err instanceof Error ? err.message : String(err));
+      const e = err instanceof ProviderError ? err : notTheProvider(err, callLog);
       if (e.kind === 'unknown') {
         callLog.warn({ err: e.message }, 'dial outcome unknown; left for reconciliation');
         await noteUnconfirmedDial(pool, call.business_id, call.id, `unconfirmed: ${e.message}`.slice(0, 500)).catch(() => undefined);
@@ -70,6 +71,17 @@ export function createCallPlacer(deps: CallPlacerDeps): CallPlacer {
       callLog.warn({ err: e.message, status: e.httpStatus }, 'provider refused the call');
       await applyProviderState(pool, call.business_id, call.id, { status: 'failed', error: `rejected: ${e.message}`.slice(0, 500) });
     }
+  }
+
+  /**
+   * An error that is not the provider's answer (a bug, a lost database connection): whether the call
+   * was placed is unknown. The call's error is read by clients, so it gets a sentence with an error
+   * id (lib/errors.ts publicErrorText), and the log the raw error under that id.
+   */
+  function notTheProvider(err: unknown, callLog: Logger): ProviderError {
+    const { text, errorId } = publicErrorText(err);
+    callLog.warn({ err, errorId }, 'dial failed with an error that is not the provider\'s');
+    return new ProviderError('unknown', text);
   }
 
   return async (call, at) => {

@@ -6,7 +6,8 @@ import twilio from 'twilio';
 import { z } from 'zod';
 import { SIM_TWILIO_ACCOUNT_SID, SIM_TWILIO_AUTH_TOKEN, SIM_WHATSAPP_APP_SECRET } from '../../src/config/config.js';
 import { RECIPIENT_STATUSES } from '../../src/broadcasts/recipient-status.js';
-import { readImportBody } from '../../src/leads/import-body.js';
+import { readJsonImport } from '../../src/leads/import-body.js';
+import { parseCsvImport } from '../../src/leads/import-csv.js';
 import { normalizePhone } from '../../src/leads/phone.js';
 import { isOutboundModule } from '../../src/outbound/module.js';
 import { signBody } from '../../src/providers/whatsapp/signature.js';
@@ -241,13 +242,6 @@ function zodOf(e: Endpoint, part: 'body' | 'querystring' | 'params' | 'headers')
   const schema = routes.get(endpointKey(e))?.schema?.[part];
   assert.ok(schema instanceof z.ZodType, `${endpointKey(e)} has no zod ${part} schema`);
   return schema;
-}
-
-function hasNul(v: unknown): boolean {
-  if (typeof v === 'string') return v.includes('\u0000');
-  if (Array.isArray(v)) return v.some(hasNul);
-  if (v !== null && typeof v === 'object') return Object.values(v).some(hasNul);
-  return false;
 }
 
 /** U+0000 or a lone UTF-16 surrogate: what the API's text guard refuses, in values and keys alike. */
@@ -949,7 +943,7 @@ function whatsappCases(): fc.Arbitrary<Case> {
       withEnvelope((v) => (v.metadata = { phone_number_id: 5 })), withEnvelope((v) => delete v.metadata), withEnvelope((v) => (v.statuses = 'x')),
       withEnvelope((v) => (v.metadata = { phone_number_id: 'p\u0000' })),
       { object: 'whatsapp_business_account' }, { object: 'whatsapp_business_account', entry: 'x' }, { object: 'whatsapp_business_account', entry: [{ id: 1 }] },
-      { object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'messages' }] }] }, { object: 'page\u0000' },
+      { object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'messages' }] }] }, { object: 'page\u0000' }, { object: 'page\ud800' }, { 'page\udc00': 1 },
     ),
     garbage.map((g) => ({ object: 'whatsapp_business_account', entry: g })),
   ).map((v) => JSON.stringify(v));
@@ -962,11 +956,11 @@ function whatsappCases(): fc.Arbitrary<Case> {
   return fc.oneof(forged, signed);
 }
 
-/** What a correctly signed body gets: 400 unless it is JSON, free of U+0000, and a valid envelope or another object type. */
+/** What a correctly signed body gets: 400 unless it is JSON, free of text that cannot be stored, and a valid envelope or another object type. */
 function whatsappVerdict(body: string): Expect | null {
   if (!parsesAsJson(body)) return { status: 400, at: 'body' };
   const json: unknown = JSON.parse(body);
-  if (hasNul(json)) return { status: 400, at: 'body' };
+  if (hasUnstorable(json)) return { status: 400, at: 'body' };
   const isEnvelope = json !== null && typeof json === 'object' && (json as { object?: unknown }).object === 'whatsapp_business_account';
   return isEnvelope && !WebhookEnvelope.safeParse(json).success ? { status: 400, at: 'body' } : null;
 }
@@ -980,7 +974,9 @@ function importVerdict(body: unknown, contentType: string): Expect | null {
   if (hasUnstorable(outsideRows)) return { status: 400, at: 'body' };
   if (typeof body !== 'string' && (body === null || typeof body !== 'object' || Array.isArray(body))) return { status: 400, at: 'body' };
   try {
-    readImportBody(body, contentType, undefined);
+    if (typeof body !== 'string') readJsonImport(body);
+    else if (/^text\//i.test(contentType)) parseCsvImport(body);
+    else return { status: 400, at: 'body' };
     return null;
   } catch {
     return { status: 400, at: 'body' };
@@ -1385,6 +1381,9 @@ function specs(): Record<string, Spec> {
       once: () => [
         { label: 'body over 1 MiB', method: 'POST', url: '/webhooks/whatsapp', headers: { ...JSON_CT, 'x-hub-signature-256': signBody('x', SIM_WHATSAPP_APP_SECRET) }, payload: `"${'x'.repeat(1024 * 1024)}"`, expect: { status: 413, code: 'payload_too_large' } },
         { label: 'no body', method: 'POST', url: '/webhooks/whatsapp', expect: { status: 403, code: 'forbidden' } },
+        ((body) => ({ label: 'signed, a lone surrogate in a status id', method: 'POST' as const, url: '/webhooks/whatsapp', headers: { ...JSON_CT, 'x-hub-signature-256': signBody(body, SIM_WHATSAPP_APP_SECRET) }, payload: body, expect: { status: 400, at: 'body.entry.0.changes.0.value.statuses.0.id' } }))(
+          JSON.stringify(buildEnvelope(env.config.whatsapp.phoneNumberId, { statuses: [{ id: 'wamid.\ud800', status: 'delivered', timestamp: '1700000000' }] })),
+        ),
       ],
       // A status for a message we do not know yet is parked until its send is recorded.
       valid: async () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { distinctSorted, nextTargets, checkpointNumber } from '../../src/jobs/batches.js';
-import { parseCsvImport, planImportBatch, splitTagCell, validateImportRow } from '../../src/leads/import-rows.js';
+import { parseCsvImport } from '../../src/leads/import-csv.js';
+import { planImportBatch, splitTagCell, validateImportRow } from '../../src/leads/import-rows.js';
 import { likeContains, listLeadsQuery } from '../../src/leads/leads.repo.js';
 import { normalizePhone } from '../../src/leads/phone.js';
 import { hasAtMostTwoDecimals } from '../../src/receipts/receipts.routes.js';
