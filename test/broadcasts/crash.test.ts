@@ -62,7 +62,17 @@ test('kill -9 mid-send: nothing is sent twice, the webhooks settle the orphans t
   const jobId = res.body.job_id as number;
 
   const first = await workerProcess();
-  await waitFor(async () => b.sim.accepted.length >= 300, '300 messages accepted', 30_000);
+  // Mid-batch, not at a boundary: 300 is a multiple of the batch size (50), so "300 accepted" alone
+  // often meant a batch had just finished and nothing was sending when the kill came. At least 10
+  // recipients still `sending` is ≥ 50 ms of work left at 200/s, far more than the kill takes.
+  await waitFor(async () => {
+    if (b.sim.accepted.length < 300) return false;
+    const { rows } = await b.env.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM whatsapp_recipients WHERE broadcast_id = $1 AND status = 'sending'`,
+      [id],
+    );
+    return (rows[0]?.n ?? 0) >= 10;
+  }, '300 messages accepted and a batch in flight', 30_000);
   // The status webhooks are held from the kill until the job has completed: the orphans are
   // reconciled as unknown first, and their statuses arrive late (the worst order).
   b.holdWebhooks(true);
