@@ -98,6 +98,14 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Work a parser did while the body was still arriving (a streamed CSV), to be charged as if it had
+ * come after the body: the budget's clock starts when the body ends.
+ */
+export function chargeWorkDuringBody(request: FastifyRequest, ms: number): void {
+  if (request.budget) request.budget.start -= ms;
+}
+
 function tokenKey(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (!header) return null;

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { AcceptDeps } from '../gate/accept.js';
 import { Accepted, errorResponses, Import } from '../contract/index.js';
 import { caller } from '../http/auth.js';
+import { chargeWorkDuringBody } from '../http/request-budget.js';
 import { IdempotencyHeaders, IdParam } from '../http/schemas.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
 import { IMPORT_JSON_DOC, readImportBody } from './import-body.js';
@@ -34,9 +35,8 @@ export const importRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAs
       bodyLimit: request.routeOptions.bodyLimit,
       contentLength: Number.isNaN(length) ? undefined : length,
     }, (busyBeforeEndMs) => {
-      // The request budget charges a refusal for the time spent after its body arrived; the
-      // parsing done while it arrived counts too, or a looped 100 001-row CSV would cost ~1.
-      if (request.budget) request.budget.start -= busyBeforeEndMs;
+      // The parsing done while the body arrived counts too, or a looped 100 001-row CSV would cost ~1.
+      chargeWorkDuringBody(request, busyBeforeEndMs);
     });
   });
 
