@@ -2,6 +2,7 @@ import { createBroadcastsModule } from '../broadcasts/module.js';
 import { HandlerRegistry } from '../jobs/registry.js';
 import { createLeadsModule } from '../leads/module.js';
 import { createOutboundModule } from '../outbound/module.js';
+import { createPeopleModule } from '../people/module.js';
 import { createReceiptsModule } from '../receipts/module.js';
 import { createRecordingsModule } from '../recordings/module.js';
 import type { DomainModule, ModuleDeps } from './module.js';
@@ -13,6 +14,7 @@ import type { DomainModule, ModuleDeps } from './module.js';
 export function createModules(deps: ModuleDeps): DomainModule[] {
   const outbound = createOutboundModule(deps);
   return [
+    createPeopleModule(deps),
     createLeadsModule(deps),
     createReceiptsModule(deps),
     outbound,

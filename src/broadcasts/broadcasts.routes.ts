@@ -15,6 +15,7 @@ import { broadcastView, optOutView, recipientView } from './broadcasts.view.js';
 import { listOptOuts } from './opt-outs.repo.js';
 import { emptyCounts } from './recipient-status.js';
 import { countsOf } from './send.repo.js';
+import { need } from '../http/roles.js';
 
 export interface BroadcastRouteDeps {
   pool: pg.Pool;
@@ -26,6 +27,7 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
   const { pool } = deps;
 
   app.post('/whatsapp/broadcasts', {
+    config: need('admin'),
     schema: {
       tags: ['whatsapp'],
       summary: 'Broadcast a text or template message (broadcast_whatsapp job); phones are normalized, duplicates sent once, opted-out numbers skipped',
@@ -39,6 +41,7 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
   });
 
   app.get('/whatsapp/broadcasts', {
+    config: need('agent'),
     schema: {
       tags: ['whatsapp'],
       summary: 'Broadcasts of your business, newest first',
@@ -54,6 +57,7 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
   });
 
   app.get('/whatsapp/broadcasts/:id', {
+    config: need('agent'),
     schema: {
       tags: ['whatsapp'],
       summary: 'A broadcast with its recipient counts by status (they add up to the recipients)',
@@ -66,6 +70,7 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
   });
 
   app.get('/whatsapp/broadcasts/:id/recipients', {
+    config: need('agent'),
     schema: {
       tags: ['whatsapp'],
       summary: 'Recipients of a broadcast, by id; filter by status',
@@ -81,6 +86,7 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
   });
 
   app.post('/whatsapp/opt-outs', {
+    config: need('agent'),
     schema: {
       tags: ['whatsapp'],
       summary: 'Opt a number out of broadcasts (normalized; idempotent)',
@@ -93,6 +99,7 @@ export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod
   });
 
   app.get('/whatsapp/opt-outs', {
+    config: need('agent'),
     schema: {
       tags: ['whatsapp'],
       summary: 'Opted-out numbers of your business',

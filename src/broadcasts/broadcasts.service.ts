@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { acceptJob, type AcceptDeps, type Accepted, type Idempotency } from '../gate/accept.js';
+import { acceptJob, type AcceptDeps, type Accepted, type Caller, type Idempotency } from '../gate/accept.js';
 import { NotFoundError, ValidationError, type Issue } from '../lib/errors.js';
-import type { AuthContext } from '../tenancy/tenancy.repo.js';
+import type { AuthContext } from '../people/identity.repo.js';
 import type { MessageContent } from '../providers/whatsapp/types.js';
 import { getBroadcast, insertBroadcast, insertRecipients, leadPhones, type BroadcastRow } from './broadcasts.repo.js';
 import type { BroadcastBody } from './broadcasts.schemas.js';
@@ -29,7 +29,7 @@ function contentOf(body: BroadcastBody): MessageContent {
  */
 export async function acceptBroadcast(
   deps: { accept: AcceptDeps; pool: pg.Pool; phoneNumberId: string },
-  who: AuthContext,
+  who: Caller & { defaultCountry: string },
   body: BroadcastBody,
   idempotency: Idempotency | undefined,
 ): Promise<Accepted> {
@@ -97,7 +97,7 @@ export async function getBroadcastWithCounts(db: pg.Pool, businessId: number, id
   return { broadcast, counts };
 }
 
-export async function optOut(db: pg.Pool, who: AuthContext, raw: string): Promise<OptOutRow> {
+export async function optOut(db: pg.Pool, who: Pick<AuthContext, 'businessId' | 'defaultCountry'>, raw: string): Promise<OptOutRow> {
   const phone = normalizePhone(raw, who.defaultCountry);
   if (!phone) {
     throw new ValidationError(`The phone number "${raw}" is not a valid phone number.`, [

@@ -67,6 +67,14 @@ const EnvSchema = z.object({
   JOB_RETENTION_DAYS: intFrom(30, 1),
   /** How often each worker prunes (finished jobs past retention, expired idempotency keys …). */
   JOB_RETENTION_EVERY_MS: intFrom(600_000, 100),
+  /** Leads a bulk delete moved to the trash are purged after this many days. */
+  TRASH_RETENTION_DAYS: intFrom(30, 1),
+  /** Audit entries older than this are pruned (the only deletion the audit table allows). */
+  AUDIT_RETENTION_DAYS: intFrom(365, 1),
+  /** A dashboard session unused for this long is over (sign in again). */
+  SESSION_IDLE_MINUTES: intFrom(720, 1),
+  /** A session ends after this many days however active it is. */
+  SESSION_MAX_DAYS: intFrom(30, 1),
 
   TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must look like AC followed by 32 hex digits').optional(),
   TWILIO_AUTH_TOKEN: z.string().min(8).optional(),
@@ -124,10 +132,20 @@ export interface Config {
   http: HttpConfig;
   jobRetentionDays: number;
   jobRetentionEveryMs: number;
+  people: PeopleConfig;
   twilio: TwilioConfig;
   whatsapp: WhatsAppConfig;
   sim: { callMs: number; outcomes: string; whatsappMps: number };
   dialer: DialerConfig;
+}
+
+export interface PeopleConfig {
+  trashRetentionDays: number;
+  auditRetentionDays: number;
+  sessionIdleMs: number;
+  sessionMaxMs: number;
+  /** Cookies get `Secure` when the public URL is https. */
+  secureCookies: boolean;
 }
 
 export interface HttpConfig {
@@ -271,6 +289,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     }),
     jobRetentionDays: e.JOB_RETENTION_DAYS,
     jobRetentionEveryMs: e.JOB_RETENTION_EVERY_MS,
+    people: Object.freeze({
+      trashRetentionDays: e.TRASH_RETENTION_DAYS,
+      auditRetentionDays: e.AUDIT_RETENTION_DAYS,
+      sessionIdleMs: e.SESSION_IDLE_MINUTES * 60_000,
+      sessionMaxMs: e.SESSION_MAX_DAYS * 86_400_000,
+      secureCookies: (e.PUBLIC_BASE_URL ?? '').startsWith('https:'),
+    }),
     twilio: Object.freeze({
       real: e.TWILIO_ACCOUNT_SID !== undefined,
       accountSid: e.TWILIO_ACCOUNT_SID ?? SIM_TWILIO_ACCOUNT_SID,

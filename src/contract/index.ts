@@ -11,3 +11,4 @@ export * from './outbound.js';
 export * from './broadcasts.js';
 export * from './admin.js';
 export * from './ops.js';
+export * from './people.js';

@@ -9,10 +9,15 @@ import type { JobRow } from '../jobs/types.js';
 import { passGate } from './gate.js';
 import { canonicalJson, rememberResponse, replayIdempotent, type StoredResponse } from './idempotency.js';
 import { OPERATIONS, type OperationType } from './operations.js';
+import { recordAudit } from '../people/audit.repo.js';
 
+/** Who asks: the business and user, and what the audit trail records of them. */
 export interface Caller {
   businessId: number;
   userId: number;
+  email?: string | null;
+  tokenId?: number | null;
+  ip?: string | null;
 }
 
 export interface Idempotency {
@@ -46,6 +51,12 @@ export interface AcceptRequest {
 export interface Accepted extends StoredResponse {
   replayed: boolean;
 }
+
+/**
+ * Operations that are not a person's bulk action: fetching a recording into the cache is what a
+ * play does, on anyone's click, and the play itself is not a change.
+ */
+const UNAUDITED: ReadonlySet<OperationType> = new Set<OperationType>(['recording_download']);
 
 function paramsHash(identity: unknown): string {
   return createHash('sha256').update(canonicalJson(identity)).digest('hex');
@@ -84,6 +95,17 @@ export async function acceptJob(deps: AcceptDeps, req: AcceptRequest): Promise<A
         createdBy: userId,
       });
       const extra = req.prepare ? await req.prepare(tx, job) : {};
+      // On record in the same transaction: an accepted job without its audit entry cannot exist.
+      if (!UNAUDITED.has(req.op)) {
+        await recordAudit(tx, {
+          businessId,
+          actor: { userId, email: req.caller.email ?? null, tokenId: req.caller.tokenId ?? null, ip: req.caller.ip ?? null },
+          action: 'job.accepted',
+          targetType: 'job',
+          targetId: job.id,
+          details: { operation: req.op, count: req.total },
+        });
+      }
       const response: StoredResponse = { statusCode: 202, body: { job_id: job.id, status: job.status, type: job.type, ...extra } };
       if (req.idempotency) await rememberResponse(tx, businessId, req.idempotency.key, req.idempotency.requestHash, response);
       return { ...response, replayed: false };

@@ -1,3 +1,4 @@
+import fastifyCookie from '@fastify/cookie';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
@@ -8,6 +9,7 @@ import type { AcceptDeps } from '../gate/accept.js';
 import type { JobEvents } from '../jobs/job-events.js';
 import type { Logger } from '../lib/logger.js';
 import { tenantAuth } from './auth.js';
+import { assertRoleDeclared } from './roles.js';
 import { applyBodyLimits, DEFAULT_BODY_LIMIT } from './body-limits.js';
 import { registerJsonShapeLimits } from './json-limits.js';
 import { registerRequestBudget } from './request-budget.js';
@@ -23,7 +25,7 @@ import type { DomainModule } from '../app/module.js';
 
 export interface AppDeps {
   pool: pg.Pool;
-  config: Pick<Config, 'adminToken' | 'gate' | 'publicBaseUrl' | 'dataDir' | 'http' | 'ops'>;
+  config: Pick<Config, 'adminToken' | 'gate' | 'publicBaseUrl' | 'dataDir' | 'http' | 'ops' | 'people'>;
   log: Logger;
   metrics: AppMetrics;
   jobEvents: JobEvents | null;
@@ -66,6 +68,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerErrorHandling(app);
   registerRequestBudget(app, { perSecond: http.ratePerS, burst: http.rateBurst });
   registerJsonShapeLimits(app);
+  await app.register(fastifyCookie);
 
   // CSV is read as text here only to be refused (400) by routes that take JSON; the import route
   // streams it into the import instead (leads/imports.routes.ts).
@@ -74,8 +77,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'Bulkhead API', version: '1.0.0', description: 'Durable, gated bulk operations for a multi-tenant CRM.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          session: { type: 'apiKey', in: 'cookie', name: 'bh_session', description: 'The dashboard\'s session (POST /auth/login); changes also need X-CSRF-Token = the bh_csrf cookie' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
   });
@@ -93,7 +101,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await admin.register(adminRoutes(deps.pool, deps.config.adminToken));
   }, { prefix: '/api/v1/admin' });
   await app.register(async (tenant) => {
-    tenant.addHook('onRequest', tenantAuth(deps.pool));
+    // Every tenant route declares who may call it (roles.ts); one that does not stops the start.
+    tenant.addHook('onRoute', assertRoleDeclared);
+    tenant.addHook('onRequest', tenantAuth(deps.pool, { sessionIdleMs: deps.config.people.sessionIdleMs }));
     tenant.addHook('preValidation', rejectUnstorableText);
     await tenant.register(jobRoutes(deps.pool, deps.jobEvents));
     for (const m of deps.modules) if (m.routes) await tenant.register(m.routes);

@@ -8,6 +8,7 @@ import { Id, IdempotencyHeaders, LeadIds } from '../http/schemas.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
 import { acceptBulkDelete, acceptBulkUpdate, acceptDeleteImported } from './bulk.service.js';
 import { Slug, Tags } from './leads.schemas.js';
+import { need } from '../http/roles.js';
 
 const LeadSetBody = z
   .strictObject({
@@ -32,6 +33,7 @@ const DeleteImportedBody = z
 
 export const bulkRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAsyncZod => async (app) => {
   app.post('/leads/bulk-delete', {
+    config: need('admin'),
     schema: {
       tags: ['leads'],
       summary: 'Delete leads with their notes, activities and reminders (delete_leads_bulk job)',
@@ -45,6 +47,7 @@ export const bulkRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAsyn
   });
 
   app.post('/leads/bulk-update', {
+    config: need('admin'),
     schema: {
       tags: ['leads'],
       summary: 'Change status, owner or tags of many leads (update_leads_bulk job)',
@@ -59,6 +62,7 @@ export const bulkRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAsyn
   });
 
   app.post('/leads/imported/bulk-delete', {
+    config: need('admin'),
     schema: {
       tags: ['leads'],
       summary: 'Delete imported leads: of one import, by ids, or all of them (delete_imported_leads job)',

@@ -13,6 +13,7 @@ import { IMPORT_JSON_DOC, readImportBody } from './import-body.js';
 import { CsvImportBody, readCsvImport } from './import-csv.js';
 import { acceptImport, findImport, importView } from './imports.service.js';
 import { Filename } from './leads.schemas.js';
+import { need } from '../http/roles.js';
 
 // The route schema only tells JSON from CSV: a zod union reports any problem inside the JSON as
 // one "Invalid input" at the root, so readImportBody checks the JSON, keeping each issue's path
@@ -44,7 +45,7 @@ export const importRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAs
     // Rows are the job's to judge, unstorable text included (a row error, not a 400 for the file);
     // the filename, query and headers stay under the API's text guard (CsvImportBody shows it
     // nothing to walk).
-    config: { rowText: { bodyKeys: ['leads'] } },
+    config: { ...need('admin'), rowText: { bodyKeys: ['leads'] } },
     schema: {
       tags: ['leads'],
       summary: 'Import up to 100 000 leads from JSON or CSV; rows are validated by an import_leads job',
@@ -62,6 +63,7 @@ export const importRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAs
   });
 
   app.get('/imports/:id', {
+    config: need('agent'),
     schema: {
       tags: ['leads'],
       summary: 'An import: its job status, counts and per-row errors (first 1000)',

@@ -9,9 +9,11 @@ import { listLeads } from './leads.repo.js';
 import { Email, IsoDateTime, Name, RawPhone, Slug, Tag, Tags, Text } from './leads.schemas.js';
 import { addActivity, addNote, addReminder, createLead, getLead } from './leads.service.js';
 import { activityView, leadDetailView, leadView, noteView, reminderView } from './leads.view.js';
+import { need } from '../http/roles.js';
 
 export const leadRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app) => {
   app.post('/leads', {
+    config: need('agent'),
     schema: {
       tags: ['leads'],
       summary: 'Create a lead (the phone is normalized to E.164; local numbers use the business\'s default country)',
@@ -24,6 +26,7 @@ export const leadRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app) 
   });
 
   app.get('/leads', {
+    config: need('agent'),
     schema: {
       tags: ['leads'],
       summary: 'List leads, oldest first; q searches name, email and phone',
@@ -45,6 +48,7 @@ export const leadRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app) 
   });
 
   app.get('/leads/:id', {
+    config: need('agent'),
     schema: {
       tags: ['leads'],
       summary: 'One lead with the counts of its notes, activities and reminders',
@@ -54,6 +58,7 @@ export const leadRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app) 
   }, async (request) => leadDetailView(await getLead(pool, caller(request).businessId, request.params.id)));
 
   app.post('/leads/:id/notes', {
+    config: need('agent'),
     schema: {
       tags: ['leads'],
       summary: 'Add a note to a lead',
@@ -67,6 +72,7 @@ export const leadRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app) 
   });
 
   app.post('/leads/:id/activities', {
+    config: need('agent'),
     schema: {
       tags: ['leads'],
       summary: 'Record an activity (call, email, meeting …) on a lead',
@@ -80,6 +86,7 @@ export const leadRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app) 
   });
 
   app.post('/leads/:id/reminders', {
+    config: need('agent'),
     schema: {
       tags: ['leads'],
       summary: 'Set a reminder on a lead',

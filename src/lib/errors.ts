@@ -29,8 +29,15 @@ export class ValidationError extends AppError {
 }
 
 export class UnauthorizedError extends AppError {
-  constructor(message = 'A valid bearer token is required in the Authorization header.') {
+  constructor(message = 'Sign in, or send a valid bearer token in the Authorization header.') {
     super(401, 'unauthorized', message);
+  }
+}
+
+/** The caller is known but its role is too low for this route: 403 naming the role required. */
+export class ForbiddenError extends AppError {
+  constructor(readonly required: string, message = `This action needs the ${required} role.`) {
+    super(403, 'forbidden', message, { required_role: required });
   }
 }
 

@@ -18,6 +18,10 @@ import { callView, dncView, itemView, runView, settingsView } from './outbound.v
 import { emptyCounts, getRun, listRunItems, listRuns, runCounts, runCountsOf } from './runs.repo.js';
 import { acceptRun } from './runs.service.js';
 import { getSettings, upsertSettings, type SettingsDefaults } from './settings.repo.js';
+import { need } from '../http/roles.js';
+import { withTx } from '../db/pool.js';
+import { actorOf } from '../people/actor.js';
+import { recordAudit } from '../people/audit.repo.js';
 
 export interface OutboundRouteDeps {
   pool: pg.Pool;
@@ -41,6 +45,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   }
 
   app.post('/outbound/runs', {
+    config: need('admin'),
     schema: {
       tags: ['outbound'],
       summary: 'Call a list of leads (enqueue_outbound_calls job; the job is the run)',
@@ -57,6 +62,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/outbound/runs', {
+    config: need('agent'),
     schema: {
       tags: ['outbound'],
       summary: 'Runs of your business, newest first, with the count of their items per status',
@@ -72,6 +78,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/outbound/runs/:id', {
+    config: need('agent'),
     schema: { tags: ['outbound'], summary: 'A run with the count of its items per status', params: IdParam, response: { 200: Run, ...errorResponses } },
   }, async (request) => {
     const businessId = caller(request).businessId;
@@ -81,6 +88,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/outbound/runs/:id/items', {
+    config: need('agent'),
     schema: {
       tags: ['outbound'],
       summary: "A run's items (one per lead), in order",
@@ -96,6 +104,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.post('/outbound/calls', {
+    config: need('agent'),
     schema: {
       tags: ['outbound'],
       summary: 'Call 1–3 leads now, against the business’s call slots (429 concurrency_limit when they are taken)',
@@ -108,6 +117,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/outbound/active', {
+    config: need('agent'),
     schema: { tags: ['outbound'], summary: 'The business’s active calls against its limit', response: { 200: ActiveCalls, ...errorResponses } },
   }, async (request) => {
     const businessId = caller(request).businessId;
@@ -117,6 +127,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/calls', {
+    config: need('agent'),
     schema: {
       tags: ['outbound'],
       summary: 'Calls, newest first',
@@ -129,6 +140,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/calls/:call_sid', {
+    config: need('agent'),
     schema: { tags: ['outbound'], summary: 'One call by its provider sid', params: CallSidParam, response: { 200: Call, ...errorResponses } },
   }, async (request) => {
     const call = await getCallBySid(pool, caller(request).businessId, request.params.call_sid);
@@ -137,10 +149,12 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/outbound/settings', {
+    config: need('agent'),
     schema: { tags: ['outbound'], summary: 'Dialer rules: calling hours, retries, maximum call duration', response: { 200: DialerSettings, ...errorResponses } },
   }, async (request) => settingsView(await settingsOf(caller(request).businessId)));
 
   app.patch('/outbound/settings', {
+    config: need('admin'),
     schema: {
       tags: ['outbound'],
       summary: 'Change dialer rules (calling_hours null = back to the default)',
@@ -156,19 +170,24 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
       response: { 200: DialerSettings, ...errorResponses },
     },
   }, async (request) => {
-    const businessId = caller(request).businessId;
+    const who = caller(request);
+    const businessId = who.businessId;
     const b = request.body;
-    await upsertSettings(pool, businessId, {
-      calling_hours: b.calling_hours,
-      retry_busy: b.retry?.busy,
-      retry_no_answer: b.retry?.no_answer,
-      retry_delay_s: b.retry?.delay_s,
-      max_call_s: b.max_call_s,
+    await withTx(pool, async (tx) => {
+      await upsertSettings(tx, businessId, {
+        calling_hours: b.calling_hours,
+        retry_busy: b.retry?.busy,
+        retry_no_answer: b.retry?.no_answer,
+        retry_delay_s: b.retry?.delay_s,
+        max_call_s: b.max_call_s,
+      });
+      await recordAudit(tx, { businessId, actor: actorOf(who), action: 'settings.update', targetType: 'settings', targetId: 'outbound', details: b });
     });
     return settingsView(await settingsOf(businessId));
   });
 
   app.post('/outbound/dnc', {
+    config: need('agent'),
     schema: {
       tags: ['outbound'],
       summary: 'Put a number on the do-not-call list (runs skip it; direct calls refuse it)',
@@ -184,6 +203,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.get('/outbound/dnc', {
+    config: need('agent'),
     schema: { tags: ['outbound'], summary: 'The do-not-call list', querystring: z.object(listQuery), response: { 200: pageOf(DncNumber), ...errorResponses } },
   }, async (request) => {
     const q = request.query;
@@ -199,6 +219,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   });
 
   app.delete('/outbound/dnc/:phone', {
+    config: need('admin'),
     schema: {
       tags: ['outbound'],
       summary: 'Take a number off the do-not-call list',
@@ -209,7 +230,11 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
     const who = caller(request);
     const phone = normalizePhone(request.params.phone, who.defaultCountry);
     if (!phone) throw new ValidationError('The phone number is not valid.', [{ path: 'params.phone', message: 'is not a valid phone number' }]);
-    if (!(await removeDnc(pool, who.businessId, phone))) throw new NotFoundError('Do-not-call number');
+    // Calling a number again that asked not to be called is a decision someone must own.
+    await withTx(pool, async (tx) => {
+      if (!(await removeDnc(tx, who.businessId, phone))) throw new NotFoundError('Do-not-call number');
+      await recordAudit(tx, { businessId: who.businessId, actor: actorOf(who), action: 'dnc.remove', targetType: 'phone', targetId: phone });
+    });
     return reply.status(204).send();
   });
 };

@@ -9,6 +9,7 @@ import { IdempotencyHeaders, IsoInstant } from '../http/schemas.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
 import { insertReceipt, listReceipts } from './receipts.repo.js';
 import { acceptDeleteAllReceipts, receiptView } from './receipts.service.js';
+import { need } from '../http/roles.js';
 
 /** numeric(14, 2) holds up to 999 999 999 999.99. */
 const MAX_AMOUNT = 999_999_999_999.99;
@@ -27,6 +28,7 @@ const ReceiptBody = z.strictObject({
 
 export const receiptRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAsyncZod => async (app) => {
   app.post('/receipts', {
+    config: need('admin'),
     schema: { tags: ['receipts'], summary: 'Record a receipt', body: ReceiptBody, response: { 201: Receipt, ...errorResponses } },
   }, async (request, reply) => {
     const b = request.body;
@@ -40,6 +42,7 @@ export const receiptRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginA
   });
 
   app.get('/receipts', {
+    config: need('agent'),
     schema: {
       tags: ['receipts'],
       summary: 'List receipts, oldest first',
@@ -51,6 +54,7 @@ export const receiptRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginA
   });
 
   app.delete('/receipts', {
+    config: need('admin'),
     schema: {
       tags: ['receipts'],
       summary: 'Delete all of the business\'s receipts (delete_receipts_all job)',

@@ -9,6 +9,7 @@ import { errorBody } from '../http/errors.js';
 import { nonJsonResponse } from '../http/schemas.js';
 import { parseRange } from './range.js';
 import { playRecording } from './recordings.service.js';
+import { need } from '../http/roles.js';
 
 export interface RecordingRouteDeps {
   pool: pg.Pool;
@@ -20,6 +21,7 @@ const CallSidParam = z.object({ call_sid: z.string().regex(/^CA[0-9a-fA-F]{32}$/
 
 export const recordingRoutes = (deps: RecordingRouteDeps): FastifyPluginAsyncZod => async (app) => {
   app.get('/calls/:call_sid/recording', {
+    config: need('agent'),
     schema: {
       tags: ['recordings'],
       summary: 'Stream a call recording (Range supported); 202 while it is being fetched',

@@ -1,5 +1,7 @@
 import type { Queryable } from '../db/pool.js';
-import { hashToken, newToken } from './tokens.js';
+import type { Role } from '../people/roles.js';
+import { insertToken } from '../people/tokens.repo.js';
+import { insertInvitedUser } from '../people/users.repo.js';
 
 export interface Business {
   id: number;
@@ -15,13 +17,8 @@ export interface User {
   id: number;
   business_id: number;
   email: string;
+  role: Role;
   created_at: Date;
-}
-
-export interface AuthContext {
-  businessId: number;
-  userId: number;
-  defaultCountry: string;
 }
 
 const BUSINESS_COLUMNS = 'id, name, max_outbound_calls, timezone, default_country, rate_limits, created_at';
@@ -61,32 +58,22 @@ export async function updateBusiness(
   return rows[0] ?? null;
 }
 
-/** Creates a user and a bearer token for it; the token is returned once and stored hashed. */
-export async function insertUserWithToken(db: Queryable, businessId: number, email: string): Promise<{ user: User; token: string }> {
-  const { rows } = await db.query<User>(
-    `INSERT INTO users (business_id, email) VALUES ($1, $2) RETURNING id, business_id, email, created_at`,
-    [businessId, email],
-  );
-  const user = first(rows);
-  const token = newToken();
-  await db.query(`INSERT INTO api_tokens (token_hash, user_id, business_id) VALUES ($1, $2, $3)`, [
-    hashToken(token),
-    user.id,
-    businessId,
-  ]);
-  return { user, token };
+/**
+ * A user with a role, an invite (to set a password and sign in) and a bearer token named
+ * "default" for scripts; the secrets are returned once and stored hashed.
+ */
+export async function insertUserWithToken(
+  db: Queryable,
+  businessId: number,
+  email: string,
+  role: Role = 'owner',
+): Promise<{ user: User; token: string; inviteToken: string }> {
+  const { user, inviteToken } = await insertInvitedUser(db, businessId, email, role);
+  const { token } = await insertToken(db, { businessId, userId: user.id, name: 'default', role });
+  return { user: { id: user.id, business_id: user.business_id, email: user.email, role: user.role, created_at: user.created_at }, token, inviteToken };
 }
 
-export async function authenticate(db: Queryable, token: string): Promise<AuthContext | null> {
-  const { rows } = await db.query<{ business_id: number; user_id: number; default_country: string }>(
-    `SELECT t.business_id, t.user_id, b.default_country
-       FROM api_tokens t JOIN businesses b ON b.id = t.business_id
-      WHERE t.token_hash = $1`,
-    [hashToken(token)],
-  );
-  const row = rows[0];
-  return row ? { businessId: row.business_id, userId: row.user_id, defaultCountry: row.default_country } : null;
-}
+export type { AuthContext } from '../people/identity.repo.js';
 
 function first<T>(rows: T[]): T {
   const row = rows[0];

@@ -1,12 +1,14 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type pg from 'pg';
-import { BusinessAnswer, CreatedBusiness, CreatedUser, errorResponses, type Business as BusinessView, type User as UserView } from '../../contract/index.js';
+import { BusinessAnswer, CreatedBusiness, CreatedUser, errorResponses, RoleName, type Business as BusinessView, type User as UserView } from '../../contract/index.js';
 import { withTx } from '../../db/pool.js';
 import { NotFoundError, ConflictError } from '../../lib/errors.js';
 import { OPERATION_TYPES } from '../../gate/operations.js';
 import { getBusiness, insertBusiness, insertUserWithToken, updateBusiness, type Business, type User } from '../../tenancy/tenancy.repo.js';
 import { adminAuth } from '../auth.js';
+import { recordAudit, type Actor } from '../../people/audit.repo.js';
 import { IdParam } from '../schemas.js';
 
 const Timezone = z.string().min(1).max(64).refine(isTimeZone, { message: 'must be an IANA time zone such as Europe/London' });
@@ -33,8 +35,13 @@ function businessView(b: Business): BusinessView {
   };
 }
 
+/** The platform operator (ADMIN_TOKEN) is no user of the business: the audit shows who by address. */
+function platform(request: FastifyRequest): Actor {
+  return { userId: null, email: 'platform admin', ip: request.ip };
+}
+
 function userView(u: User): UserView {
-  return { id: u.id, business_id: u.business_id, email: u.email, created_at: u.created_at.toISOString() };
+  return { id: u.id, business_id: u.business_id, email: u.email, role: u.role, created_at: u.created_at.toISOString() };
 }
 
 export const adminRoutes = (pool: pg.Pool, adminToken: string): FastifyPluginAsyncZod => async (app) => {
@@ -43,7 +50,7 @@ export const adminRoutes = (pool: pg.Pool, adminToken: string): FastifyPluginAsy
   app.post('/businesses', {
     schema: {
       tags: ['admin'],
-      summary: 'Create a business with its first user and that user\'s bearer token',
+      summary: 'Create a business with its first user (an owner), that user\'s bearer token and invite',
       body: z.strictObject({
         name: z.string().trim().min(1).max(200),
         max_outbound_calls: z.number().int().min(1).max(1000).optional(),
@@ -62,10 +69,11 @@ export const adminRoutes = (pool: pg.Pool, adminToken: string): FastifyPluginAsy
         timezone: b.timezone,
         defaultCountry: b.default_country,
       });
-      const { user, token } = await insertUserWithToken(tx, business.id, b.email ?? `owner@business-${business.id}.local`);
-      return { business, user, token };
+      const { user, token, inviteToken } = await insertUserWithToken(tx, business.id, b.email ?? `owner@business-${business.id}.local`, 'owner');
+      await recordAudit(tx, { businessId: business.id, actor: platform(request), action: 'business.create', targetType: 'business', targetId: business.id, details: { name: business.name, owner_email: user.email } });
+      return { business, user, token, inviteToken };
     });
-    return reply.status(201).send({ business: businessView(created.business), user: userView(created.user), token: created.token });
+    return reply.status(201).send({ business: businessView(created.business), user: userView(created.user), token: created.token, invite_token: created.inviteToken });
   });
 
   app.patch('/businesses/:id', {
@@ -82,29 +90,37 @@ export const adminRoutes = (pool: pg.Pool, adminToken: string): FastifyPluginAsy
     },
   }, async (request) => {
     const b = request.body;
-    const business = await updateBusiness(pool, request.params.id, {
-      maxOutboundCalls: b.max_outbound_calls,
-      timezone: b.timezone,
-      rateLimits: b.rate_limits as Record<string, number> | undefined,
+    const business = await withTx(pool, async (tx) => {
+      const updated = await updateBusiness(tx, request.params.id, {
+        maxOutboundCalls: b.max_outbound_calls,
+        timezone: b.timezone,
+        rateLimits: b.rate_limits as Record<string, number> | undefined,
+      });
+      if (!updated) throw new NotFoundError('Business');
+      await recordAudit(tx, { businessId: updated.id, actor: platform(request), action: 'business.update', targetType: 'business', targetId: updated.id, details: b });
+      return updated;
     });
-    if (!business) throw new NotFoundError('Business');
     return { business: businessView(business) };
   });
 
   app.post('/businesses/:id/users', {
     schema: {
       tags: ['admin'],
-      summary: 'Add a user to a business and issue its bearer token',
+      summary: 'Add a user to a business (role admin unless given) and issue its bearer token and invite',
       params: IdParam,
-      body: z.strictObject({ email: Email }),
+      body: z.strictObject({ email: Email, role: RoleName.optional() }),
       response: { 201: CreatedUser, ...errorResponses },
     },
   }, async (request, reply) => {
     const business = await getBusiness(pool, request.params.id);
     if (!business) throw new NotFoundError('Business');
     try {
-      const { user, token } = await insertUserWithToken(pool, business.id, request.body.email);
-      return reply.status(201).send({ user: userView(user), token });
+      const created = await withTx(pool, async (tx) => {
+        const added = await insertUserWithToken(tx, business.id, request.body.email, request.body.role ?? 'admin');
+        await recordAudit(tx, { businessId: business.id, actor: platform(request), action: 'user.create', targetType: 'user', targetId: added.user.id, details: { email: added.user.email, role: added.user.role } });
+        return added;
+      });
+      return reply.status(201).send({ user: userView(created.user), token: created.token, invite_token: created.inviteToken });
     } catch (err) {
       if ((err as { code?: string }).code === '23505') {
         throw new ConflictError('user_exists', 'A user with this email already exists in this business.');

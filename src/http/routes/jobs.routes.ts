@@ -10,8 +10,12 @@ import { isTerminal, JOB_STATUSES, type JobRow } from '../../jobs/types.js';
 import { caller } from '../auth.js';
 import { listQuery, paged } from '../pagination.js';
 import { IdParam, nonJsonResponse } from '../schemas.js';
+import { need } from '../roles.js';
+import { withTx, type Queryable } from '../../db/pool.js';
+import { actorOf } from '../../people/actor.js';
+import { recordAudit } from '../../people/audit.repo.js';
 
-type Transition = (db: pg.Pool, businessId: number, jobId: number) => Promise<JobRow | null>;
+type Transition = (db: Queryable, businessId: number, jobId: number) => Promise<JobRow | null>;
 
 const TRANSITIONS: Record<'pause' | 'resume' | 'cancel', { run: Transition; allowedFrom: string; summary: string }> = {
   pause: {
@@ -36,6 +40,7 @@ const requested = (job: JobRow): string =>
 
 export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPluginAsyncZod => async (app) => {
   app.get('/jobs', {
+    config: need('agent'),
     schema: {
       tags: ['jobs'],
       summary: 'List jobs, newest first',
@@ -49,6 +54,7 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
   });
 
   app.get('/jobs/:id', {
+    config: need('agent'),
     schema: { tags: ['jobs'], summary: 'One job with its progress', params: IdParam, response: { 200: Job, ...errorResponses } },
   }, async (request) => {
     const job = await getJob(pool, caller(request).businessId, request.params.id);
@@ -58,6 +64,7 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
 
   for (const [name, t] of Object.entries(TRANSITIONS)) {
     app.post(`/jobs/:id/${name}`, {
+      config: need('admin'),
       schema: {
         tags: ['jobs'],
         summary: t.summary,
@@ -66,8 +73,13 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
         response: { 200: Job, ...errorResponses },
       },
     }, async (request) => {
-      const { businessId } = caller(request);
-      const updated = await t.run(pool, businessId, request.params.id);
+      const who = caller(request);
+      const { businessId } = who;
+      const updated = await withTx(pool, async (tx) => {
+        const row = await t.run(tx, businessId, request.params.id);
+        if (row) await recordAudit(tx, { businessId, actor: actorOf(who), action: `job.${name}`, targetType: 'job', targetId: row.id, details: { operation: row.type, status: row.status } });
+        return row;
+      });
       if (updated) return toJobView(updated);
       const job = await getJob(pool, businessId, request.params.id);
       if (!job) throw new NotFoundError('Job');
@@ -80,6 +92,7 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
   }
 
   app.get('/jobs/:id/events', {
+    config: need('agent'),
     schema: {
       tags: ['jobs'],
       summary: 'Server-sent progress events until the job ends',
