@@ -1,5 +1,7 @@
 import type pg from 'pg';
+import { randomBytes } from 'node:crypto';
 import { withTx } from '../db/pool.js';
+import { hashPassword } from '../people/passwords.js';
 import { insertBusiness, insertUserWithToken } from '../tenancy/tenancy.repo.js';
 import { hashToken, newToken } from '../tenancy/tokens.js';
 
@@ -13,11 +15,14 @@ const STATUSES = ['new', 'contacted', 'qualified', 'lost'];
 const TAGS = ['vip', 'buyer', 'seller', 'renter', 'hot', 'cold'];
 
 /**
- * Seeds the demo business on an empty database, and on every start issues a fresh token for its
- * user (tokens are stored hashed, so an old one cannot be shown again).
+ * Seeds the demo business on an empty database, and on every start issues a fresh token and a
+ * fresh password for its owner (both are stored hashed, so old ones cannot be shown again).
  */
-export async function ensureDemo(pool: pg.Pool): Promise<{ businessId: number; token: string; seeded: boolean }> {
-  return withTx(pool, async (tx) => {
+export async function ensureDemo(pool: pg.Pool): Promise<{ businessId: number; token: string; email: string; password: string; seeded: boolean }> {
+  // Hashed before the transaction: ~60 ms of argon2id need not hold the seed lock.
+  const password = randomBytes(9).toString('base64url');
+  const passwordHash = await hashPassword(password);
+  const demo = await withTx(pool, async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('demo-seed', 0))`);
     const existing = await tx.query<{ id: number; user_id: number }>(
       `SELECT b.id, u.id AS user_id FROM businesses b JOIN users u ON u.business_id = b.id
@@ -27,7 +32,8 @@ export async function ensureDemo(pool: pg.Pool): Promise<{ businessId: number; t
     const found = existing.rows[0];
     if (found) {
       const token = newToken();
-      await tx.query(`INSERT INTO api_tokens (token_hash, user_id, business_id) VALUES ($1, $2, $3)`, [hashToken(token), found.user_id, found.id]);
+      await tx.query(`INSERT INTO api_tokens (token_hash, user_id, business_id, name, role) VALUES ($1, $2, $3, 'demo', 'owner')`, [hashToken(token), found.user_id, found.id]);
+      await setDemoPassword(tx, found.user_id, passwordHash);
       return { businessId: found.id, token, seeded: false };
     }
     const { rows } = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM businesses`);
@@ -36,7 +42,8 @@ export async function ensureDemo(pool: pg.Pool): Promise<{ businessId: number; t
       return { businessId: 0, token: '', seeded: false };
     }
     const business = await insertBusiness(tx, { name: DEMO_BUSINESS_NAME, timezone: 'America/New_York' });
-    const { user, token } = await insertUserWithToken(tx, business.id, DEMO_EMAIL);
+    const { user, token } = await insertUserWithToken(tx, business.id, DEMO_EMAIL, 'owner');
+    await setDemoPassword(tx, user.id, passwordHash);
     await tx.query(
       `INSERT INTO leads (business_id, name, phone, email, status, tags, owner_user_id)
        SELECT $1,
@@ -63,4 +70,9 @@ export async function ensureDemo(pool: pg.Pool): Promise<{ businessId: number; t
     );
     return { businessId: business.id, token, seeded: true };
   });
+  return { ...demo, email: DEMO_EMAIL, password: demo.token ? password : '' };
+}
+
+async function setDemoPassword(tx: pg.PoolClient, userId: number, passwordHash: string): Promise<void> {
+  await tx.query(`UPDATE users SET password_hash = $2, invite_hash = NULL, invite_expires_at = NULL, disabled = false WHERE id = $1`, [userId, passwordHash]);
 }

@@ -11,8 +11,9 @@ interface CreateFlags extends ClientFlags {
 
 interface Created {
   business: { id: number; name: string; max_outbound_calls: number; timezone: string };
-  user: { id: number; email: string };
+  user: { id: number; email: string; role: string };
   token: string;
+  invite_token: string;
 }
 
 export function registerAdminCommands(program: Command): void {
@@ -25,9 +26,10 @@ export function registerAdminCommands(program: Command): void {
     .option('--max-calls <n>', 'maximum concurrent outbound calls of the business (default 3)', parsePositiveInt(1000))
     .option('--timezone <tz>', 'IANA time zone for calling hours, e.g. Europe/London')
     .option('--email <email>', 'the first user\'s email (default owner@business-<id>.local)')
-    .option('--json', 'print {business, user, token} as JSON')
+    .option('--json', 'print {business, user, token, invite_token} as JSON')
     .addHelpText('after', `
-The token is shown once (only its hash is stored). Use it as BULKHEAD_TOKEN for the other commands.
+The token and the invite are shown once (only their hashes are stored). Use the token as
+BULKHEAD_TOKEN for the other commands; the invite link lets the owner set a password and sign in.
 
 Examples:
   ADMIN_TOKEN=adm_… bulkhead admin create-business "Acme Realty" --max-calls 5 --timezone Asia/Jerusalem
@@ -42,7 +44,8 @@ Examples:
         console.log([
           `business ${b.id} created: ${b.name} (max ${b.max_outbound_calls} concurrent calls, ${b.timezone})`,
           `  business id  ${b.id}`,
-          `  user         ${created.user.id} ${created.user.email}`,
+          `  user         ${created.user.id} ${created.user.email} (${created.user.role})`,
+          `  invite       ${flags.url.replace(/\/$/, '')}/#invite=${created.invite_token}   (the owner sets a password there within 7 days, then signs in)`,
           `  token        ${created.token}`,
           `  try          BULKHEAD_TOKEN=${created.token} bulkhead jobs list`,
         ].join('\n'));

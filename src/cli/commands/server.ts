@@ -88,8 +88,9 @@ export async function start(): Promise<void> {
   if (demo?.token) {
     lines.push(
       `  demo business     id ${demo.businessId}${demo.seeded ? ' (seeded just now)' : ''}`,
+      `  sign in           ${base}/  as ${demo.email}, password ${demo.password}   (new on every start)`,
+      `  or open           ${base}/#token=${demo.token}`,
       `  demo token        ${demo.token}`,
-      `  sign in           ${base}/#token=${demo.token}`,
       `  try               curl -H 'Authorization: Bearer ${demo.token}' ${base}/api/v1/leads?limit=3`,
       `  or                BULKHEAD_URL=${base} BULKHEAD_TOKEN=${demo.token} npx bulkhead jobs list`,
     );
