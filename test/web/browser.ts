@@ -22,11 +22,14 @@ export async function launch(): Promise<Browser> {
 }
 
 /**
- * Screenshots go to docs/screenshots with UPDATE_SCREENSHOTS=1 (then commit them); otherwise to
- * the run's temporary directory, so an ordinary `npm test` leaves the working tree clean.
+ * Screenshots go to docs/screenshots with UPDATE_SCREENSHOTS=1 (then commit them), to
+ * SCREENSHOTS_DIR when set (to look at them without touching the tree), otherwise to the run's
+ * temporary directory, so an ordinary `npm test` leaves the working tree clean.
  */
 export async function screenshot(page: Page, name: string): Promise<void> {
-  const dir = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'docs/screenshots') : path.join(os.tmpdir(), 'screenshots');
+  const dir = process.env.UPDATE_SCREENSHOTS === '1'
+    ? path.join(ROOT, 'docs/screenshots')
+    : process.env.SCREENSHOTS_DIR ?? path.join(os.tmpdir(), 'screenshots');
   await mkdir(dir, { recursive: true });
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
 }

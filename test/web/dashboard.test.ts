@@ -90,6 +90,8 @@ describe('dashboard', () => {
     const res = await page.goto(`${env.baseUrl}/`);
     assert.equal(res?.status(), 200);
     assert.match(res?.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+    // Email and password come first; the token is the second way in.
+    await page.getByRole('button', { name: 'Use an API token' }).click();
     const token = page.getByLabel('Access token');
     await token.fill('bh_not_a_token');
     await page.getByRole('button', { name: 'Sign in' }).click();

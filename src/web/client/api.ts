@@ -1,6 +1,11 @@
 /// <reference lib="dom" />
 
-/** The only way the dashboard reaches the server: the public API with the user's bearer token. */
+/**
+ * The only way the dashboard reaches the server: the public API, signed in either by the session
+ * cookie that `POST /auth/login` sets (the usual way) or by a pasted API token kept in
+ * localStorage (the link `npm start` prints, and "Use an API token"). A stored token is sent as a
+ * bearer; signing in with a password forgets it.
+ */
 
 import type { ApiErrorBody, Job, JobStatus } from '../../contract/index.js';
 
@@ -39,20 +44,57 @@ export function whenUnauthorized(fn: () => void): void {
   onUnauthorized = fn;
 }
 
-function authHeaders(token = getToken()): Record<string, string> {
-  return token ? { authorization: `Bearer ${token}` } : {};
+/** The language the server should answer messages in (API.md: Accept-Language, he or en). */
+let language: () => string = () => 'en';
+export function answerIn(fn: () => string): void {
+  language = fn;
+}
+
+function cookie(name: string): string | null {
+  for (const part of document.cookie.split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return null;
+}
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * A bearer when there is a token; otherwise the browser sends the session cookie by itself and a
+ * change must echo the `bh_csrf` cookie in a header (double submit: another site can make the
+ * browser send our cookie, but cannot read it to copy it into a header).
+ */
+function authHeaders(method: string, token: string | null): Record<string, string> {
+  if (token) return { authorization: `Bearer ${token}` };
+  const csrf = SAFE.has(method) ? null : cookie('bh_csrf');
+  return csrf ? { 'x-csrf-token': csrf } : {};
+}
+
+export interface CallOptions {
+  body?: BodyInit;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Try this token instead of the stored one (the sign-in form); a 401 then only throws. */
+  token?: string;
+  /** Neither the stored token nor the sign-out on 401: login and accept-invite come before any session. */
+  anonymous?: boolean;
+  /** A 401 only throws (asking "is there a session?" must not bounce to the sign-in page). */
+  probe?: boolean;
 }
 
 /** A raw response from /api/v1; non-2xx answers become ApiError. */
-export async function request(method: string, path: string, init: { body?: BodyInit; headers?: Record<string, string>; signal?: AbortSignal; token?: string } = {}): Promise<Response> {
+export async function request(method: string, path: string, init: CallOptions = {}): Promise<Response> {
+  const token = init.anonymous ? null : init.token ?? getToken();
   const res = await fetch(`/api/v1${path}`, {
     method,
-    headers: { ...authHeaders(init.token), ...init.headers },
+    credentials: 'same-origin',
+    headers: { 'accept-language': language(), ...authHeaders(method, token), ...init.headers },
     ...(init.body === undefined ? {} : { body: init.body }),
     ...(init.signal ? { signal: init.signal } : {}),
   });
   if (res.ok) return res;
-  throw await errorOf(res, init.token === undefined);
+  throw await errorOf(res, init.token === undefined && !init.anonymous && !init.probe);
 }
 
 async function errorOf(res: Response, signOutOn401: boolean): Promise<ApiError> {
@@ -78,12 +120,23 @@ export async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
 }
 
 /** A POST that creates a job carries an Idempotency-Key, so a retried click never creates two. */
-export async function post<T>(path: string, body: unknown, idempotencyKey?: string): Promise<T> {
+export async function post<T>(path: string, body: unknown, idempotencyKey?: string, init: Pick<CallOptions, 'anonymous'> = {}): Promise<T> {
   const res = await request('POST', path, {
+    ...init,
     body: JSON.stringify(body ?? {}),
     headers: { 'content-type': 'application/json', ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}) },
   });
+  // 204 (logout) has no body to parse.
+  return (res.status === 204 ? undefined : res.json()) as Promise<T>;
+}
+
+export async function patch<T>(path: string, body: unknown): Promise<T> {
+  const res = await request('PATCH', path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   return res.json() as Promise<T>;
+}
+
+export async function del(path: string): Promise<void> {
+  await request('DELETE', path);
 }
 
 /** `{a: 1, b: undefined}` → `?a=1`. */
@@ -95,8 +148,8 @@ export function query(params: Record<string, string | number | null | undefined>
 }
 
 /**
- * Live progress of one job. The events endpoint takes the token only in the Authorization
- * header, which EventSource cannot send, so the stream is read with fetch(). Calls onJob on every
+ * Live progress of one job. EventSource cannot send a bearer token, so the stream is read with
+ * fetch(), which works for both ways of signing in. Calls onJob on every
  * event; resolves with the job once it is terminal (or when the signal aborts). A dropped
  * connection is reopened after a second.
  */

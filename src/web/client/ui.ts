@@ -1,17 +1,33 @@
 /// <reference lib="dom" />
 import { ApiError, TERMINAL, get, post, watchJob, type Job, type Page } from './api.js';
-import { clear, h } from './dom.js';
+import { clear, field, h } from './dom.js';
 import { duration, num, t, time, type Key } from './i18n.js';
+import { can, isRole, ROLES, type Role } from './session.js';
 
 /** What a page hands back so the shell can stop its streams and timers when the user leaves. */
 export type Cleanup = () => void;
 
 /** An error as a person reads it; a gate refusal says which rule refused, which job blocks and when to retry. */
 export function errorBox(err: unknown): HTMLElement {
-  if (err instanceof ApiError && err.status === 429) return gateMessage(err);
-  const message = err instanceof Error ? err.message : String(err);
-  return h('div', { class: 'error', role: 'alert' }, t('common.error', { message }));
+  if (err instanceof ApiError && err.status === 429 && err.code !== 'too_many_attempts') return gateMessage(err);
+  return h('div', { class: 'error', role: 'alert', 'data-code': err instanceof ApiError ? err.code : null }, t('common.error', { message: errorText(err) }));
 }
+
+/**
+ * The refusals this dashboard provokes get its own words, in its language (a 403 names the role
+ * that would have been allowed); any other error keeps the server's message, which follows the
+ * Accept-Language the API client sends.
+ */
+export function errorText(err: unknown): string {
+  if (!(err instanceof ApiError)) return err instanceof Error ? err.message : String(err);
+  const required = err.details.required_role;
+  if (err.code === 'forbidden') return isRole(required) ? t('error.forbidden', { role: roleName(required) }) : err.message;
+  if (err.code === 'csrf') return t('error.csrf');
+  if (err.code === 'last_owner') return t('error.last_owner');
+  return err.message;
+}
+
+export const roleName = (role: Role): string => t(`role.${role}`);
 
 function gateMessage(err: ApiError): HTMLElement {
   const jobId = typeof err.details.job_id === 'number' ? err.details.job_id : null;
@@ -72,6 +88,9 @@ export function statusBadge(status: string): HTMLElement {
   return h('span', { class: `badge s-${status}`, 'data-status': status }, known ? t(`status.${status}` as Key) : status);
 }
 
+/** Pausing, resuming and cancelling jobs is for admins and owners (agents start no bulk jobs). */
+const JOB_CONTROL: Role = 'admin';
+
 const pct = (job: Job): number => Math.round((TERMINAL.has(job.status) && job.status === 'completed' ? 1 : job.progress) * 100);
 
 /**
@@ -131,6 +150,7 @@ export class JobRow {
     const canResume = j.status === 'paused' || pausing;
     const canCancel = !TERMINAL.has(j.status) && !j.cancel_requested;
     const button = (action: 'pause' | 'resume' | 'cancel', enabled: boolean) => {
+      if (!can(JOB_CONTROL)) return null;
       const label = t(`jobs.${action}`);
       return h('button', {
         type: 'button',
@@ -229,4 +249,28 @@ export function confirmDialog(message: string, extra: HTMLElement[] = []): Promi
     dialog.showModal();
     (extra.length > 0 ? dialog.querySelector<HTMLElement>('input, select, textarea') : dialog.querySelector<HTMLElement>('button[value=ok]'))?.focus();
   });
+}
+
+/**
+ * A secret the API shows once (an invitation link, a new API token): read-only, selected on
+ * focus, with a copy button that says whether the copy worked.
+ */
+export function secretField(label: string, value: string): HTMLElement {
+  const input = h('input', { type: 'text', readonly: true, value, spellcheck: 'false', dir: 'ltr', class: 'secret', onfocus: (e: Event) => (e.target as HTMLInputElement).select() });
+  const status = h('span', { role: 'status', class: 'muted' });
+  const copy = h('button', { type: 'button', class: 'secondary copy', 'aria-label': t('copy.label', { what: label }), onclick: () => {
+    input.select();
+    const said = (ok: boolean) => (status.textContent = t(ok ? 'copy.done' : 'copy.failed'));
+    // The Clipboard API exists only in secure contexts (https or localhost); a dashboard served
+    // over plain http elsewhere falls back to copying the selection.
+    const clipboard = (navigator as Partial<Navigator>).clipboard;
+    if (clipboard) clipboard.writeText(value).then(() => said(true), () => said(false));
+    else said(document.execCommand('copy'));
+  } }, t('copy.button'));
+  return h('div', { class: 'secret-field' }, field(label, input), copy, status);
+}
+
+/** Roles the signed-in user may hand out: never above their own (the API refuses that anyway). */
+export function grantableRoles(mine: Role): Role[] {
+  return ROLES.slice(0, ROLES.indexOf(mine) + 1);
 }

@@ -5,7 +5,7 @@ import { t, type Key } from '../i18n.js';
 import { errorBox, JobRow, jobTable, keepLive, Pager, type Cleanup } from '../ui.js';
 
 const STATUSES = ['queued', 'running', 'paused', 'completed', 'failed', 'cancelled'] as const;
-const TYPES = ['delete_leads_bulk', 'update_leads_bulk', 'delete_imported_leads', 'import_leads', 'enqueue_outbound_calls', 'broadcast_whatsapp', 'recording_download', 'delete_receipts_all'];
+const TYPES = ['delete_leads_bulk', 'update_leads_bulk', 'delete_imported_leads', 'restore_leads', 'import_leads', 'enqueue_outbound_calls', 'broadcast_whatsapp', 'recording_download', 'delete_receipts_all'];
 const PAGE_SIZE = 20;
 
 export function jobsPage(main: HTMLElement, params: URLSearchParams): Cleanup {

@@ -3,6 +3,7 @@ import type { Import as ImportView, Lead } from '../../../contract/index.js';
 import { get, post, query, request, watchJob, type Accepted, type Job, type Page } from '../api.js';
 import { clear, field, h, option } from '../dom.js';
 import { num, t, tn } from '../i18n.js';
+import { can } from '../session.js';
 import { confirmDialog, errorBox, JobRow, jobTable, Pager, type Cleanup } from '../ui.js';
 
 type Bulk = 'delete' | 'update' | 'call' | 'broadcast';
@@ -11,6 +12,8 @@ type Bulk = 'delete' | 'update' | 'call' | 'broadcast';
 const ERRORS_SHOWN = 20;
 
 export function leadsPage(main: HTMLElement, params: URLSearchParams): Cleanup {
+  /** Bulk actions and imports are for admins and owners: an agent's page has no selection at all. */
+  const bulkAllowed = can('admin');
   const pager = new Pager();
   const selected = new Set<number>();
   const abort = new AbortController();
@@ -96,9 +99,9 @@ export function leadsPage(main: HTMLElement, params: URLSearchParams): Cleanup {
     });
     const cols = ['leads.col.id', 'leads.col.name', 'leads.col.phone', 'leads.col.email', 'leads.col.status', 'leads.col.tags', 'leads.col.source'] as const;
     return h('table', { class: 'leads' },
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, all), cols.map((c) => h('th', { scope: 'col' }, t(c))))),
+      h('thead', {}, h('tr', {}, bulkAllowed ? h('th', { scope: 'col' }, all) : null, cols.map((c) => h('th', { scope: 'col' }, t(c))))),
       h('tbody', {}, leads.map((l, i) => h('tr', { 'data-lead-id': l.id },
-        h('td', {}, boxes[i]), h('td', {}, l.id), h('td', {}, l.name ?? ''), h('td', { dir: 'ltr', class: 'phone' }, l.phone),
+        bulkAllowed ? h('td', {}, boxes[i]) : null, h('td', {}, l.id), h('td', {}, l.name ?? ''), h('td', { dir: 'ltr', class: 'phone' }, l.phone),
         h('td', {}, l.email ?? ''), h('td', {}, l.status), h('td', {}, l.tags.join(', ')),
         h('td', {}, l.source === 'import' ? `${t('leads.source.import')} #${l.import_id ?? ''}` : t('leads.source.manual'))))),
     );
@@ -188,8 +191,8 @@ export function leadsPage(main: HTMLElement, params: URLSearchParams): Cleanup {
   clear(main,
     h('h1', { tabindex: -1 }, t('leads.title')),
     filters,
-    h('section', { class: 'bulk', 'aria-label': t('leads.bulk') }, selection, ' ', bulkButtons, clearButton),
-    feedback, jobsBox, table, importForm,
+    bulkAllowed ? h('section', { class: 'bulk', 'aria-label': t('leads.bulk') }, selection, ' ', bulkButtons, clearButton) : null,
+    feedback, jobsBox, table, bulkAllowed ? importForm : null,
   );
   showSelection();
   void load();
