@@ -10,6 +10,12 @@ export const Me = z.object({
 }).describe('Who is signed in, and in which business');
 export type Me = z.infer<typeof Me>;
 
+export const IssuedToken = Me.extend({
+  token: z.string().describe('the bearer secret, shown once'),
+  token_id: Int,
+}).describe('Who signed in, and a bearer token of their own');
+export type IssuedToken = z.infer<typeof IssuedToken>;
+
 export const Member = z.object({
   id: Int,
   email: z.string(),

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
-import { AcceptedInvite, errorResponses, Me } from '../contract/index.js';
+import { AcceptedInvite, errorResponses, IssuedToken, Me } from '../contract/index.js';
 import { withTx } from '../db/pool.js';
 import { caller } from '../http/auth.js';
 import { need } from '../http/roles.js';
@@ -10,7 +10,7 @@ import { getBusiness } from '../tenancy/tenancy.repo.js';
 import { actorOf } from './actor.js';
 import { recordAudit } from './audit.repo.js';
 import { clearSessionCookies, setSessionCookies } from './cookies.js';
-import { login } from './login.service.js';
+import { login, loginForToken } from './login.service.js';
 import { PASSWORD_MAX, PASSWORD_MIN } from './passwords.js';
 import { memberView } from './people.view.js';
 import { deleteSession } from './sessions.repo.js';
@@ -44,6 +44,21 @@ export const authRoutes = (pool: pg.Pool, o: AuthRoutesOptions): FastifyPluginAs
     });
     setSessionCookies(reply, done, { secure: o.secureCookies, maxMs: o.sessionMaxMs });
     return { user: done.user, business: done.business };
+  });
+
+  app.post('/auth/token', {
+    config: need('public'),
+    schema: {
+      tags: ['people'],
+      summary: 'Email and password for a bearer token of your own, with your role (what `bulkhead login` does); shown once',
+      description: 'The same answers as /auth/login: 401 `invalid_credentials`, 429 `too_many_attempts`. The token is listed in GET /tokens and revoked like any other.',
+      security: [],
+      body: z.strictObject({ email: z.string().trim().min(1).max(254), password: z.string().min(1).max(PASSWORD_MAX), name: z.string().trim().min(1).max(100) }),
+      response: { 201: IssuedToken, ...errorResponses },
+    },
+  }, async (request, reply) => {
+    const done = await loginForToken(pool, { email: request.body.email, password: request.body.password, ip: request.ip, userAgent: request.headers['user-agent'] ?? null, tokenName: request.body.name });
+    return reply.status(201).send({ user: done.user, business: done.business, token: done.token, token_id: done.tokenId });
   });
 
   app.post('/auth/logout', {

@@ -5,7 +5,8 @@ import { recordAudit } from './audit.repo.js';
 import { verifyPassword } from './passwords.js';
 import type { Role } from './roles.js';
 import { createSession, type NewSession } from './sessions.repo.js';
-import { findLoginUser, markLogin } from './users.repo.js';
+import { insertToken } from './tokens.repo.js';
+import { findLoginUser, markLogin, type LoginUser } from './users.repo.js';
 
 /** API.md: more than 5 failures for one email within 15 minutes → 429 too_many_attempts. */
 export const LOGIN_MAX_FAILURES = 5;
@@ -19,10 +20,12 @@ export interface LoginInput {
   sessionMaxMs: number;
 }
 
-export interface LoggedIn extends NewSession {
+export interface Who {
   user: { id: number; email: string; role: Role };
   business: { id: number; name: string };
 }
+
+export interface LoggedIn extends NewSession, Who {}
 
 export class InvalidCredentials extends AppError {
   constructor() {
@@ -45,8 +48,37 @@ export class TooManyAttempts extends AppError {
  * audited, when the email is a user's) in the same transaction, which commits before the 401.
  */
 export async function login(pool: pg.Pool, input: LoginInput): Promise<LoggedIn> {
+  return checkCredentials(pool, input, 'password', async (tx, user) => {
+    const session = await createSession(tx, { userId: user.id, businessId: user.business_id, maxMs: input.sessionMaxMs, ip: input.ip, userAgent: input.userAgent });
+    return { ...session, ...whoOf(user) };
+  });
+}
+
+/**
+ * Email and password for a bearer token of one's own (the CLI's `bulkhead login`): the same
+ * throttle and audit as a sign-in, and a token with the user's role that shows in GET /tokens
+ * and is revoked like any other. Agents may do this: it is how they sign in from a terminal.
+ */
+export async function loginForToken(pool: pg.Pool, input: Omit<LoginInput, 'sessionMaxMs'> & { tokenName: string }): Promise<Who & { token: string; tokenId: number }> {
+  return checkCredentials(pool, input, 'token', async (tx, user) => {
+    const { row, token } = await insertToken(tx, { businessId: user.business_id, userId: user.id, name: input.tokenName, role: user.role });
+    await recordAudit(tx, { businessId: user.business_id, actor: { userId: user.id, email: user.email, tokenId: row.id, ip: input.ip }, action: 'token.create', targetType: 'token', targetId: row.id, details: { name: row.name, role: row.role, via: 'login' } });
+    return { ...whoOf(user), token, tokenId: row.id };
+  });
+}
+
+function whoOf(user: LoginUser): Who {
+  return { user: { id: user.id, email: user.email, role: user.role }, business: { id: user.business_id, name: user.business_name } };
+}
+
+async function checkCredentials<T>(
+  pool: pg.Pool,
+  input: { email: string; password: string; ip: string | null },
+  via: 'password' | 'token',
+  issue: (tx: pg.PoolClient, user: LoginUser) => Promise<T>,
+): Promise<T> {
   const email = input.email.trim().toLowerCase();
-  const outcome = await withTx(pool, async (tx): Promise<{ ok: LoggedIn } | { refused: AppError }> => {
+  const outcome = await withTx(pool, async (tx): Promise<{ ok: T } | { refused: AppError }> => {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('login:' || $1, 0))`, [email]);
     const { rows } = await tx.query<{ n: number; retry_s: number | null }>(
       `SELECT count(*)::int AS n,
@@ -77,15 +109,8 @@ export async function login(pool: pg.Pool, input: LoginInput): Promise<LoggedIn>
     }
     await tx.query(`DELETE FROM login_failures WHERE email = $1`, [email]);
     await markLogin(tx, user.id);
-    const session = await createSession(tx, { userId: user.id, businessId: user.business_id, maxMs: input.sessionMaxMs, ip: input.ip, userAgent: input.userAgent });
-    await recordAudit(tx, { businessId: user.business_id, actor, action: 'auth.login', targetType: 'user', targetId: user.id, details: { via: 'password' } });
-    return {
-      ok: {
-        ...session,
-        user: { id: user.id, email: user.email, role: user.role },
-        business: { id: user.business_id, name: user.business_name },
-      },
-    };
+    await recordAudit(tx, { businessId: user.business_id, actor, action: 'auth.login', targetType: 'user', targetId: user.id, details: { via } });
+    return { ok: await issue(tx, user) };
   });
   if ('refused' in outcome) throw outcome.refused;
   return outcome.ok;

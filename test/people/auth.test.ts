@@ -121,6 +121,23 @@ describe('sign-in', () => {
     assert.equal((await http(env, 'POST', '/tokens', { bearer: owner.token, body: { name: 'script' } })).status, 201);
   });
 
+  test('email and password for a token of one\'s own (the CLI\'s login): the user\'s role, listed, revocable, throttled like a sign-in', async () => {
+    await addUser(env, owner, 'terminal@example.test', 'agent', 'typed in a terminal');
+    const res = await http<{ token: string; token_id: number; user: { role: string } }>(env, 'POST', '/auth/token', { body: { email: 'terminal@example.test', password: 'typed in a terminal', name: 'CLI on laptop' } });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal(res.body.user.role, 'agent');
+    assert.equal(res.cookies.size, 0, 'no session cookie for a token');
+    assert.equal((await http(env, 'GET', '/leads', { bearer: res.body.token })).status, 200);
+    assert.equal((await http(env, 'POST', '/leads/bulk-delete', { bearer: res.body.token, body: { lead_ids: [1] } })).status, 403);
+    const listed = await http<{ items: { id: number; name: string; role: string }[] }>(env, 'GET', '/tokens', { bearer: owner.token });
+    assert.deepEqual(listed.body.items.find((t) => t.id === res.body.token_id), { ...listed.body.items.find((t) => t.id === res.body.token_id), name: 'CLI on laptop', role: 'agent' });
+    assert.equal((await http(env, 'DELETE', `/tokens/${res.body.token_id}`, { bearer: owner.token })).status, 204);
+    assert.equal((await http(env, 'GET', '/leads', { bearer: res.body.token })).status, 401);
+    const wrong = await http<{ error: { code: string } }>(env, 'POST', '/auth/token', { body: { email: 'terminal@example.test', password: 'nope', name: 'x' } });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.body.error.code, 'invalid_credentials');
+  });
+
   test('logout ends the session; an idle session ends; disabling a user ends its sessions and its tokens at once', async () => {
     await addUser(env, owner, 'leaving@example.test', 'admin');
     const s = await signIn(env, 'leaving@example.test');

@@ -34,7 +34,7 @@ const AGENT_MAY_CHANGE = new Set([
 ]);
 /** Reads that are not for agents: who works here, their tokens, the audit trail, the trash. */
 const ADMIN_READS = new Set(['GET /api/v1/users', 'GET /api/v1/tokens', 'GET /api/v1/audit', 'GET /api/v1/trash/leads']);
-const PUBLIC = new Set(['POST /api/v1/auth/login', 'POST /api/v1/auth/accept-invite']);
+const PUBLIC = new Set(['POST /api/v1/auth/login', 'POST /api/v1/auth/accept-invite', 'POST /api/v1/auth/token']);
 
 interface SeenRoute { key: string; method: string; url: string; access: string | undefined }
 
