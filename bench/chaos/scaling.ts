@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import fs from 'node:fs/promises';
 import { machineCpu, busyShare, processCpuMs } from '../lib/cpu.js';
 import { insertBusiness, insertUserWithToken } from '../../src/tenancy/tenancy.repo.js';
+import { BENCH_BUSINESS } from '../lib/dataset.js';
 import { withTx } from '../../src/db/pool.js';
 import { insertJob, type NewJob } from '../../src/jobs/jobs.repo.js';
 import { Http, HttpStats, uniquePhone } from './lib/client.js';
@@ -163,7 +164,7 @@ async function measure(n: number): Promise<Row> {
     const http = new Http(new HttpStats());
     const tenants: Array<{ id: number; token: string; leads: number[] }> = [];
     for (let i = 0; i < sizes.businesses; i++) {
-      const b = await insertBusiness(c.pool, { name: `scale ${i}`, maxOutboundCalls: 10 });
+      const b = await insertBusiness(c.pool, { name: `scale ${i}`, maxOutboundCalls: 10 }, BENCH_BUSINESS);
       const { token } = await insertUserWithToken(c.pool, b.id, `u${i}@example.com`);
       const { rows } = await c.pool.query<{ id: number }>(
         `INSERT INTO leads (business_id, phone) SELECT $1, p FROM unnest($2::text[]) p RETURNING id`,

@@ -4,13 +4,16 @@ import { withTx } from '../../src/db/pool.js';
 import type { LeadCaller } from '../../src/leads/leads.service.js';
 import { insertBusiness, insertUserWithToken } from '../../src/tenancy/tenancy.repo.js';
 
+/** Bench tenants dial and message US test numbers (+1212555…), read in the US. */
+export const BENCH_BUSINESS = { country: 'US', timezone: 'UTC', locale: 'en' as const };
+
 export interface BenchTenant extends LeadCaller {
   token: string;
 }
 
 export async function createTenant(pool: pg.Pool, name: string): Promise<BenchTenant> {
   return withTx(pool, async (tx) => {
-    const business = await insertBusiness(tx, { name });
+    const business = await insertBusiness(tx, { name }, BENCH_BUSINESS);
     const { user, token } = await insertUserWithToken(tx, business.id, `owner@${business.id}.bench`);
     return { businessId: business.id, userId: user.id, defaultCountry: business.default_country, token };
   });

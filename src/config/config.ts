@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 
 /**
@@ -13,6 +14,15 @@ const optionalInt = (min = 0) => z.preprocess((v) => (v === '' ? undefined : v),
 /** A secret that may be left unset; when set, as long as ADMIN_TOKEN must be. */
 const optionalToken = (name: string) =>
   z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16, `${name} must be at least 16 characters`).optional());
+
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const EnvSchema = z.object({
   PORT: intFrom(3000, 0),
@@ -67,6 +77,10 @@ const EnvSchema = z.object({
   JOB_RETENTION_DAYS: intFrom(30, 1),
   /** How often each worker prunes (finished jobs past retention, expired idempotency keys …). */
   JOB_RETENTION_EVERY_MS: intFrom(600_000, 100),
+  /** What a new business starts with (API.md "Channels, locale, call flows"). */
+  DEFAULT_COUNTRY: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 country code such as IL').refine(isSupportedCountry, 'is not a country whose phone numbers we can read').default('IL'),
+  DEFAULT_TIMEZONE: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Jerusalem').default('Asia/Jerusalem'),
+  DEFAULT_LOCALE: z.enum(['he', 'en']).default('he'),
   /** Leads a bulk delete moved to the trash are purged after this many days. */
   TRASH_RETENTION_DAYS: intFrom(30, 1),
   /** Audit entries older than this are pruned (the only deletion the audit table allows). */
@@ -133,6 +147,8 @@ export interface Config {
   jobRetentionDays: number;
   jobRetentionEveryMs: number;
   people: PeopleConfig;
+  /** A new business's country (for local phone numbers), time zone (calling hours) and language. */
+  businessDefaults: { country: string; timezone: string; locale: 'he' | 'en' };
   twilio: TwilioConfig;
   whatsapp: WhatsAppConfig;
   sim: { callMs: number; outcomes: string; whatsappMps: number };
@@ -289,6 +305,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     }),
     jobRetentionDays: e.JOB_RETENTION_DAYS,
     jobRetentionEveryMs: e.JOB_RETENTION_EVERY_MS,
+    businessDefaults: Object.freeze({ country: e.DEFAULT_COUNTRY, timezone: e.DEFAULT_TIMEZONE, locale: e.DEFAULT_LOCALE }),
     people: Object.freeze({
       trashRetentionDays: e.TRASH_RETENTION_DAYS,
       auditRetentionDays: e.AUDIT_RETENTION_DAYS,

@@ -6,7 +6,8 @@ export const Business = z.object({
   name: z.string(),
   max_outbound_calls: Int,
   timezone: z.string(),
-  default_country: z.string(),
+  default_country: z.string().describe('ISO 3166 alpha-2: local phone numbers are read in it'),
+  locale: z.enum(['he', 'en']).describe('language of server messages and the dashboard, unless Accept-Language says otherwise'),
   rate_limits: z.record(z.string(), z.number()).describe('per-operation overrides, requests per minute'),
   created_at: Timestamp,
 });

@@ -25,7 +25,7 @@ import type { DomainModule } from '../app/module.js';
 
 export interface AppDeps {
   pool: pg.Pool;
-  config: Pick<Config, 'adminToken' | 'gate' | 'publicBaseUrl' | 'dataDir' | 'http' | 'ops' | 'people'>;
+  config: Pick<Config, 'adminToken' | 'gate' | 'publicBaseUrl' | 'dataDir' | 'http' | 'ops' | 'people' | 'businessDefaults'>;
   log: Logger;
   metrics: AppMetrics;
   jobEvents: JobEvents | null;
@@ -98,7 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The text guard covers the API, not the webhooks: a forged webhook must get its 403 first.
   await app.register(async (admin) => {
     admin.addHook('preValidation', rejectUnstorableText);
-    await admin.register(adminRoutes(deps.pool, deps.config.adminToken));
+    await admin.register(adminRoutes(deps.pool, deps.config.adminToken, deps.config.businessDefaults));
   }, { prefix: '/api/v1/admin' });
   await app.register(async (tenant) => {
     // Every tenant route declares who may call it (roles.ts); one that does not stops the start.

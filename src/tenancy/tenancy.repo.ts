@@ -9,6 +9,7 @@ export interface Business {
   max_outbound_calls: number;
   timezone: string;
   default_country: string;
+  locale: 'he' | 'en';
   rate_limits: Record<string, number>;
   created_at: Date;
 }
@@ -21,17 +22,19 @@ export interface User {
   created_at: Date;
 }
 
-const BUSINESS_COLUMNS = 'id, name, max_outbound_calls, timezone, default_country, rate_limits, created_at';
+const BUSINESS_COLUMNS = 'id, name, max_outbound_calls, timezone, default_country, locale, rate_limits, created_at';
 
+/** A new business; what it does not give comes from configuration (DEFAULT_COUNTRY, …). */
 export async function insertBusiness(
   db: Queryable,
-  b: { name: string; maxOutboundCalls?: number | undefined; timezone?: string | undefined; defaultCountry?: string | undefined },
+  b: { name: string; maxOutboundCalls?: number | undefined; timezone?: string | undefined; defaultCountry?: string | undefined; locale?: 'he' | 'en' | undefined },
+  defaults: { country: string; timezone: string; locale: 'he' | 'en' },
 ): Promise<Business> {
   const { rows } = await db.query<Business>(
-    `INSERT INTO businesses (name, max_outbound_calls, timezone, default_country)
-     VALUES ($1, coalesce($2, 3), coalesce($3, 'UTC'), coalesce($4, 'US'))
+    `INSERT INTO businesses (name, max_outbound_calls, timezone, default_country, locale)
+     VALUES ($1, coalesce($2, 3), $3, $4, $5)
      RETURNING ${BUSINESS_COLUMNS}`,
-    [b.name, b.maxOutboundCalls ?? null, b.timezone ?? null, b.defaultCountry ?? null],
+    [b.name, b.maxOutboundCalls ?? null, b.timezone ?? defaults.timezone, b.defaultCountry ?? defaults.country, b.locale ?? defaults.locale],
   );
   return first(rows);
 }
@@ -44,16 +47,24 @@ export async function getBusiness(db: Queryable, id: number): Promise<Business |
 export async function updateBusiness(
   db: Queryable,
   id: number,
-  patch: { maxOutboundCalls?: number | undefined; rateLimits?: Record<string, number> | undefined; timezone?: string | undefined },
+  patch: {
+    maxOutboundCalls?: number | undefined;
+    rateLimits?: Record<string, number> | undefined;
+    timezone?: string | undefined;
+    defaultCountry?: string | undefined;
+    locale?: 'he' | 'en' | undefined;
+  },
 ): Promise<Business | null> {
   const { rows } = await db.query<Business>(
     `UPDATE businesses
         SET max_outbound_calls = coalesce($2, max_outbound_calls),
             rate_limits = CASE WHEN $3::jsonb IS NULL THEN rate_limits ELSE rate_limits || $3::jsonb END,
-            timezone = coalesce($4, timezone)
+            timezone = coalesce($4, timezone),
+            default_country = coalesce($5, default_country),
+            locale = coalesce($6, locale)
       WHERE id = $1
       RETURNING ${BUSINESS_COLUMNS}`,
-    [id, patch.maxOutboundCalls ?? null, patch.rateLimits ? JSON.stringify(patch.rateLimits) : null, patch.timezone ?? null],
+    [id, patch.maxOutboundCalls ?? null, patch.rateLimits ? JSON.stringify(patch.rateLimits) : null, patch.timezone ?? null, patch.defaultCountry ?? null, patch.locale ?? null],
   );
   return rows[0] ?? null;
 }

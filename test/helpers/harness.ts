@@ -49,6 +49,11 @@ export const TEST_ENV: Record<string, string> = {
   // request budget has its own test (test/http/hostile-tenant.test.ts) at the production defaults.
   API_RATE_PER_S: '1000000',
   API_RATE_BURST: '1000000',
+  // Tests written before Israel became the default dial +1212555… numbers and read English
+  // messages; test/tenancy/defaults.test.ts runs on the production defaults (IL, he).
+  DEFAULT_COUNTRY: 'US',
+  DEFAULT_TIMEZONE: 'UTC',
+  DEFAULT_LOCALE: 'en',
   LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   ADMIN_TOKEN,
   PORT: '0',

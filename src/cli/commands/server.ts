@@ -85,10 +85,11 @@ export async function start(): Promise<void> {
       ? `  admin token       ${config.adminToken}   (generated; set ADMIN_TOKEN to keep one)`
       : '  admin token       from ADMIN_TOKEN (not shown)',
   ];
-  if (demo?.token) {
+  if (demo) {
+    lines.push(`  demo business     id ${demo.businessId}${demo.seeded ? ' (seeded just now)' : ''}: an Israeli business, in Hebrew`);
+    for (const p of demo.people) lines.push(`  sign in (${p.role})`.padEnd(20) + `${base}/  ${p.email}  password ${p.password}`);
     lines.push(
-      `  demo business     id ${demo.businessId}${demo.seeded ? ' (seeded just now)' : ''}`,
-      `  sign in           ${base}/  as ${demo.email}, password ${demo.password}   (new on every start)`,
+      '                    (passwords and token are new on every start)',
       `  or open           ${base}/#token=${demo.token}`,
       `  demo token        ${demo.token}`,
       `  try               curl -H 'Authorization: Bearer ${demo.token}' ${base}/api/v1/leads?limit=3`,

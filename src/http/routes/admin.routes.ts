@@ -2,6 +2,8 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type pg from 'pg';
+import { isSupportedCountry } from 'libphonenumber-js';
+import { isTimeZone, type Config } from '../../config/config.js';
 import { BusinessAnswer, CreatedBusiness, CreatedUser, errorResponses, RoleName, type Business as BusinessView, type User as UserView } from '../../contract/index.js';
 import { withTx } from '../../db/pool.js';
 import { NotFoundError, ConflictError } from '../../lib/errors.js';
@@ -11,17 +13,10 @@ import { adminAuth } from '../auth.js';
 import { recordAudit, type Actor } from '../../people/audit.repo.js';
 import { IdParam } from '../schemas.js';
 
-const Timezone = z.string().min(1).max(64).refine(isTimeZone, { message: 'must be an IANA time zone such as Europe/London' });
+const Timezone = z.string().min(1).max(64).refine(isTimeZone, { message: 'must be an IANA time zone such as Asia/Jerusalem' });
+const Country = z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 country code such as IL').refine(isSupportedCountry, { message: 'is not a country whose phone numbers we can read' });
+const Locale = z.enum(['he', 'en']);
 const Email = z.email().max(254);
-
-function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function businessView(b: Business): BusinessView {
   return {
@@ -30,6 +25,7 @@ function businessView(b: Business): BusinessView {
     max_outbound_calls: b.max_outbound_calls,
     timezone: b.timezone,
     default_country: b.default_country,
+    locale: b.locale,
     rate_limits: b.rate_limits,
     created_at: b.created_at.toISOString(),
   };
@@ -44,7 +40,7 @@ function userView(u: User): UserView {
   return { id: u.id, business_id: u.business_id, email: u.email, role: u.role, created_at: u.created_at.toISOString() };
 }
 
-export const adminRoutes = (pool: pg.Pool, adminToken: string): FastifyPluginAsyncZod => async (app) => {
+export const adminRoutes = (pool: pg.Pool, adminToken: string, businessDefaults: Config['businessDefaults']): FastifyPluginAsyncZod => async (app) => {
   app.addHook('onRequest', adminAuth(adminToken));
 
   app.post('/businesses', {
@@ -55,7 +51,8 @@ export const adminRoutes = (pool: pg.Pool, adminToken: string): FastifyPluginAsy
         name: z.string().trim().min(1).max(200),
         max_outbound_calls: z.number().int().min(1).max(1000).optional(),
         timezone: Timezone.optional(),
-        default_country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 country code').optional(),
+        default_country: Country.optional(),
+        locale: Locale.optional(),
         email: Email.optional(),
       }),
       response: { 201: CreatedBusiness, ...errorResponses },
@@ -68,7 +65,8 @@ export const adminRoutes = (pool: pg.Pool, adminToken: string): FastifyPluginAsy
         maxOutboundCalls: b.max_outbound_calls,
         timezone: b.timezone,
         defaultCountry: b.default_country,
-      });
+        locale: b.locale,
+      }, businessDefaults);
       const { user, token, inviteToken } = await insertUserWithToken(tx, business.id, b.email ?? `owner@business-${business.id}.local`, 'owner');
       await recordAudit(tx, { businessId: business.id, actor: platform(request), action: 'business.create', targetType: 'business', targetId: business.id, details: { name: business.name, owner_email: user.email } });
       return { business, user, token, inviteToken };
@@ -79,11 +77,13 @@ export const adminRoutes = (pool: pg.Pool, adminToken: string): FastifyPluginAsy
   app.patch('/businesses/:id', {
     schema: {
       tags: ['admin'],
-      summary: 'Change a business\'s call limit, time zone or per-operation rate limits',
+      summary: 'Change a business\'s call limit, country, time zone, language or per-operation rate limits',
       params: IdParam,
       body: z.strictObject({
         max_outbound_calls: z.number().int().min(1).max(1000).optional(),
         timezone: Timezone.optional(),
+        default_country: Country.optional(),
+        locale: Locale.optional(),
         rate_limits: z.partialRecord(z.enum(OPERATION_TYPES), z.number().int().min(0).max(100_000)).optional(),
       }),
       response: { 200: BusinessAnswer, ...errorResponses },
@@ -94,6 +94,8 @@ export const adminRoutes = (pool: pg.Pool, adminToken: string): FastifyPluginAsy
       const updated = await updateBusiness(tx, request.params.id, {
         maxOutboundCalls: b.max_outbound_calls,
         timezone: b.timezone,
+        defaultCountry: b.default_country,
+        locale: b.locale,
         rateLimits: b.rate_limits as Record<string, number> | undefined,
       });
       if (!updated) throw new NotFoundError('Business');
