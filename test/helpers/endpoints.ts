@@ -14,7 +14,7 @@ export interface Endpoint {
    * What the route's one path parameter (`:id`, `:call_sid`, `:phone`) names on a tenant route;
    * the isolation tests probe each of these with another business's.
    */
-  owns?: 'lead' | 'job' | 'import' | 'run' | 'call' | 'broadcast' | 'dnc';
+  owns?: 'lead' | 'job' | 'import' | 'run' | 'call' | 'broadcast' | 'dnc' | 'user' | 'token';
 }
 
 /**
@@ -34,6 +34,21 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'POST', url: '/api/v1/admin/businesses', auth: 'admin' },
   { method: 'PATCH', url: '/api/v1/admin/businesses/:id', auth: 'admin' },
   { method: 'POST', url: '/api/v1/admin/businesses/:id/users', auth: 'admin' },
+
+  // People. Sign-in, its token and accepting an invite come before any session or token (need('public'): no bearer, so
+  // 'none'); the rest take a bearer or the session cookie.
+  { method: 'POST', url: '/api/v1/auth/login', auth: 'none' },
+  { method: 'POST', url: '/api/v1/auth/token', auth: 'none' },
+  { method: 'POST', url: '/api/v1/auth/logout', auth: 'tenant' },
+  { method: 'POST', url: '/api/v1/auth/accept-invite', auth: 'none' },
+  { method: 'GET', url: '/api/v1/me', auth: 'tenant' },
+  { method: 'GET', url: '/api/v1/users', auth: 'tenant' },
+  { method: 'POST', url: '/api/v1/users', auth: 'tenant' },
+  { method: 'PATCH', url: '/api/v1/users/:id', auth: 'tenant', owns: 'user' },
+  { method: 'GET', url: '/api/v1/tokens', auth: 'tenant' },
+  { method: 'POST', url: '/api/v1/tokens', auth: 'tenant' },
+  { method: 'DELETE', url: '/api/v1/tokens/:id', auth: 'tenant', owns: 'token' },
+  { method: 'GET', url: '/api/v1/audit', auth: 'tenant' },
 
   { method: 'GET', url: '/api/v1/jobs', auth: 'tenant' },
   { method: 'GET', url: '/api/v1/jobs/:id', auth: 'tenant', owns: 'job' },

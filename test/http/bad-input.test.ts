@@ -15,6 +15,7 @@ import { buildEnvelope, WebhookEnvelope } from '../../src/providers/whatsapp/web
 import { collectRoutes, endpoint, endpointKey, ENDPOINTS, paramOf, pathOf, type Endpoint, type Method, type RegisteredRoute } from '../helpers/endpoints.js';
 import { ADMIN_TOKEN, createTenant, startTestEnv, waitFor, type Tenant, type TestEnv } from '../helpers/harness.js';
 import { liftRateLimits, seedLeads } from '../leads/helpers.js';
+import { signIn, type Session } from '../people/helpers.js';
 
 /**
  * DESIGN.md invariant 8 on every endpoint: generated bad input (fast-check) gets a 4xx in the
@@ -118,6 +119,8 @@ before(async () => {
   fx.broadcastId = broadcast.broadcast_id;
   await ok(t, 'POST', `/api/v1/jobs/${broadcast.job_id}/cancel`, undefined, 200);
   await ok(t, 'POST', '/api/v1/whatsapp/opt-outs', { phone: fx.optOutPhone }, 201);
+
+  await makePeople();
 });
 after(() => {
   if (process.env.BAD_INPUT_STATS) console.log([...labels].sort().map(([k, n]) => `${n}\t${k}`).join('\n'));
@@ -217,7 +220,15 @@ const TRACKED = [
   'leads', 'lead_notes', 'lead_activities', 'lead_reminders', 'imports', 'import_chunks', 'receipts', 'jobs', 'idempotency_keys', 'businesses', 'users', 'api_tokens',
   'calls', 'outbound_runs', 'run_items', 'dnc_numbers', 'dialer_settings', 'dialer_cps',
   'whatsapp_broadcasts', 'whatsapp_recipients', 'whatsapp_opt_outs', 'whatsapp_pacing', 'whatsapp_pending_statuses',
+  'sessions', 'login_failures', 'audit_log',
 ];
+
+/**
+ * Bookkeeping every authenticated request may write, refused or not: a token's last_used_at and a
+ * session's last_seen_at, at most once a minute (src/people/identity.repo.ts). Left out of the
+ * hashes: a run crossing that minute is not a refused request changing something.
+ */
+const TOUCHED_ON_USE = ['last_used_at', 'last_seen_at'];
 
 async function snapshot(): Promise<Record<string, string>> {
   const { rows: tables } = await env.pool.query<{ name: string }>(
@@ -227,7 +238,9 @@ async function snapshot(): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const { name } of tables) {
     const { rows } = await env.pool.query<{ n: number; h: string }>(
-      `SELECT count(*)::int AS n, md5(coalesce(string_agg(md5(t::text), ',' ORDER BY md5(t::text)), '')) AS h FROM "${name}" t`,
+      `SELECT count(*)::int AS n, md5(coalesce(string_agg(x.h, ',' ORDER BY x.h), '')) AS h
+         FROM (SELECT md5((to_jsonb(t) - $1::text[])::text) AS h FROM "${name}" t) x`,
+      [TOUCHED_ON_USE],
     );
     out[name] = `${rows[0]?.n} rows ${rows[0]?.h}`;
   }
@@ -559,6 +572,8 @@ function sampleUrl(e: Endpoint): string {
     case 'broadcast': return pathOf(e, fx.broadcastId);
     case 'call': return pathOf(e, fx.callSid);
     case 'dnc': return pathOf(e, encodeURIComponent(fx.dncPhone));
+    case 'user': return pathOf(e, people.patchUserId);
+    case 'token': return pathOf(e, people.spareTokenId);
     default: return pathOf(e, fx.leadId);
   }
 }
@@ -991,6 +1006,248 @@ const badCsv: fc.Arbitrary<string> = fc.oneof(
   fc.string({ maxLength: 60 }),
 );
 
+// ---- People: sign-in, invites, users, API tokens, the audit trail.
+
+const roleName = fc.constantFrom('owner', 'admin', 'agent');
+const badRole = fc.constantFrom('Owner', 'root', 'agent ', '', 5, null, ['agent'], 'agent\u0000');
+
+/** t's people, made through the API as a person would (test/people/helpers.ts). */
+const people = {
+  /** A user of t's with a password: the valid sign-in, and the session of the CSRF cases. */
+  email: 'signin@people.test', password: 'correct horse battery', session: null as Session | null,
+  /** The invite that user accepted: used up. */
+  usedInvite: '',
+  /** An invite of the other business for that same email: one email signs in to one business. */
+  takenInvite: '',
+  /** An invite of a user t has disabled. */
+  disabledInvite: '',
+  /** An invited agent: PATCH /users/:id aims here (t's owner is the last owner). */
+  patchUserId: 0,
+  /** t's admin token (for the refusals of a role above the caller's), an owner token for DELETE /tokens/:id to aim at, one of the other business's. */
+  adminToken: '', spareTokenId: 0, otherTokenId: 0,
+};
+let peopleSeq = 0;
+
+async function inviteAs(who: Tenant, email: string, role: string): Promise<{ userId: number; inviteToken: string }> {
+  const res = await env.app.inject({ method: 'POST', url: '/api/v1/users', headers: who.headers, payload: { email, role } });
+  assert.equal(res.statusCode, 201, `invite ${email}: ${res.body}`);
+  const body = res.json() as { user: { id: number }; invite_token: string };
+  return { userId: body.user.id, inviteToken: body.invite_token };
+}
+
+async function mintToken(name: string, role: string): Promise<{ id: number; token: string }> {
+  const res = await env.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: t.headers, payload: { name, role } });
+  assert.equal(res.statusCode, 201, `token ${name}: ${res.body}`);
+  return res.json();
+}
+
+/** Called by the one before() above: top-level hooks of node:test 20 start at once, they do not wait for each other. */
+async function makePeople(): Promise<void> {
+  // The other business invites the email first; once t's user has accepted, that invite can never be.
+  people.takenInvite = (await inviteAs(other, people.email, 'agent')).inviteToken;
+  people.usedInvite = (await inviteAs(t, people.email, 'agent')).inviteToken;
+  await ok(t, 'POST', '/api/v1/auth/accept-invite', { invite_token: people.usedInvite, password: people.password }, 200);
+  people.session = await signIn(env, people.email, people.password);
+  people.patchUserId = (await inviteAs(t, 'patch-me@people.test', 'agent')).userId;
+  const disabled = await inviteAs(t, 'disabled@people.test', 'agent');
+  await ok(t, 'PATCH', `/api/v1/users/${disabled.userId}`, { disabled: true }, 200);
+  people.disabledInvite = disabled.inviteToken;
+  people.adminToken = (await mintToken('admin fixture', 'admin')).token;
+  people.spareTokenId = (await mintToken('spare owner', 'owner')).id;
+  const others = await env.app.inject({ method: 'GET', url: '/api/v1/tokens', headers: other.headers });
+  people.otherTokenId = (others.json() as { items: { id: number }[] }).items[0]?.id ?? 0;
+  assert.ok(people.otherTokenId > 0, others.body);
+}
+
+const asAdmin = (): Record<string, string> => ({ ...JSON_CT, authorization: `Bearer ${people.adminToken}` });
+
+/** What commonOnce sends to bearer routes only: the API's text guard stands before the public routes too. */
+const publicOnce = (url: string): Case[] => [
+  { label: 'NUL in the query', method: 'POST', url: `${url}?note=a%00b`, expect: { status: 400, at: 'querystring.note' } },
+  { label: 'lone surrogate in the body', method: 'POST', url, headers: JSON_CT, payload: '{"note":"a\\ud800b"}', expect: { status: 400, at: 'body.note' } },
+];
+
+/** A signed-in browser's headers: its cookies, no bearer (an empty Authorization header is none), and the CSRF token if given. */
+function browser(s: Session, csrf?: string, jar = s.jar): Record<string, string> {
+  return { authorization: '', cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; '), ...(csrf === undefined ? {} : { 'x-csrf-token': csrf }) };
+}
+
+/**
+ * Sign-in: only bodies refused before any lookup are sent. A well-formed wrong password is no bad
+ * input: it is a 401 that is written down (login_failures, the audit trail) and counts toward the
+ * throttle of its email (5 in 15 minutes), which the valid sign-in below must not meet.
+ */
+const loginModel = (): BodyModel => ({
+  valid: fc.record({ email: fc.oneof(fc.constant(people.email), email), password: fc.string({ minLength: 1, maxLength: 40 }) }),
+  bad: {
+    email: fc.constantFrom('', '   ', 'x'.repeat(255), 5, null, ['a@b.co'], 'a\u0000@b.co'),
+    password: fc.constantFrom('', 'x'.repeat(257), 5, null, ['pw'], 'pass\u0000word'),
+  },
+  required: ['email', 'password'],
+});
+
+/** A bearer token for a sign-in (`bulkhead login`): refused bodies only, as for the sign-in. */
+const signInTokenModel = (): BodyModel => {
+  const m = loginModel();
+  return {
+    valid: fc.tuple(m.valid, fc.constantFrom('laptop', 'ci runner')).map(([b, name]) => ({ ...b, name })),
+    bad: { ...m.bad, name: fc.constantFrom('', '   ', 'x'.repeat(101), 5, null, ['laptop'], 'lap\u0000top') },
+    required: ['email', 'password', 'name'],
+  };
+};
+
+/** A well-formed invite token names no invite the fixture made: 404, and nothing changes. */
+const acceptModel = (): BodyModel => ({
+  valid: fc.record({
+    invite_token: fc.oneof(fc.stringMatching(/^bhi_[A-Za-z0-9_-]{24}$/), fc.string({ minLength: 1, maxLength: 60 })),
+    password: fc.string({ minLength: 10, maxLength: 60 }),
+  }),
+  bad: {
+    // Well-formed but nobody's, besides the malformed: each is hashed and looked up (the 404).
+    invite_token: fc.oneof(fc.constantFrom('', 'x'.repeat(201), 5, null, ['bhi_x'], 'bhi_\u0000'), fc.stringMatching(/^bhi_[A-Za-z0-9_-]{24}$/)),
+    password: fc.constantFrom('', 'x'.repeat(9), 'x'.repeat(257), 5, null, ['correct horse'], 'correct\u0000horse'),
+  },
+  required: ['invite_token', 'password'],
+  semantic: () => ({ status: 404, code: 'invalid_invite' }),
+});
+
+const inviteModel = (): BodyModel => ({ valid: fc.record({ email, role: roleName }), bad: { email: badEmail, role: badRole }, required: ['email', 'role'] });
+
+const patchUserModel = (): BodyModel => ({
+  valid: fc.record({ role: roleName, disabled: fc.boolean() }, { requiredKeys: [] }),
+  bad: { role: badRole, disabled: fc.constantFrom('true', 'false', 1, 0, null, []) },
+  required: [],
+});
+
+const tokenModel = (): BodyModel => ({
+  valid: fc.record({ name: fc.string({ minLength: 1, maxLength: 30 }).filter((s) => s.trim() !== ''), role: roleName }, { requiredKeys: ['name'] }),
+  bad: { name: fc.constantFrom('', '   ', 'x'.repeat(101), 5, null, ['ci'], 'c\u0000i'), role: badRole },
+  required: ['name'],
+});
+
+function peopleSpecs(ops: (url: string) => Spec): Record<string, Spec> {
+  const E = endpoint;
+  const login = E('POST', '/api/v1/auth/login');
+  const signInToken = E('POST', '/api/v1/auth/token');
+  const logout = E('POST', '/api/v1/auth/logout');
+  const accept = E('POST', '/api/v1/auth/accept-invite');
+  const usersList = E('GET', '/api/v1/users');
+  const inviteE = E('POST', '/api/v1/users');
+  const patchUser = E('PATCH', '/api/v1/users/:id');
+  const tokensList = E('GET', '/api/v1/tokens');
+  const tokenE = E('POST', '/api/v1/tokens');
+  const revoke = E('DELETE', '/api/v1/tokens/:id');
+  const auditE = E('GET', '/api/v1/audit');
+  const bodyRoute = (e: Endpoint, model: () => BodyModel): fc.Arbitrary<Case> =>
+    fc.oneof({ weight: 4, arbitrary: bodyCases(e, model()) }, { weight: 1, arbitrary: transportCases(e, pathOf(e), { csvIsBad: true }) });
+  const text = (bad: string[]): fc.Arbitrary<string | string[]> => fc.oneof(fc.constantFrom(...bad), twoOrMore(fc.constant('x')));
+
+  return {
+    [endpointKey(login)]: {
+      cases: () => bodyRoute(login, loginModel),
+      once: () => publicOnce(pathOf(login)),
+      // The email as a person might type it: the sign-in is case- and space-insensitive.
+      valid: async () => ({ req: jsonReq('POST', pathOf(login), { email: ` ${people.email.toUpperCase()} `, password: people.password }), status: 200 }),
+    },
+    [endpointKey(signInToken)]: {
+      cases: () => bodyRoute(signInToken, signInTokenModel),
+      once: () => publicOnce(pathOf(signInToken)),
+      valid: async () => ({ req: jsonReq('POST', pathOf(signInToken), { email: people.email, password: people.password, name: 'laptop' }), status: 201 }),
+    },
+    [endpointKey(logout)]: {
+      // No body to get wrong: the transport, and a browser's missing or forged CSRF token.
+      cases: () => transportCases(logout, pathOf(logout), { csvIsBad: false }),
+      once: () => {
+        const s = people.session;
+        assert.ok(s, 'the fixture signed in');
+        const planted = new Map([...s.jar].map(([k, v]) => [k, k === 'bh_csrf' ? 'planted' : v] as const));
+        return [
+          { label: 'session without X-CSRF-Token', method: 'POST', url: pathOf(logout), headers: browser(s), expect: { status: 403, code: 'csrf' } },
+          { label: "X-CSRF-Token not the cookie's", method: 'POST', url: pathOf(logout), headers: browser(s, `${s.csrf}x`), expect: { status: 403, code: 'csrf' } },
+          // Header and cookie agree, but neither is the session's: a cookie planted by a sibling site.
+          { label: 'planted CSRF cookie', method: 'POST', url: pathOf(logout), headers: browser(s, 'planted', planted), expect: { status: 403, code: 'csrf' } },
+        ];
+      },
+      valid: async () => {
+        const s = await signIn(env, people.email, people.password);
+        return { req: { method: 'POST', url: pathOf(logout), headers: browser(s, s.csrf) }, status: 204 };
+      },
+    },
+    [endpointKey(accept)]: {
+      cases: () => bodyRoute(accept, acceptModel),
+      once: () => [
+        ...publicOnce(pathOf(accept)),
+        { label: 'invite used already', ...jsonReq('POST', pathOf(accept), { invite_token: people.usedInvite, password: 'another password' }), expect: { status: 404, code: 'invalid_invite' } },
+        { label: "a disabled user's invite", ...jsonReq('POST', pathOf(accept), { invite_token: people.disabledInvite, password: 'another password' }), expect: { status: 404, code: 'invalid_invite' } },
+        { label: 'the email signs in to another business', ...jsonReq('POST', pathOf(accept), { invite_token: people.takenInvite, password: 'another password' }), expect: { status: 409, code: 'email_taken' } },
+      ],
+      valid: async () => {
+        const { inviteToken } = await inviteAs(t, `invitee${peopleSeq += 1}@people.test`, 'agent');
+        return { req: jsonReq('POST', pathOf(accept), { invite_token: inviteToken, password: 'ten chars!' }), status: 200 };
+      },
+    },
+    [endpointKey(E('GET', '/api/v1/me'))]: ops('/api/v1/me'),
+    [endpointKey(usersList)]: {
+      cases: () => queryCases(usersList, LIST_PARAMS),
+      valid: async () => ({ req: { method: 'GET', url: `/api/v1/users?limit=1&cursor=${b64({ id: 1 })}` }, status: 200 }),
+    },
+    [endpointKey(inviteE)]: {
+      cases: () => bodyRoute(inviteE, inviteModel),
+      once: () => [
+        { label: 'a user of this business', ...jsonReq('POST', pathOf(inviteE), { email: `owner@business-${t.businessId}.local`, role: 'agent' }), expect: { status: 409, code: 'user_exists' } },
+        { label: 'an email that signs in', ...jsonReq('POST', pathOf(inviteE), { email: people.email, role: 'agent' }), expect: { status: 409, code: 'email_taken' } },
+        { label: 'an admin inviting an owner', ...jsonReq('POST', pathOf(inviteE), { email: 'new-owner@people.test', role: 'owner' }), headers: asAdmin(), expect: { status: 403, code: 'forbidden' } },
+      ],
+      valid: async () => ({ req: jsonReq('POST', pathOf(inviteE), { email: `invitee${peopleSeq += 1}@people.test`, role: 'admin' }), status: 201 }),
+    },
+    [endpointKey(patchUser)]: {
+      cases: () => fc.oneof(
+        idCases(patchUser, validBodies(patchUser, patchUserModel())),
+        bodyCases(patchUser, patchUserModel(), pathOf(patchUser, people.patchUserId)),
+        transportCases(patchUser, pathOf(patchUser, people.patchUserId), { csvIsBad: true }),
+      ),
+      once: () => [
+        { label: 'the last owner demoted', ...jsonReq('PATCH', pathOf(patchUser, t.userId), { role: 'agent' }), expect: { status: 409, code: 'last_owner' } },
+        { label: 'the last owner disabled', ...jsonReq('PATCH', pathOf(patchUser, t.userId), { disabled: true }), expect: { status: 409, code: 'last_owner' } },
+        { label: 'an admin changing an owner', ...jsonReq('PATCH', pathOf(patchUser, t.userId), { disabled: false }), headers: asAdmin(), expect: { status: 403, code: 'forbidden' } },
+        { label: 'an admin granting owner', ...jsonReq('PATCH', pathOf(patchUser, people.patchUserId), { role: 'owner' }), headers: asAdmin(), expect: { status: 403, code: 'forbidden' } },
+        { label: "another business's user", ...jsonReq('PATCH', pathOf(patchUser, other.userId), { role: 'agent' }), expect: { status: 404, code: 'not_found' } },
+      ],
+      valid: async () => ({ req: jsonReq('PATCH', pathOf(patchUser, people.patchUserId), { role: 'admin', disabled: false }), status: 200 }),
+    },
+    [endpointKey(tokensList)]: {
+      cases: () => queryCases(tokensList, LIST_PARAMS),
+      valid: async () => ({ req: { method: 'GET', url: `/api/v1/tokens?limit=1&cursor=${b64({ id: 1 })}` }, status: 200 }),
+    },
+    [endpointKey(tokenE)]: {
+      cases: () => bodyRoute(tokenE, tokenModel),
+      once: () => [
+        { label: 'an admin asking for an owner token', ...jsonReq('POST', pathOf(tokenE), { name: 'up', role: 'owner' }), headers: asAdmin(), expect: { status: 403, code: 'forbidden' } },
+      ],
+      valid: async () => ({ req: jsonReq('POST', pathOf(tokenE), { name: 'ci', role: 'agent' }), status: 201 }),
+    },
+    [endpointKey(revoke)]: {
+      // Aimed at a spare owner token, never at the one this file signs its requests with.
+      cases: () => fc.oneof(idCases(revoke), transportCases(revoke, pathOf(revoke, people.spareTokenId), { csvIsBad: false })),
+      once: () => [
+        { label: "an admin revoking an owner's token", method: 'DELETE', url: pathOf(revoke, people.spareTokenId), headers: { authorization: `Bearer ${people.adminToken}` }, expect: { status: 403, code: 'forbidden' } },
+        { label: "another business's token", method: 'DELETE', url: pathOf(revoke, people.otherTokenId), expect: { status: 404, code: 'not_found' } },
+      ],
+      valid: async () => ({ req: { method: 'DELETE', url: pathOf(revoke, (await mintToken(`doomed ${peopleSeq += 1}`, 'agent')).id) }, status: 204 }),
+    },
+    [endpointKey(auditE)]: {
+      cases: () => queryCases(auditE, {
+        ...LIST_PARAMS,
+        action: { valid: fc.constantFrom('user.invite', 'token.create', 'job.accepted', 'nope'), bad: text(['a'.repeat(65), 'a\u0000b']) },
+        user_id: { valid: fc.constant(String(t.userId)), bad: fc.oneof(fc.constantFrom('0', '-1', '1.5', 'abc', '9007199254740993', '1e400', ''), twoOrMore(fc.constant('1'))) },
+        target_type: { valid: fc.constantFrom('user', 'token'), bad: text(['t'.repeat(33), 'user\u0000']) },
+        target_id: { valid: fc.constant(String(people.patchUserId)), bad: text(['9'.repeat(65), '\u0000']) },
+      }),
+      valid: async () => ({ req: { method: 'GET', url: `/api/v1/audit?action=user.invite&user_id=${t.userId}&target_type=user&limit=5` }, status: 200 }),
+    },
+  };
+}
+
 function specs(): Record<string, Spec> {
   const E = endpoint;
   const ops = (url: string, routed: Method[] = []): Spec => ({
@@ -1075,7 +1332,7 @@ function specs(): Record<string, Spec> {
     },
     required: [],
   });
-  const addUserModel = (): BodyModel => ({ valid: fc.record({ email }), bad: { email: badEmail }, required: ['email'] });
+  const addUserModel = (): BodyModel => ({ valid: fc.record({ email, role: roleName }, { requiredKeys: ['email'] }), bad: { email: badEmail, role: badRole }, required: ['email'] });
   const settingsE = E('PATCH', '/api/v1/outbound/settings');
   const dncList = E('GET', '/api/v1/outbound/dnc');
   const dncAdd = E('POST', '/api/v1/outbound/dnc');
@@ -1126,6 +1383,7 @@ function specs(): Record<string, Spec> {
       once: () => [{ label: 'email taken', ...jsonReq('POST', pathOf(addUser, t.businessId), { email: `owner@business-${t.businessId}.local` }), expect: { status: 409, code: 'user_exists' } }],
       valid: async () => ({ req: jsonReq('POST', pathOf(addUser, other.businessId), { email: 'second@example.com' }), status: 201 }),
     },
+    ...peopleSpecs(ops),
 
     [endpointKey(jobsList)]: {
       cases: () => queryCases(jobsList, {

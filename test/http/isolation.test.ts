@@ -22,7 +22,7 @@ const MISSING = 9_000_000_000_000;
 /** What each kind of path parameter looks like when nothing has it. */
 const MISSING_PARAM: Record<NonNullable<Endpoint['owns']>, string> = {
   lead: String(MISSING), job: String(MISSING), import: String(MISSING), run: String(MISSING), broadcast: String(MISSING),
-  call: `CA${'f'.repeat(32)}`, dnc: encodeURIComponent('+12125557999'),
+  call: `CA${'f'.repeat(32)}`, dnc: encodeURIComponent('+12125557999'), user: String(MISSING), token: String(MISSING),
 };
 
 /** What A owns. */
@@ -40,6 +40,10 @@ const A = {
   broadcasts: [] as number[],
   dnc: ['+12125557001', '+12125557002', '+12125557003'],
   optOuts: ['+12125557011', '+12125557012'],
+  /** Users A invited (agents), and A's API tokens: its own, one to revoke, one for scripts. */
+  users: [] as number[],
+  tokens: [] as number[],
+  spareTokenId: 0,
 };
 /** What B owns; `doomed` are B's leads that B's own bulk delete removes. */
 const B = {
@@ -230,6 +234,16 @@ before(async () => {
   for (const phone of A.optOuts) await expectStatus(call(a, 'POST', '/api/v1/whatsapp/opt-outs', { phone }), 201);
   for (const phone of B.optOuts) await expectStatus(call(b, 'POST', '/api/v1/whatsapp/opt-outs', { phone }), 201);
   await expectStatus(call(a, 'PATCH', '/api/v1/outbound/settings', { calling_hours: { start: '10:00', end: '11:00' }, retry: { busy: 3 }, max_call_s: 99 }), 200);
+
+  // People: each business invites, mints tokens (so the lists below have more than one page of two).
+  for (const who of ['ann', 'amy']) A.users.push(num(((await expectStatus(call(a, 'POST', '/api/v1/users', { email: `${who}@a.test`, role: 'agent' }), 201)).user as { id: unknown }).id));
+  await expectStatus(call(b, 'POST', '/api/v1/users', { email: 'bob@b.test', role: 'agent' }), 201);
+  // The spare is the token A's own DELETE revokes: never the one the tests sign A's requests with.
+  A.spareTokenId = num((await expectStatus(call(a, 'POST', '/api/v1/tokens', { name: 'spare', role: 'agent' }), 201)).id);
+  await expectStatus(call(a, 'POST', '/api/v1/tokens', { name: 'scripts', role: 'admin' }), 201);
+  await expectStatus(call(b, 'POST', '/api/v1/tokens', { name: 'scripts', role: 'admin' }), 201);
+  A.tokens = (await listAll(a, '/api/v1/tokens')).map((t) => t.id);
+  assert.equal(A.tokens.length, 3);
 });
 after(() => env.close());
 
@@ -238,6 +252,7 @@ function bodyFor(e: Endpoint): unknown {
   if (e.url.endsWith('/notes')) return { text: 'from B' };
   if (e.url.endsWith('/activities')) return { type: 'call', text: 'from B' };
   if (e.url.endsWith('/reminders')) return { due_at: '2031-01-01T00:00:00Z', text: 'from B' };
+  if (e.url === '/api/v1/users/:id') return { role: 'admin' };
   return undefined;
 }
 
@@ -251,7 +266,7 @@ describe('tenant isolation', () => {
     }
   });
 
-  test("B asking for A's leads, imports, jobs, runs, calls, recordings, broadcasts and do-not-call numbers by id gets exactly the answer for one that does not exist", async () => {
+  test("B asking for A's leads, imports, jobs, runs, calls, recordings, broadcasts, do-not-call numbers, users and tokens by id gets exactly the answer for one that does not exist", async () => {
     const targets: Record<NonNullable<Endpoint['owns']>, (number | string)[]> = {
       lead: [...A.manual, ...A.imported],
       import: [A.importDone, A.importQueued],
@@ -260,6 +275,8 @@ describe('tenant isolation', () => {
       call: [...A.calls.map((c) => c.sid), `CA${'7'.repeat(32)}`],
       broadcast: A.broadcasts,
       dnc: A.dnc.flatMap((p) => [encodeURIComponent(p), encodeURIComponent(`(${p.slice(2, 5)}) ${p.slice(5, 8)}-${p.slice(8)}`)]),
+      user: [a.userId, ...A.users],
+      token: A.tokens,
     };
     const before = await fingerprint(a.businessId);
     let probes = 0;
@@ -294,10 +311,15 @@ describe('tenant isolation', () => {
     // for a transition its finished job cannot take).
     const ownOf: Record<NonNullable<Endpoint['owns']>, number | string | undefined> = {
       lead: A.manual[0], import: A.importDone, job: A.jobs.importDone, run: A.runs[0], call: A.calls[0]?.sid, broadcast: A.broadcasts[0], dnc: encodeURIComponent(A.dnc[0] ?? ''),
+      user: A.users[0], token: A.spareTokenId,
     };
+    // The people routes have one answer each: an invited agent made admin, the spare token revoked.
+    const exactly: Partial<Record<NonNullable<Endpoint['owns']>, number>> = { user: 200, token: 204 };
     for (const e of ENDPOINTS.filter((x) => x.owns)) {
-      const own = await call(a, e.method, pathOf(e, ownOf[e.owns as NonNullable<Endpoint['owns']>]), bodyFor(e));
-      assert.ok([200, 201, 202, 204, 409].includes(own.status), `${endpointKey(e)} for A's own ${e.owns}: ${own.status} ${own.text.slice(0, 200)}`);
+      const owns = e.owns as NonNullable<Endpoint['owns']>;
+      const own = await call(a, e.method, pathOf(e, ownOf[owns]), bodyFor(e));
+      const allowed = exactly[owns] === undefined ? [200, 201, 202, 204, 409] : [exactly[owns]];
+      assert.ok(allowed.includes(own.status), `${endpointKey(e)} for A's own ${e.owns}: ${own.status} ${own.text.slice(0, 200)}`);
     }
   });
 
@@ -404,6 +426,50 @@ describe('tenant isolation', () => {
     assert.deepEqual((await listAll(a, '/api/v1/whatsapp/broadcasts')).map((x) => x.id), A.broadcasts);
     assert.deepEqual((await listAll<{ id: number }>(a, '/api/v1/outbound/runs')).map((x) => x.id), [...A.runs].reverse());
     assert.deepEqual((await listAll<{ phone: string }>(a, '/api/v1/whatsapp/opt-outs')).map((o) => o.phone), A.optOuts);
+  });
+
+  test("B's users, tokens and audit trail never show A's, under every filter, while A keeps inviting and minting", async () => {
+    const cursorOf = async (path: string) => (await expectStatus(call(a, 'GET', `${path}?limit=1`), 200)).next_cursor as string;
+    // A's cursors carry A's positions; in B's hands they must still page through B's items only.
+    const aUsers = await cursorOf('/api/v1/users');
+    const aTokens = await cursorOf('/api/v1/tokens');
+    const aAudit = await cursorOf('/api/v1/audit');
+    assert.ok(aUsers && aTokens && aAudit, 'A has more than one of each');
+    const auditFilters = [
+      '', `user_id=${a.userId}`, `user_id=${b.userId}`, 'action=user.invite', 'action=token.create', 'action=job.accepted', 'action=business.create',
+      'target_type=user', 'target_type=token', `target_type=user&target_id=${A.users[0]}`, `target_type=token&target_id=${A.spareTokenId}`,
+      `target_type=business&target_id=${a.businessId}`, `cursor=${aAudit}`, `action=user.invite&cursor=${aAudit}`,
+    ];
+    const seen = { users: [] as number[], tokens: [] as number[], audit: [] as number[] };
+    const probeAsB = async (): Promise<void> => {
+      for (const path of ['/api/v1/users', `/api/v1/users?cursor=${aUsers}`]) seen.users.push(...(await listAll(b, path)).map((u) => u.id));
+      for (const path of ['/api/v1/tokens', `/api/v1/tokens?cursor=${aTokens}`]) seen.tokens.push(...(await listAll(b, path)).map((x) => x.id));
+      for (const f of auditFilters) seen.audit.push(...(await listAll(b, `/api/v1/audit?${f}`)).map((x) => x.id));
+    };
+    // A invites and mints (each audited) during B's probes.
+    const writeAsA = async (): Promise<void> => {
+      for (let i = 0; i < 6; i += 1) {
+        await expectStatus(call(a, 'POST', '/api/v1/users', { email: `racer${i}@a.test`, role: 'agent' }), 201);
+        await expectStatus(call(a, 'POST', '/api/v1/tokens', { name: `racer ${i}`, role: 'agent' }), 201);
+      }
+    };
+    await Promise.all([probeAsB(), writeAsA(), probeAsB()]);
+    /** The ids among `ids` that belong to a business other than `owner`, asked of the database. */
+    const notOf = (owner: number, table: string, ids: number[]) => idsOf(`SELECT id FROM ${table} WHERE id = ANY($1::bigint[]) AND business_id <> $2`, [ids, owner]);
+    assert.deepEqual(await notOf(b.businessId, 'users', seen.users), [], "B's users list holds another business's users");
+    assert.deepEqual(await notOf(b.businessId, 'api_tokens', seen.tokens), [], "B's tokens list holds another business's tokens");
+    assert.deepEqual(await notOf(b.businessId, 'audit_log', seen.audit), [], "B's audit trail holds another business's entries");
+    assert.ok(seen.users.length >= 4 && seen.tokens.length >= 4 && seen.audit.length >= 10, `B saw too little of its own to prove anything: ${JSON.stringify(seen)}`);
+
+    // The same filters find A's entries for A, so B's empty answers mean isolation, not a filter that matches nothing.
+    for (const f of [`user_id=${a.userId}`, `target_type=user&target_id=${A.users[0]}`, `target_type=token&target_id=${A.spareTokenId}`, `target_type=business&target_id=${a.businessId}`]) {
+      const mine = (await listAll(a, `/api/v1/audit?${f}`)).map((x) => x.id);
+      assert.ok(mine.length > 0, `A's audit?${f} is empty`);
+      assert.deepEqual(await notOf(a.businessId, 'audit_log', mine), [], `A's audit?${f} holds another business's entries`);
+      assert.deepEqual(await listAll(b, `/api/v1/audit?${f}`), [], `B's audit?${f}`);
+    }
+    const aUserIds = (await listAll(a, '/api/v1/users')).map((u) => u.id);
+    assert.ok([a.userId, ...A.users].every((id) => aUserIds.includes(id)), "A's users list lacks A's users");
   });
 
   test('the gate, dedup and Idempotency-Key are per business', async () => {
