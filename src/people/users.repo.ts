@@ -60,6 +60,17 @@ export async function emailCanSignIn(db: Queryable, email: string): Promise<bool
   return rows.length > 0;
 }
 
+/** Emails are one address whatever their case: Dana@ and dana@ are the same user. */
+export async function emailInBusiness(db: Queryable, businessId: number, email: string): Promise<boolean> {
+  const { rows } = await db.query(`SELECT 1 FROM users WHERE business_id = $1 AND lower(email) = lower($2)`, [businessId, email]);
+  return rows.length > 0;
+}
+
+export async function inviteIsLive(db: Queryable, inviteToken: string): Promise<boolean> {
+  const { rows } = await db.query(`SELECT 1 FROM users WHERE invite_hash = $1 AND invite_expires_at > now() AND NOT disabled`, [hashToken(inviteToken)]);
+  return rows.length > 0;
+}
+
 export interface LoginUser {
   id: number;
   business_id: number;

@@ -7,7 +7,7 @@ import type { AuthContext } from './identity.repo.js';
 import { hashPassword } from './passwords.js';
 import { ROLE_RANK, type Role } from './roles.js';
 import { deleteUserSessions } from './sessions.repo.js';
-import { acceptInvite, countEnabledOwners, emailCanSignIn, getUser, insertInvitedUser, updateUser, type UserRow } from './users.repo.js';
+import { acceptInvite, countEnabledOwners, emailCanSignIn, emailInBusiness, getUser, insertInvitedUser, inviteIsLive, updateUser, type UserRow } from './users.repo.js';
 
 type Who = Pick<AuthContext, 'businessId' | 'userId' | 'email' | 'tokenId' | 'ip' | 'role'>;
 
@@ -24,6 +24,9 @@ export async function inviteUser(pool: pg.Pool, who: Who, email: string, role: R
   assertMayGrant(who, role);
   try {
     return await withTx(pool, async (tx) => {
+      // Serialized per business, so two invites of Dana@ and dana@ at once cannot both pass.
+      await tx.query(`SELECT 1 FROM businesses WHERE id = $1 FOR UPDATE`, [who.businessId]);
+      if (await emailInBusiness(tx, who.businessId, email)) throw new ConflictError('user_exists', 'A user with this email already exists in this business.');
       if (await emailCanSignIn(tx, email)) {
         throw new ConflictError('email_taken', 'This email already signs in to a Bulkhead account; invite another address.');
       }
@@ -72,6 +75,8 @@ export class InvalidInvite extends AppError {
 }
 
 export async function acceptInviteWithPassword(pool: pg.Pool, inviteToken: string, password: string, ip: string | null): Promise<UserRow> {
+  // A made-up invite is refused before the ~60 ms, 19 MiB hash: refusing stays cheap.
+  if (!(await inviteIsLive(pool, inviteToken))) throw new InvalidInvite();
   const passwordHash = await hashPassword(password);
   try {
     return await withTx(pool, async (tx) => {

@@ -33,6 +33,9 @@ describe('users', () => {
     assert.equal((await http(env, 'PATCH', `/users/${admin.userId}`, { bearer: admin.token, body: { role: 'owner' } })).status, 403);
     const agent = await http<{ user: { role: string } }>(env, 'POST', '/users', { bearer: admin.token, body: { email: 'agent@users.test', role: 'agent' } });
     assert.equal(agent.status, 201);
+    const twice = await Promise.all(['Twice@users.test', 'twice@USERS.test'].map((email) => http<{ error: { code: string } }>(env, 'POST', '/users', { bearer: admin.token, body: { email, role: 'agent' } })));
+    assert.deepEqual(twice.map((r) => r.status).sort(), [201, 409], 'one address whatever its case, even at once');
+    assert.equal(twice.find((r) => r.status === 409)?.body.error.code, 'user_exists');
   });
 
   test('two owners demoting each other at the same moment: one wins, the business keeps an owner (10 rounds)', async () => {

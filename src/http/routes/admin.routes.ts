@@ -11,6 +11,7 @@ import { OPERATION_TYPES } from '../../gate/operations.js';
 import { getBusiness, insertBusiness, insertUserWithToken, updateBusiness, type Business, type User } from '../../tenancy/tenancy.repo.js';
 import { adminAuth } from '../auth.js';
 import { recordAudit, type Actor } from '../../people/audit.repo.js';
+import { emailInBusiness } from '../../people/users.repo.js';
 import { IdParam } from '../schemas.js';
 
 const Timezone = z.string().min(1).max(64).refine(isTimeZone, { message: 'must be an IANA time zone such as Asia/Jerusalem' });
@@ -118,6 +119,10 @@ export const adminRoutes = (pool: pg.Pool, adminToken: string, businessDefaults:
     if (!business) throw new NotFoundError('Business');
     try {
       const created = await withTx(pool, async (tx) => {
+        await tx.query(`SELECT 1 FROM businesses WHERE id = $1 FOR UPDATE`, [business.id]);
+        if (await emailInBusiness(tx, business.id, request.body.email)) {
+          throw new ConflictError('user_exists', 'A user with this email already exists in this business.');
+        }
         const added = await insertUserWithToken(tx, business.id, request.body.email, request.body.role ?? 'admin');
         await recordAudit(tx, { businessId: business.id, actor: platform(request), action: 'user.create', targetType: 'user', targetId: added.user.id, details: { email: added.user.email, role: added.user.role } });
         return added;
