@@ -5,10 +5,11 @@
  * curl would.
  */
 
-import type { Import, Job as ContractJob } from '../contract/index.js';
+import { RoleName, type Import, type Job as ContractJob } from '../contract/index.js';
 
-export type { Accepted, JobStatus, Page } from '../contract/index.js';
+export type { Accepted, ApiToken, CreatedApiToken, IssuedToken, JobStatus, Me, Page } from '../contract/index.js';
 export { isTerminalStatus as isTerminal, JOB_STATUSES } from '../contract/index.js';
+export const ROLE_NAMES = RoleName.options;
 
 /**
  * The fields of the contract's job (API.md "Jobs") the CLI reads: a narrower view of the one
@@ -44,7 +45,8 @@ export class UnreachableError extends Error {
 
 export interface ClientOptions {
   baseUrl: string;
-  token: string;
+  /** Absent only for the public routes (POST /auth/token, what `bulkhead login` calls). */
+  token?: string;
   fetch?: typeof fetch;
 }
 
@@ -63,7 +65,7 @@ export interface ServerEvent {
 
 export class ApiClient {
   readonly baseUrl: string;
-  private readonly token: string;
+  private readonly token: string | undefined;
   private readonly fetch: typeof fetch;
 
   constructor(opts: ClientOptions) {
@@ -73,7 +75,7 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
+    const headers: Record<string, string> = { ...this.auth(), accept: 'application/json' };
     let body: string | undefined;
     if (opts.raw) {
       headers['content-type'] = opts.raw.contentType;
@@ -94,7 +96,7 @@ export class ApiClient {
    */
   async *events(path: string, signal?: AbortSignal): AsyncGenerator<ServerEvent> {
     const res = await this.send(this.url(path), {
-      headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' },
+      headers: { ...this.auth(), accept: 'text/event-stream' },
       signal,
     });
     if (!res.ok) throw errorOf(res, await res.text());
@@ -123,6 +125,10 @@ export class ApiClient {
       // The caller may stop early (a terminal event): close the connection instead of leaking it.
       await reader.cancel().catch(() => undefined);
     }
+  }
+
+  private auth(): Record<string, string> {
+    return this.token === undefined ? {} : { authorization: `Bearer ${this.token}` };
   }
 
   private url(path: string, query: RequestOptions['query'] = {}): string {

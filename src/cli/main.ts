@@ -5,6 +5,9 @@ import { registerAdminCommands } from './commands/admin.js';
 import { EXIT } from './commands/exit-codes.js';
 import { registerImportCommand } from './commands/import.js';
 import { registerJobCommands } from './commands/jobs.js';
+import { registerLoginCommands } from './commands/login.js';
+import { registerTokenCommands } from './commands/tokens.js';
+import { registerTrashCommands } from './commands/trash.js';
 
 export { EXIT } from './commands/exit-codes.js';
 
@@ -21,9 +24,10 @@ const program = new Command()
   // Inherited by every command added below: a parse error throws here instead of exiting 1.
   .exitOverride()
   .addHelpText('after', `
-Server commands run Bulkhead; client commands (admin, jobs, import) talk to a running one over
-HTTP: --url (BULKHEAD_URL, default http://127.0.0.1:3000) and --token (BULKHEAD_TOKEN; admin
-commands ADMIN_TOKEN). \`bulkhead <command> --help\` shows each command's options and examples.
+Server commands run Bulkhead; client commands (admin, login, jobs, import, tokens, trash) talk
+to a running one over HTTP: --url (BULKHEAD_URL, default http://127.0.0.1:3000) and --token
+(BULKHEAD_TOKEN, else the token \`bulkhead login\` stored, with its URL; admin commands take
+ADMIN_TOKEN). \`bulkhead <command> --help\` shows each command's options and examples.
 
 Exit codes: 0 ok · 1 job failed or cancelled · 2 usage · 3 bad configuration · 4 database
 unavailable · 5 unauthorized (401/403) · 6 other API error · 7 refused by the gate (429) ·
@@ -31,10 +35,12 @@ unavailable · 5 unauthorized (401/403) · 6 other API error · 7 refused by the
 
 Examples:
   bulkhead start
-  export BULKHEAD_TOKEN=bh_…
+  bulkhead login --email dana@example.com      (or: export BULKHEAD_TOKEN=bh_…)
   bulkhead import leads.csv
   bulkhead jobs list --status running
-  bulkhead jobs watch 12`);
+  bulkhead jobs watch 12
+  bulkhead trash restore 12
+  bulkhead tokens create "nightly import" --role agent`);
 
 program
   .command('start')
@@ -73,8 +79,11 @@ Example:
   .action(async () => (await server()).migrate());
 
 registerAdminCommands(program);
+registerLoginCommands(program);
 registerJobCommands(program);
 registerImportCommand(program);
+registerTokenCommands(program);
+registerTrashCommands(program);
 
 program.parseAsync(process.argv).catch((err) => {
   if (err instanceof CommanderError) {
