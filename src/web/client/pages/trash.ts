@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { get, post, query, watchJob, type Accepted, type Job, type Page } from '../api.js';
 import { clear, h } from '../dom.js';
-import { dateTime, t, tn } from '../i18n.js';
+import { dateTime, num, t, tn } from '../i18n.js';
 import { confirmDialog, errorBox, JobRow, jobTable, statusBadge, type Cleanup } from '../ui.js';
 
 /** `GET /trash/leads` item. */
@@ -11,6 +11,16 @@ interface TrashedLead {
   name: string | null;
   deleted_at: string;
   deleted_by_job_id: number;
+  /** The children kept with it, which a restore puts back too. */
+  counts?: { notes: number; activities: number; reminders: number };
+}
+
+/** One entry of a restore_leads job's `result.failures`. */
+interface RestoreFailure {
+  lead_id: number;
+  reason: string;
+  message: string;
+  conflicting_lead_id: number | null;
 }
 
 /** The jobs that fill the trash; the page lists them, newest first, each with its own Restore. */
@@ -78,7 +88,7 @@ export function trashPage(main: HTMLElement): Cleanup {
     const leadsMore = h('button', { type: 'button', class: 'secondary', hidden: true }, t('common.more'));
     const details = h('details', {}, h('summary', {}, t('trash.show')),
       h('table', { class: 'trash-leads' },
-        h('thead', {}, h('tr', {}, (['trash.col.phone', 'trash.col.name', 'trash.col.deletedAt'] as const).map((k) => h('th', { scope: 'col' }, t(k))))),
+        h('thead', {}, h('tr', {}, (['trash.col.phone', 'trash.col.name', 'trash.col.deletedAt', 'trash.col.notes', 'trash.col.activities', 'trash.col.reminders'] as const).map((k) => h('th', { scope: 'col' }, t(k))))),
         leadsBody),
       leadsMore);
     const result = h('div', { class: 'restore-result', 'aria-live': 'polite' });
@@ -94,7 +104,8 @@ export function trashPage(main: HTMLElement): Cleanup {
         const page = await get<Page<TrashedLead>>(`/trash/leads${query({ job_id: job.id, limit: TRASH_PAGE, cursor: append ? cursor : null })}`, abort.signal);
         cursor = page.next_cursor;
         const rowsOf = page.items.map((l) => h('tr', { 'data-lead-id': l.lead_id },
-          h('td', {}, h('span', { dir: 'ltr' }, l.phone)), h('td', {}, l.name ?? ''), h('td', {}, dateTime(l.deleted_at))));
+          h('td', {}, h('span', { dir: 'ltr' }, l.phone)), h('td', {}, l.name ?? ''), h('td', {}, dateTime(l.deleted_at)),
+          (['notes', 'activities', 'reminders'] as const).map((k) => h('td', { class: 'n' }, l.counts ? num(l.counts[k]) : '—'))));
         if (append) leadsBody.append(...rowsOf);
         else {
           leadsBody.replaceChildren(...rowsOf);
@@ -126,7 +137,9 @@ export function trashPage(main: HTMLElement): Cleanup {
             h('a', { href: `#/jobs?id=${accepted.job_id}` }, t('trash.openJob', { id: accepted.job_id }))),
           jobTable([row]));
         const end = await watchJob(accepted.job_id, (j) => row.update(j), abort.signal);
-        if (end && !abort.signal.aborted) await loadTrash();
+        if (!end || abort.signal.aborted) return;
+        result.append(failuresOf(end));
+        await loadTrash();
       } catch (err) {
         if (abort.signal.aborted) return;
         clear(result, errorBox(err));
@@ -155,4 +168,21 @@ export function trashPage(main: HTMLElement): Cleanup {
     abort.abort();
     clearInterval(ticker);
   };
+}
+
+/** Failures listed per lead (the job keeps the first 100; its counts stay exact). */
+const FAILURES_SHOWN = 20;
+
+/** What a finished restore could not put back, and why (a phone taken meanwhile, mostly). */
+function failuresOf(job: Job): HTMLElement | string {
+  if (job.failed === 0) return '';
+  const listed = Array.isArray(job.result?.failures) ? (job.result.failures as RestoreFailure[]) : [];
+  const shown = listed.slice(0, FAILURES_SHOWN);
+  return h('div', { class: 'restore-failures', role: 'status' },
+    h('h3', {}, t('trash.failures')),
+    h('ul', {}, shown.map((f) => h('li', { 'data-lead-id': f.lead_id, 'data-reason': f.reason },
+      f.reason === 'phone_taken' && f.conflicting_lead_id !== null ? t('trash.fail.phone_taken', { id: f.lead_id, other: f.conflicting_lead_id })
+        : f.reason === 'not_in_trash' ? t('trash.fail.not_in_trash', { id: f.lead_id })
+          : t('trash.fail.other', { id: f.lead_id, message: f.message })))),
+    job.failed > shown.length ? h('p', {}, t('trash.failMore', { n: job.failed - shown.length })) : null);
 }
