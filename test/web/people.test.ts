@@ -222,6 +222,15 @@ describe('dashboard: people', () => {
     await admin.getByRole('status').filter({ hasText: `${agentEmail} is now Admin.` }).waitFor();
     await agent.reload();
     await agent.locator('header nav a', { hasText: 'Trash' }).waitFor();
+
+    // Disabled: the agent's next request is refused and the page says the session has ended.
+    await agentRow.getByRole('button', { name: `Disable ${agentEmail}` }).click();
+    await admin.getByRole('button', { name: 'Confirm' }).click();
+    await agentRow.locator('[data-status=disabled]').waitFor();
+    await agent.getByRole('link', { name: 'Leads' }).click();
+    await agent.getByRole('alert').filter({ hasText: 'Your session has ended.' }).waitFor();
+    await agentRow.getByRole('button', { name: `Enable ${agentEmail}` }).click();
+    await agentRow.locator('[data-status=active]').waitFor();
   });
 
   test('the last owner cannot be demoted: the refusal is shown and the role stays', async () => {

@@ -400,7 +400,7 @@ const he: Record<Key, string> = {
   'tokens.create': 'יצירת אסימון',
   'tokens.name': 'שם',
   'tokens.role': 'הרשאה',
-  'tokens.roleMine': 'כמו שלי ({role})',
+  'tokens.roleMine': 'כמו ההרשאה שלי ({role})',
   'tokens.submit': 'יצירת האסימון',
   'tokens.created': 'האסימון "{name}" נוצר. העתיקו אותו עכשיו: הוא לא יוצג שוב.',
   'tokens.value': 'האסימון החדש',
