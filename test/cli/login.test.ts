@@ -299,7 +299,8 @@ describe('bulkhead login and the stored token', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /100% {2}30\/30 .* completed/);
     assert.match(r.stdout, /^job \d+ restore_leads completed: 30\/30 processed, 30 succeeded, 0 failed/);
-    assert.equal(await count(), 30);
+    const back = await env.pool.query<{ id: number }>('SELECT id FROM leads WHERE business_id = $1 ORDER BY id', [p.businessId]);
+    assert.deepEqual(back.rows.map((r) => Number(r.id)), ids, 'the same leads, with their ids');
 
     const missing = await run(['trash', 'restore', '999999', '--no-watch'], { BULKHEAD_CONFIG_DIR: dir });
     assert.equal(missing.code, 6, missing.stderr);

@@ -22,11 +22,13 @@ Examples:
     .option('--no-watch', 'print the restore job\'s id and exit at once')
     .option('--json', 'print the ended restore job (with --no-watch: the 202 answer) as JSON on stdout')
     .addHelpText('after', `
-The restore is a job (restore_leads): the bar goes to stderr, its summary to stdout. A lead whose
-phone now belongs to another lead is counted failed with that reason (the job still completes).
+The restore is a job (restore_leads): the bar goes to stderr, its summary to stdout. Leads come
+back with their ids; one whose phone now belongs to another lead stays in the trash and counts
+as failed (the job still completes).
 
-Exits 0 when the restore job completes, 1 when it fails or is cancelled, 6 when the job is not a
-bulk delete of yours (404) or its leads are no longer in the trash, 7 when the gate refuses it.
+Exits 0 when the restore job completes, 1 when it fails or is cancelled, 6 when JOB_ID is not a
+bulk delete of your business (404) or is still deleting (409 delete_in_progress: wait for it or
+cancel it first), 7 when the gate refuses it (e.g. the same restore twice within seconds).
 
 Examples:
   bulkhead jobs list --type delete_leads_bulk
