@@ -1,4 +1,5 @@
 import { createBroadcastsModule } from '../broadcasts/module.js';
+import { createChannelsModule } from '../channels/module.js';
 import { HandlerRegistry } from '../jobs/registry.js';
 import { createLeadsModule } from '../leads/module.js';
 import { createOutboundModule } from '../outbound/module.js';
@@ -12,8 +13,11 @@ import type { DomainModule, ModuleDeps } from './module.js';
  * file brings its jobs, routes, webhooks and background parts (README, "Adding a domain").
  */
 export function createModules(deps: ModuleDeps): DomainModule[] {
+  // Channels start first: their key is loaded before a dial, a send or a webhook needs a secret.
+  const channels = createChannelsModule(deps);
   const outbound = createOutboundModule(deps);
   return [
+    channels,
     createPeopleModule(deps),
     createLeadsModule(deps),
     createReceiptsModule(deps),

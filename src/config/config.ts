@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
+import { secretKeyFrom } from '../lib/secret-box.js';
 
 /**
  * The environment is parsed once, here, into a frozen object. Names are part of the public
@@ -81,6 +82,13 @@ const EnvSchema = z.object({
   DEFAULT_COUNTRY: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 country code such as IL').refine(isSupportedCountry, 'is not a country whose phone numbers we can read').default('IL'),
   DEFAULT_TIMEZONE: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Jerusalem').default('Asia/Jerusalem'),
   DEFAULT_LOCALE: z.enum(['he', 'en']).default('he'),
+  /**
+   * Encrypts stored provider secrets (src/lib/secret-box.ts): 32 bytes, base64. Unset: generated
+   * into DATA_DIR/secrets-key (src/channels/secrets-key.ts), except in production, where it is
+   * required. SECRETS_KEY_PREVIOUS: the key being rotated away from (README "Setting up a business").
+   */
+  SECRETS_KEY: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
+  SECRETS_KEY_PREVIOUS: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
   /** Leads a bulk delete moved to the trash are purged after this many days. */
   TRASH_RETENTION_DAYS: intFrom(30, 1),
   /** Audit entries older than this are pruned (the only deletion the audit table allows). */
@@ -151,6 +159,7 @@ export interface Config {
   businessDefaults: { country: string; timezone: string; locale: 'he' | 'en' };
   twilio: TwilioConfig;
   whatsapp: WhatsAppConfig;
+  secrets: SecretsConfig;
   sim: { callMs: number; outcomes: string; whatsappMps: number };
   dialer: DialerConfig;
 }
@@ -172,6 +181,17 @@ export interface HttpConfig {
   headersTimeoutMs: number;
   keepAliveTimeoutMs: number;
   maxConnections: number;
+}
+
+/**
+ * The keys that seal provider secrets, as given (base64). Kept as text and turned into keys only
+ * by src/channels/secrets-key.ts; nothing logs the config, and these fields must never be logged.
+ */
+export interface SecretsConfig {
+  /** SECRETS_KEY; null = the generated key in DATA_DIR/secrets-key (never in production). */
+  key: string | null;
+  /** SECRETS_KEY_PREVIOUS: values sealed under it still open (rotation). */
+  previous: string | null;
 }
 
 export interface DialerConfig {
@@ -250,6 +270,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   const production = e.NODE_ENV === 'production';
   if (production && !e.ADMIN_TOKEN) {
     throw new ConfigError('ADMIN_TOKEN must be set when NODE_ENV=production');
+  }
+  if (production && !e.SECRETS_KEY) {
+    throw new ConfigError('SECRETS_KEY must be set when NODE_ENV=production (32 bytes in base64: openssl rand -base64 32)');
+  }
+  for (const [name, value] of [['SECRETS_KEY', e.SECRETS_KEY], ['SECRETS_KEY_PREVIOUS', e.SECRETS_KEY_PREVIOUS]] as const) {
+    if (value === undefined) continue;
+    try {
+      secretKeyFrom(value, name);
+    } catch (err) {
+      throw new ConfigError(`Invalid configuration:\n  ${name}: ${(err as Error).message}`);
+    }
   }
   if (e.TWILIO_ACCOUNT_SID && (!e.TWILIO_AUTH_TOKEN || !e.TWILIO_FROM)) {
     throw new ConfigError('TWILIO_ACCOUNT_SID is set: TWILIO_AUTH_TOKEN and TWILIO_FROM must be set too');
@@ -331,6 +362,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       mps: e.WHATSAPP_MPS ?? (e.WHATSAPP_TOKEN ? 80 : e.SIM_WHATSAPP_MPS),
       apiVersion: e.WHATSAPP_API_VERSION,
     }),
+    secrets: Object.freeze({ key: e.SECRETS_KEY ?? null, previous: e.SECRETS_KEY_PREVIOUS ?? null }),
     sim: Object.freeze({ callMs: e.SIM_CALL_MS, outcomes: e.SIM_OUTCOMES, whatsappMps: e.SIM_WHATSAPP_MPS }),
     dialer: Object.freeze({
       callingHours: e.DIALER_CALLING_HOURS,

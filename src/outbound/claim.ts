@@ -5,7 +5,7 @@ import { AppError, ConflictError } from '../lib/errors.js';
 import { callingWindowState } from './calling-hours.js';
 import { DIALER_CHANNEL } from './call-state.js';
 import { ACTIVE_SQL, CALL_COLUMNS, insertCalls, type CallRow } from './calls.repo.js';
-import { CPS_BACKLOG_SQL, cpsAllowance } from './cps.js';
+import { cpsAllowance, cpsBacklogSql, MAIN_ACCOUNT } from './cps.js';
 import { settingsFromRow, SETTINGS_SELECT, type SettingsDefaults, type SettingsRow } from './settings.repo.js';
 import { freeSlots, pickRoundRobin, type RunCandidates } from './slots.js';
 
@@ -70,6 +70,8 @@ export interface ClaimOptions {
   defaults: SettingsDefaults;
   cps: number;
   cpsLookaheadMs: number;
+  /** The CPS key of the deployment's account (cps.ts MAIN_ACCOUNT unless the dialer names it). */
+  mainAccount?: string;
   now?: Date;
 }
 
@@ -91,7 +93,7 @@ export async function claimRunItems(pool: pg.Pool, businessId: number, o: ClaimO
     // Was three statements; each round trip on this path is a scheduling hop on a busy machine.
     const { rows: obs } = await tx.query<Observation>({
       name: 'bulkhead_claim_observe',
-      text: `SELECT s.*, a.active, ${CPS_BACKLOG_SQL} AS cps_backlog_ms, coalesce(rr.list, '[]') AS runs
+      text: `SELECT s.*, a.active, ${cpsBacklogSql('$2')} AS cps_backlog_ms, coalesce(rr.list, '[]') AS runs
                FROM (${SETTINGS_SELECT}) s
                CROSS JOIN LATERAL (SELECT count(*)::int AS active FROM calls WHERE business_id = $1 AND status IN ${ACTIVE_SQL}) a
                CROSS JOIN LATERAL (
@@ -112,7 +114,7 @@ export async function claimRunItems(pool: pg.Pool, businessId: number, o: ClaimO
                                 ELSE '[]'::json END AS items
                            FROM outbound_runs r ${jobJoin('j', 'r.job_id', '$1')}
                           WHERE r.business_id = $1 AND ${runnableJobSql('j')}) r) rr`,
-      values: [businessId],
+      values: [businessId, o.mainAccount ?? MAIN_ACCOUNT],
     });
     const b = obs[0];
     if (!b) return { kind: 'gone' };

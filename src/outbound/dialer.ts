@@ -71,7 +71,7 @@ export function createDialer(deps: DialerDeps): Dialer {
 
   /** One claim of the business's free slots; its calls are dialled at their CPS turns without waiting for them. */
   async function claimRound(businessId: number): Promise<FillStep> {
-    const outcome = await claimRunItems(pool, businessId, { from: deps.from, defaults, cps: deps.cps, cpsLookaheadMs: CPS_LOOKAHEAD_MS });
+    const outcome = await claimRunItems(pool, businessId, { from: deps.from, defaults, cps: deps.cps, cpsLookaheadMs: CPS_LOOKAHEAD_MS, mainAccount: cps.mainAccount });
     if (outcome.kind === 'locked') return { kind: 'locked' };
     if (outcome.kind === 'cps_busy') return { kind: 'cps_busy', retryInMs: outcome.retryInMs };
     if (outcome.kind !== 'claimed') return { kind: 'done' };
