@@ -3,7 +3,7 @@ import { buildApp } from '../../src/http/app.js';
 import { createAppMetrics } from '../../src/http/metrics.js';
 import type { TestEnv } from './harness.js';
 
-export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface Endpoint {
   method: Method;
@@ -100,6 +100,12 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'POST', url: '/webhooks/twilio/voice/recording', auth: 'none' },
   { method: 'GET', url: '/webhooks/whatsapp', auth: 'none' },
   { method: 'POST', url: '/webhooks/whatsapp', auth: 'none' },
+
+  // Channels (issue 14): the business's caller ids, Twilio subaccount and WhatsApp sender.
+  { method: 'GET', url: '/api/v1/channels/voice', auth: 'tenant' },
+  { method: 'PUT', url: '/api/v1/channels/voice', auth: 'tenant' },
+  { method: 'GET', url: '/api/v1/channels/whatsapp', auth: 'tenant' },
+  { method: 'PUT', url: '/api/v1/channels/whatsapp', auth: 'tenant' },
 ];
 
 export const endpointKey = (e: { method: string; url: string }): string => `${e.method} ${e.url}`;

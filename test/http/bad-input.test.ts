@@ -581,7 +581,8 @@ function sampleUrl(e: Endpoint): string {
 /** Requests sent once per endpoint: a wrong method, an undecodable URL, a body over the limit. */
 function commonOnce(e: Endpoint, url: string): Case[] {
   const cases: Case[] = [
-    { label: 'wrong method', method: 'PUT', url, expect: { status: 404, code: 'not_found' } },
+    // PUT is routed on the channels (issue 14), PATCH is not.
+    { label: 'wrong method', method: url.startsWith('/api/v1/channels/') ? 'PATCH' : 'PUT', url, expect: { status: 404, code: 'not_found' } },
     { label: 'bad percent-encoding', method: e.method, url: `${url}%E0%A4%A`, expect: { status: 400, at: 'url' } },
   ];
   if (e.auth !== 'none') {
@@ -1649,6 +1650,66 @@ function specs(): Record<string, Spec> {
         return { req: { method: 'POST', url: '/webhooks/whatsapp', headers: { ...JSON_CT, 'x-hub-signature-256': signBody(body, SIM_WHATSAPP_APP_SECRET) }, payload: body }, status: 200 };
       },
     },
+
+    // ---- Channels (issue 14). Last in ENDPOINTS: the valid PUTs give the tenant its own caller ids,
+    // subaccount and sender, which no other route's cases expect. Secrets are shown "…last4"; that
+    // hint sent back keeps a stored secret, and while the tenant has none it is a 400 at its field.
+    ...((getVoice: Endpoint, putVoice: Endpoint, getWhatsApp: Endpoint, putWhatsApp: Endpoint): Record<string, Spec> => {
+      const sid = `AC${'0123456789abcdef'.repeat(2)}`;
+      const hint = (v: unknown): boolean => typeof v === 'string' && v.startsWith('…');
+      const voiceModel = (): BodyModel => ({
+        valid: fc.record({
+          caller_ids: fc.array(validPhone, { maxLength: 3 }),
+          twilio: fc.oneof(fc.constant(null), fc.record({ account_sid: fc.constant(sid), auth_token: fc.constantFrom('a'.repeat(32), 'token-with.punctuation!') })),
+        }, { requiredKeys: ['caller_ids'] }),
+        bad: {
+          caller_ids: fc.oneof(
+            fc.constantFrom('+12125550100', null, 5, {}, [5], [null], ['x'.repeat(41)], ['+1212555\u00000100'], Array.from({ length: 51 }, (_, i) => `+1646555${String(i).padStart(4, '0')}`)),
+            fc.array(invalidPhone, { minLength: 1, maxLength: 2 }),
+          ),
+          twilio: fc.constantFrom(
+            { account_sid: 'AC123', auth_token: 'a'.repeat(32) }, { account_sid: `ac${'0'.repeat(32)}`, auth_token: 'a'.repeat(32) }, { account_sid: sid },
+            { account_sid: sid, auth_token: 'short' }, { account_sid: sid, auth_token: 'a space inside it' }, { account_sid: sid, auth_token: 'x'.repeat(257) },
+            { account_sid: sid, auth_token: 'a\u0000'.repeat(8) }, { account_sid: sid, auth_token: '…abcd' }, { account_sid: sid, auth_token: 'a'.repeat(32), region: 'ie1' }, 'x', 5, [],
+          ),
+        },
+        required: ['caller_ids'],
+        semantic: (b) => {
+          const ids = b.caller_ids as unknown[];
+          if (ids.some((p) => typeof p !== 'string' || normalizePhone(p, 'US') === null)) return { status: 400, at: 'body.caller_ids' };
+          return hint((b.twilio as { auth_token?: unknown } | null | undefined)?.auth_token) ? { status: 400, at: 'body.twilio.auth_token' } : null;
+        },
+      });
+      const whatsAppModel = (): BodyModel => ({
+        valid: fc.record({
+          phone_number_id: fc.constantFrom('300000000000001', '300000000000002'),
+          access_token: fc.constantFrom('EAAG'.repeat(10), 't'.repeat(16)),
+          app_secret: fc.oneof(fc.constant(null), fc.constant('s'.repeat(32))),
+        }, { requiredKeys: ['phone_number_id', 'access_token'] }),
+        bad: {
+          phone_number_id: fc.constantFrom('', 'abc', '1'.repeat(33), '+972501234567', '12 34', 5, null, env.config.whatsapp.phoneNumberId, '1\u0000'),
+          access_token: fc.constantFrom('short', 'x'.repeat(4097), 'a space inside the token', 5, null, '…abcd', 'é'.repeat(20)),
+          app_secret: fc.constantFrom('short', 'a space inside', 5, [], '…abcd', 'x'.repeat(257)),
+        },
+        required: ['phone_number_id', 'access_token'],
+        semantic: (b) => {
+          if (b.phone_number_id === env.config.whatsapp.phoneNumberId) return { status: 409, code: 'phone_number_id_taken' };
+          if (hint(b.access_token)) return { status: 400, at: 'body.access_token' };
+          return hint(b.app_secret) ? { status: 400, at: 'body.app_secret' } : null;
+        },
+      });
+      const put = (e: Endpoint, model: () => BodyModel, valid: () => Body): Spec => ({
+        cases: () => fc.oneof({ weight: 4, arbitrary: bodyCases(e, model()) }, { weight: 1, arbitrary: transportCases(e, pathOf(e), { csvIsBad: true }) }),
+        once: () => [{ label: 'deeply nested', method: 'PUT', url: pathOf(e), headers: JSON_CT, payload: `{"caller_ids": ${deeplyNested('"x"')}}`, expect: { status: 400, at: 'body' } }],
+        valid: async () => ({ req: jsonReq('PUT', pathOf(e), valid()), status: 200 }),
+      });
+      return {
+        [endpointKey(getVoice)]: ops(pathOf(getVoice), ['PUT']),
+        [endpointKey(putVoice)]: put(putVoice, voiceModel, () => ({ caller_ids: [freshPhone(), freshPhone()], twilio: { account_sid: sid, auth_token: 'b'.repeat(32) } })),
+        [endpointKey(getWhatsApp)]: ops(pathOf(getWhatsApp), ['PUT']),
+        [endpointKey(putWhatsApp)]: put(putWhatsApp, whatsAppModel, () => ({ phone_number_id: '300000000000009', access_token: 'EAAG'.repeat(10), app_secret: 's'.repeat(32) })),
+      };
+    })(E('GET', '/api/v1/channels/voice'), E('PUT', '/api/v1/channels/voice'), E('GET', '/api/v1/channels/whatsapp'), E('PUT', '/api/v1/channels/whatsapp')),
   };
 }
 
