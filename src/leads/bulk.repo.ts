@@ -1,9 +1,21 @@
 import type { Queryable } from '../db/pool.js';
 import type { KeysetStep } from '../jobs/batches.js';
+import { intoTrashFromGone } from './trash.repo.js';
 
-/** Deletes the caller's leads among `ids`; notes, activities and reminders go by ON DELETE CASCADE. */
-export async function deleteLeadsByIds(db: Queryable, businessId: number, ids: number[]): Promise<number> {
-  const { rowCount } = await db.query(`DELETE FROM leads WHERE business_id = $1 AND id = ANY($2::bigint[])`, [businessId, ids]);
+/*
+ * Every bulk delete moves the leads to the trash (trash.repo.ts) in the statement that deletes
+ * them: notes, activities and reminders are copied there and then go by ON DELETE CASCADE.
+ * `jobId` is the delete job, which the trash remembers so the deletion can be listed and undone.
+ */
+
+/** Moves the caller's leads among `ids` to the trash; returns how many. */
+export async function deleteLeadsByIds(db: Queryable, businessId: number, ids: number[], jobId: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `WITH gone AS (
+       DELETE FROM leads l WHERE l.business_id = $1 AND l.id = ANY($2::bigint[]) RETURNING l.id, l.business_id, l AS lead)
+     ${intoTrashFromGone('$3')}`,
+    [businessId, ids, jobId],
+  );
   return rowCount ?? 0;
 }
 
@@ -34,22 +46,26 @@ export async function updateLeadsByIds(db: Queryable, businessId: number, ids: n
   return rowCount ?? 0;
 }
 
-/** Only imported leads among `ids` are deleted; manual ones stay (and count as failed). */
-export async function deleteImportedByIds(db: Queryable, businessId: number, ids: number[]): Promise<number> {
+/** Only imported leads among `ids` are moved to the trash; manual ones stay (and count as failed). */
+export async function deleteImportedByIds(db: Queryable, businessId: number, ids: number[], jobId: number): Promise<number> {
   const { rowCount } = await db.query(
-    `DELETE FROM leads WHERE business_id = $1 AND id = ANY($2::bigint[]) AND source = 'import'`,
-    [businessId, ids],
+    `WITH gone AS (
+       DELETE FROM leads l WHERE l.business_id = $1 AND l.id = ANY($2::bigint[]) AND l.source = 'import'
+       RETURNING l.id, l.business_id, l AS lead)
+     ${intoTrashFromGone('$3')}`,
+    [businessId, ids, jobId],
   );
   return rowCount ?? 0;
 }
 
 
 /**
- * The next `limit` imported leads after `afterId` (all of them, or those of one import), deleted
- * in one statement. Keyset on id rather than OFFSET: each batch starts where the last stopped.
- * The SELECT takes no row locks: a lead deleted meanwhile is simply not deleted again, and the
- * count picked still says whether more may follow. pg sends unnamed statements, which PostgreSQL
- * plans with the actual values, so `$2 IS NULL OR …` folds away and the import index is used.
+ * The next `limit` imported leads after `afterId` (all of them, or those of one import), moved to
+ * the trash in one statement. Keyset on id rather than OFFSET: each batch starts where the last
+ * stopped. The SELECT takes no row locks: a lead deleted meanwhile is simply not deleted again,
+ * and the count picked still says whether more may follow. pg sends unnamed statements, which
+ * PostgreSQL plans with the actual values, so `$2 IS NULL OR …` folds away and the import index
+ * is used.
  */
 export async function deleteImportedAfter(
   db: Queryable,
@@ -57,6 +73,7 @@ export async function deleteImportedAfter(
   importId: number | null,
   afterId: number,
   limit: number,
+  jobId: number,
 ): Promise<KeysetStep> {
   const { rows } = await db.query<{ picked: number; deleted: number; last_id: number | null }>(
     `WITH picked AS (
@@ -65,11 +82,15 @@ export async function deleteImportedAfter(
           AND id > $3
         ORDER BY id LIMIT $4),
      gone AS (
-       DELETE FROM leads l USING picked p WHERE l.business_id = $1 AND l.id = p.id RETURNING l.id)
+       DELETE FROM leads l USING picked p WHERE l.business_id = $1 AND l.id = p.id
+       RETURNING l.id, l.business_id, l AS lead),
+     moved AS (
+       ${intoTrashFromGone('$5')}
+       RETURNING 1)
      SELECT (SELECT count(*)::int FROM picked) AS picked,
-            (SELECT count(*)::int FROM gone) AS deleted,
+            (SELECT count(*)::int FROM moved) AS deleted,
             (SELECT max(id) FROM picked) AS last_id`,
-    [businessId, importId, afterId, limit],
+    [businessId, importId, afterId, limit, jobId],
   );
   const r = rows[0];
   return { picked: r?.picked ?? 0, changed: r?.deleted ?? 0, lastId: r?.last_id ?? null };

@@ -11,7 +11,7 @@ const DeleteImportedParams = z.discriminatedUnion('mode', [
 
 /**
  * `delete_imported_leads`: by ids, a slice of the targets per batch; by import or all imported, a
- * keyset walk over the imported leads that match now.
+ * keyset walk over the imported leads that match now. Either way into the trash, with children.
  */
 export const deleteImportedJob = defineJob({
   type: 'delete_imported_leads',
@@ -19,9 +19,9 @@ export const deleteImportedJob = defineJob({
   batch: (ctx) => {
     const { tx, job, params: p } = ctx;
     // By ids: leads that were not imported are kept (failed).
-    if (p.mode === 'lead_ids') return targetsBatch(ctx, (ids) => deleteImportedByIds(tx, job.business_id, ids));
+    if (p.mode === 'lead_ids') return targetsBatch(ctx, (ids) => deleteImportedByIds(tx, job.business_id, ids, job.id));
     // By import or all imported: leads imported after the job started are deleted too.
     const importId = p.mode === 'import' ? p.import_id : null;
-    return keysetBatch(ctx, (afterId, limit) => deleteImportedAfter(tx, job.business_id, importId, afterId, limit));
+    return keysetBatch(ctx, (afterId, limit) => deleteImportedAfter(tx, job.business_id, importId, afterId, limit, job.id));
   },
 });
