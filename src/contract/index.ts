@@ -11,4 +11,5 @@ export * from './outbound.js';
 export * from './broadcasts.js';
 export * from './admin.js';
 export * from './ops.js';
+export * from './trash.js';
 export * from './people.js';

@@ -21,6 +21,8 @@ export const OPERATIONS = {
   broadcast_whatsapp: { queue: 'broadcasts', priority: 0, ratePerMinute: 3, lock: 'operation' },
   recording_download: { queue: 'recordings', priority: 10, ratePerMinute: 10, lock: 'custom' },
   delete_receipts_all: { queue: 'maintenance', priority: 0, ratePerMinute: 2, lock: 'operation' },
+  // Locked per delete job (`restore:<job id>`); a restore by lead ids takes no lock (trash.service.ts).
+  restore_leads: { queue: 'maintenance', priority: 0, ratePerMinute: 5, lock: 'custom' },
 } as const satisfies Record<string, OperationSpec>;
 
 export type OperationType = keyof typeof OPERATIONS;
