@@ -69,6 +69,10 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'POST', url: '/api/v1/leads/bulk-update', auth: 'tenant' },
   { method: 'POST', url: '/api/v1/leads/imported/bulk-delete', auth: 'tenant' },
 
+  // Trash
+  { method: 'GET', url: '/api/v1/trash/leads', auth: 'tenant' },
+  { method: 'POST', url: '/api/v1/trash/restore', auth: 'tenant' },
+
   { method: 'POST', url: '/api/v1/receipts', auth: 'tenant' },
   { method: 'GET', url: '/api/v1/receipts', auth: 'tenant' },
   { method: 'DELETE', url: '/api/v1/receipts', auth: 'tenant' },

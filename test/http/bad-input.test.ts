@@ -1473,6 +1473,41 @@ function specs(): Record<string, Spec> {
       tooManyIdsCase('/api/v1/leads/imported/bulk-delete', (ids) => ({ lead_ids: ids })),
     ]),
 
+    // ---- Trash. The fixture's cancelled bulk delete is the tenant's one delete job the oracle knows
+    // (nothing of it is in the trash: a restore of it is accepted with total 0). Other job ids are
+    // sent only when surely not a delete job of the tenant (404); a generated id that might be one
+    // (a valid bulk delete above made some) is left out rather than guessed.
+    ...((restoreE: Endpoint, trashList: Endpoint): Record<string, Spec> => {
+      const notTenantDeleteJobs = new Set([fx.queuedJobId, fx.otherJobId, MAX_SAFE, 10 ** 12]);
+      const restoreModel = (): BodyModel => ({
+        valid: fc.oneof(fc.constant({ job_id: fx.cancelledJobId }), fc.record({ lead_ids: leadIds })),
+        bad: {
+          job_id: fc.oneof(badId, fc.constantFrom(...notTenantDeleteJobs)),
+          lead_ids: badLeadIds,
+        },
+        required: [],
+        semantic: (b) => {
+          if (typeof b.job_id !== 'number' || b.job_id === fx.cancelledJobId) return null;
+          return notTenantDeleteJobs.has(b.job_id) ? { status: 404, code: 'not_found' } : null;
+        },
+      });
+      return {
+        [endpointKey(trashList)]: {
+          cases: () => queryCases(trashList, {
+            ...LIST_PARAMS,
+            job_id: { valid: fc.constant(String(fx.cancelledJobId)), bad: fc.oneof(fc.constantFrom('0', '-1', '1.5', 'abc', '9007199254740993', '1e400', ''), twoOrMore(fc.constant('1'))) },
+          }),
+          valid: async () => ({ req: { method: 'GET', url: `${pathOf(trashList)}?job_id=${fx.cancelledJobId}&limit=1&cursor=${b64({ id: 1 })}` }, status: 200 }),
+        },
+        [endpointKey(restoreE)]: jobCreating(restoreE, restoreModel, () => ({ job_id: fx.cancelledJobId }), () => [
+          tooManyIdsCase(pathOf(restoreE), (ids) => ({ lead_ids: ids })),
+          { label: 'both scopes', ...jsonReq('POST', pathOf(restoreE), { job_id: fx.cancelledJobId, lead_ids: [1] }), expect: { status: 400, at: 'body' } },
+          { label: 'an import job', ...jsonReq('POST', pathOf(restoreE), { job_id: fx.queuedJobId }), expect: { status: 404, code: 'not_found' } },
+          { label: "another business's job", ...jsonReq('POST', pathOf(restoreE), { job_id: fx.otherJobId }), expect: { status: 404, code: 'not_found' } },
+        ]),
+      };
+    })(E('POST', '/api/v1/trash/restore'), E('GET', '/api/v1/trash/leads')),
+
     [endpointKey(E('POST', '/api/v1/receipts'))]: {
       cases: () => fc.oneof({ weight: 4, arbitrary: bodyCases(E('POST', '/api/v1/receipts'), receiptModel()) }, { weight: 1, arbitrary: transportCases(E('POST', '/api/v1/receipts'), '/api/v1/receipts', { csvIsBad: true }) }),
       once: () => unstorableDates('/api/v1/receipts', 'issued_at', (issued_at) => ({ vendor: 'v', amount: 1, currency: 'USD', issued_at })),
