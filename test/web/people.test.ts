@@ -1,7 +1,7 @@
 /**
  * The dashboard's people pages in real Chromium against an in-process API + worker: signing in
- * with email and password (and through an invitation link), users and roles, API tokens and the
- * audit log. Each test has its own business; waits are for states in the page or
+ * with email and password (and through an invitation link), users and roles, API tokens, the
+ * audit log and the trash. Each test has its own business; waits are for states in the page or
  * the database, never fixed sleeps.
  */
 import assert from 'node:assert/strict';
@@ -213,6 +213,7 @@ describe('dashboard: people', () => {
     assert.deepEqual(await fetchAsPage(agent, 'GET', '/users'), [403, 'forbidden']);
     assert.deepEqual(await fetchAsPage(agent, 'POST', '/tokens', { name: 'x' }), [403, 'forbidden']);
     assert.deepEqual(await fetchAsPage(agent, 'GET', '/audit'), [403, 'forbidden']);
+    assert.deepEqual(await fetchAsPage(agent, 'GET', '/trash/leads'), [403, 'forbidden']);
     await screenshot(agent, 'leads-agent');
 
     // The owner sees the agent active now, and makes them an admin: the agent's menu grows.
@@ -306,6 +307,48 @@ describe('dashboard: people', () => {
     await page.getByRole('button', { name: 'Load more' }).click();
     await waitFor(async () => (await rows.count()) === 55, 'all 55 token.create entries');
     assert.ok(await page.getByRole('button', { name: 'Load more' }).isHidden(), 'no more to load');
+  });
+
+  test('trash: each bulk delete with its leads, and Restore starts a job that puts them back (a lead whose phone was taken meanwhile says so)', async () => {
+    const owner = await ownerWithPassword();
+    const leads = await leadsOf(owner, 30);
+    const del = await api('POST', '/leads/bulk-delete', owner.headers, { lead_ids: leads.map((l) => l.id) });
+    assert.equal(del.status, 202, JSON.stringify(del.json));
+    const deleteJob = Number(del.json.job_id);
+    await waitForJob(env, deleteJob, 'completed');
+    const [taken] = leads;
+    assert.ok(taken);
+    const newcomer = await api('POST', '/leads', owner.headers, { phone: taken.phone, name: 'Newcomer' });
+    assert.equal(newcomer.status, 201, JSON.stringify(newcomer.json));
+
+    const page = await newPage();
+    await signIn(page, owner.email, PASSWORD, '#/trash');
+    const card = page.locator(`.trash-job[data-job-id="${deleteJob}"]`);
+    await card.locator('.trash-count[data-count="30"]').waitFor();
+    assert.match((await card.textContent()) ?? '', /30 leads deleted/);
+    await card.getByText('Show the leads').click();
+    await card.locator('table.trash-leads tbody tr').nth(29).waitFor();
+
+    await card.getByRole('button', { name: `Restore the leads of job #${deleteJob}` }).click();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    const started = card.getByRole('status').filter({ hasText: 'Restore started' });
+    await started.waitFor();
+    const restoreJob = Number(/job #(\d+)/.exec((await started.textContent()) ?? '')?.[1]);
+    assert.ok(restoreJob > deleteJob);
+    const { rows } = await env.pool.query<{ type: string }>('SELECT type FROM jobs WHERE id = $1', [restoreJob]);
+    assert.equal(rows[0]?.type, 'restore_leads');
+    await card.locator(`tr[data-job-id="${restoreJob}"] [data-status=completed]`).waitFor({ timeout: 30_000 });
+    const failure = card.locator(`.restore-failures li[data-lead-id="${taken.id}"]`);
+    await failure.waitFor();
+    assert.equal(await failure.textContent(), `Lead #${taken.id}: its phone now belongs to lead #${Number(newcomer.json.id)}, so it stays in the trash.`);
+    await card.locator('.trash-count[data-count="1"]').waitFor();
+    assert.equal(await card.locator('.trash-count').textContent(), '1 lead in the trash');
+    await screenshot(page, 'trash');
+    const { rows: back } = await env.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE business_id = $1', [owner.businessId]);
+    assert.equal(back[0]?.n, 30, '29 restored beside the newcomer');
+
+    await card.getByRole('link', { name: `Open job #${restoreJob}` }).click();
+    await page.locator(`.focus-job tr[data-job-id="${restoreJob}"] [data-status=completed]`).waitFor();
   });
 
   test('Hebrew: the sign-in and people pages read right to left', async () => {

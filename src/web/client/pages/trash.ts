@@ -1,27 +1,9 @@
 /// <reference lib="dom" />
+import type { RestoreFailure, TrashedLead } from '../../../contract/index.js';
 import { get, post, query, watchJob, type Accepted, type Job, type Page } from '../api.js';
 import { clear, h } from '../dom.js';
 import { dateTime, num, t, tn } from '../i18n.js';
 import { confirmDialog, errorBox, JobRow, jobTable, statusBadge, type Cleanup } from '../ui.js';
-
-/** `GET /trash/leads` item. */
-interface TrashedLead {
-  lead_id: number;
-  phone: string;
-  name: string | null;
-  deleted_at: string;
-  deleted_by_job_id: number;
-  /** The children kept with it, which a restore puts back too. */
-  counts?: { notes: number; activities: number; reminders: number };
-}
-
-/** One entry of a restore_leads job's `result.failures`. */
-interface RestoreFailure {
-  lead_id: number;
-  reason: string;
-  message: string;
-  conflicting_lead_id: number | null;
-}
 
 /** The jobs that fill the trash; the page lists them, newest first, each with its own Restore. */
 const DELETE_TYPES = ['delete_leads_bulk', 'delete_imported_leads'] as const;
@@ -105,7 +87,7 @@ export function trashPage(main: HTMLElement): Cleanup {
         cursor = page.next_cursor;
         const rowsOf = page.items.map((l) => h('tr', { 'data-lead-id': l.lead_id },
           h('td', {}, h('span', { dir: 'ltr' }, l.phone)), h('td', {}, l.name ?? ''), h('td', {}, dateTime(l.deleted_at)),
-          (['notes', 'activities', 'reminders'] as const).map((k) => h('td', { class: 'n' }, l.counts ? num(l.counts[k]) : '—'))));
+          (['notes', 'activities', 'reminders'] as const).map((k) => h('td', { class: 'n' }, num(l.counts[k])))));
         if (append) leadsBody.append(...rowsOf);
         else {
           leadsBody.replaceChildren(...rowsOf);
