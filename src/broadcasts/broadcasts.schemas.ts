@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { msg, zodMessage } from '../lib/messages.js';
 import { bigList, checkId, ID_ITEM, isId, isPlainObject } from '../http/big-list.js';
 import { RECIPIENT_STATUSES } from './recipient-status.js';
 
@@ -9,12 +10,12 @@ const RawPhone = z.string().min(1).max(40);
  * message that carries it (a 500). Message text is refused instead of silently replaced.
  */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const wellFormed = [(s: string) => !LONE_SURROGATE.test(s), { message: 'must be valid Unicode text (it has a lone surrogate)' }] as const;
+const wellFormed = [(s: string) => !LONE_SURROGATE.test(s), zodMessage(msg('issue.lone_surrogate'))] as const;
 const MAX_RECIPIENTS = 100_000;
 
 const Template = z.strictObject({
-  name: z.string().min(1).max(512).regex(/^[a-z0-9_]+$/, 'template names are lowercase letters, digits and underscores'),
-  language: z.string().min(2).max(15).regex(/^[A-Za-z]{2,3}(_[A-Za-z0-9]{2,8})?$/, 'a language code such as en or en_US'),
+  name: z.string().min(1).max(512).regex(/^[a-z0-9_]+$/, zodMessage(msg('issue.template_name'))),
+  language: z.string().min(2).max(15).regex(/^[A-Za-z]{2,3}(_[A-Za-z0-9]{2,8})?$/, zodMessage(msg('issue.language_code'))),
   variables: z.array(z.string().min(1).max(1024).refine(...wellFormed)).max(100).optional(),
 });
 
@@ -28,10 +29,10 @@ const Recipients = bigList<{ phone: string; lead_id?: number }>({
     additionalProperties: false,
   },
   check: (r) => {
-    if (!isPlainObject(r)) return 'must be an object {phone, lead_id?}';
-    for (const key in r) if (key !== 'phone' && key !== 'lead_id') return `has an unknown key "${key}"`;
-    if (typeof r.phone !== 'string' || r.phone.length < 1 || r.phone.length > 40) return 'phone: must be a string of 1 to 40 characters';
-    if (r.lead_id !== undefined && !isId(r.lead_id)) return 'lead_id: must be a positive integer id';
+    if (!isPlainObject(r)) return msg('issue.recipient_not_object');
+    for (const key in r) if (key !== 'phone' && key !== 'lead_id') return msg('issue.unknown_key', { key });
+    if (typeof r.phone !== 'string' || r.phone.length < 1 || r.phone.length > 40) return msg('issue.recipient_phone');
+    if (r.lead_id !== undefined && !isId(r.lead_id)) return msg('issue.recipient_lead_id');
     return null;
   },
 });
@@ -43,9 +44,9 @@ export const BroadcastBody = z
     recipients: Recipients.optional(),
     lead_ids: bigList<number>({ max: MAX_RECIPIENTS, item: ID_ITEM, check: checkId }).optional(),
   })
-  .refine((b) => (b.text === undefined) !== (b.template === undefined), { message: 'give exactly one of text or template' })
-  .refine((b) => (b.recipients?.length ?? 0) + (b.lead_ids?.length ?? 0) > 0, { message: 'give recipients and/or lead_ids (at least one)' })
-  .refine((b) => (b.recipients?.length ?? 0) + (b.lead_ids?.length ?? 0) <= MAX_RECIPIENTS, { message: `at most ${MAX_RECIPIENTS} recipients in all` });
+  .refine((b) => (b.text === undefined) !== (b.template === undefined), zodMessage(msg('issue.text_or_template')))
+  .refine((b) => (b.recipients?.length ?? 0) + (b.lead_ids?.length ?? 0) > 0, zodMessage(msg('issue.recipients_required')))
+  .refine((b) => (b.recipients?.length ?? 0) + (b.lead_ids?.length ?? 0) <= MAX_RECIPIENTS, zodMessage(msg('issue.recipients_at_most', { max: MAX_RECIPIENTS })));
 export type BroadcastBody = z.infer<typeof BroadcastBody>;
 
 export const RecipientStatusParam = z.enum(RECIPIENT_STATUSES);

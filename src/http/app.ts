@@ -12,6 +12,7 @@ import { tenantAuth } from './auth.js';
 import { assertRoleDeclared } from './roles.js';
 import { applyBodyLimits, DEFAULT_BODY_LIMIT } from './body-limits.js';
 import { registerJsonShapeLimits } from './json-limits.js';
+import { registerLocale } from './locale.js';
 import { registerRequestBudget } from './request-budget.js';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './errors.js';
 import type { AppMetrics } from './metrics.js';
@@ -54,8 +55,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Per-request access lines are left to the proxy; our own logs are structured events.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 200 },
-    frameworkErrors: frameworkErrorHandler,
-    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler(deps.config.businessDefaults.locale),
+    clientErrorHandler: clientErrorHandler(deps.config.businessDefaults.locale),
   }).withTypeProvider<ZodTypeProvider>();
   app.server.maxConnections = http.maxConnections;
   app.addHook('onRoute', applyBodyLimits);
@@ -63,6 +64,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('auth', null);
+  registerLocale(app, deps.config.businessDefaults.locale);
   // First of the onRequest hooks, so answers refused by the later ones carry it too.
   app.addHook('onRequest', noSniff);
   registerErrorHandling(app);

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { AppError, UnauthorizedError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE } from '../people/cookies.js';
 import { authenticateSession, authenticateToken, type AuthContext } from '../people/identity.repo.js';
 import { hashToken, safeEqual } from '../tenancy/tokens.js';
@@ -25,7 +26,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export class CsrfError extends AppError {
   constructor() {
-    super(403, 'csrf', `A signed-in change must carry the ${CSRF_COOKIE} cookie's value in the X-CSRF-Token header; reload the page and try again.`);
+    super(403, 'csrf', msg('auth.csrf', { cookie: CSRF_COOKIE }));
   }
 }
 
@@ -50,15 +51,15 @@ export function tenantAuth(pool: pg.Pool, opts: { sessionIdleMs: number }) {
     if (request.routeOptions.config.access === 'public') return;
     const token = bearer(request);
     if (token !== null) {
-      if (token.length > 200) throw new UnauthorizedError('The bearer token is not valid.');
+      if (token.length > 200) throw new UnauthorizedError(msg('auth.bad_token'));
       const auth = await authenticateToken(pool, token, request.ip);
-      if (!auth) throw new UnauthorizedError('The bearer token is not valid.');
+      if (!auth) throw new UnauthorizedError(msg('auth.bad_token'));
       request.auth = auth;
     } else {
       const sessionId = request.cookies[SESSION_COOKIE];
       if (!sessionId || sessionId.length > 200) throw new UnauthorizedError();
       const auth = await authenticateSession(pool, sessionId, opts.sessionIdleMs, request.ip);
-      if (!auth) throw new UnauthorizedError('Your session has ended; sign in again.');
+      if (!auth) throw new UnauthorizedError(msg('auth.session_ended'));
       if (!SAFE_METHODS.has(request.method)) checkCsrf(request, auth);
       request.auth = auth;
     }
@@ -69,7 +70,7 @@ export function tenantAuth(pool: pg.Pool, opts: { sessionIdleMs: number }) {
 export function adminAuth(adminToken: string) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const token = bearer(request);
-    if (!token || !safeEqual(token, adminToken)) throw new UnauthorizedError('The admin bearer token is required.');
+    if (!token || !safeEqual(token, adminToken)) throw new UnauthorizedError(msg('auth.admin_token_required'));
   };
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { msg, zodMessage, type Message } from '../lib/messages.js';
 
 /** A list this long gets at most this many issues: the answer is a 400 either way. */
 const MAX_LIST_ISSUES = 20;
@@ -8,8 +9,8 @@ export interface BigListOptions {
   max: number;
   /** The JSON schema of one item, for /docs (the check below is what validates). */
   item: Record<string, unknown>;
-  /** null when the item is good, else what is wrong with it ("must be a positive integer"). */
-  check: (item: unknown) => string | null;
+  /** null when the item is good, else what is wrong with it ("must be a positive integer id"). */
+  check: (item: unknown) => Message | null;
   description?: string;
 }
 
@@ -26,22 +27,22 @@ export function bigList<T>(opts: BigListOptions): z.ZodType<T[]> {
     .any()
     .superRefine((value: unknown, ctx) => {
       if (!Array.isArray(value)) {
-        ctx.addIssue({ code: 'custom', message: 'must be an array' });
+        ctx.addIssue({ code: 'custom', ...zodMessage(msg('issue.must_be_array')) });
         return;
       }
-      if (value.length < min) ctx.addIssue({ code: 'custom', message: `must hold at least ${min} item${min === 1 ? '' : 's'}` });
+      if (value.length < min) ctx.addIssue({ code: 'custom', ...zodMessage(msg('issue.list_min', { min })) });
       if (value.length > opts.max) {
-        ctx.addIssue({ code: 'custom', message: `must hold at most ${opts.max} items` });
+        ctx.addIssue({ code: 'custom', ...zodMessage(msg('issue.list_max', { max: opts.max })) });
         return;
       }
       let issues = 0;
       for (let i = 0; i < value.length; i += 1) {
         const problem = opts.check(value[i]);
         if (problem === null) continue;
-        ctx.addIssue({ code: 'custom', path: [i], message: problem });
+        ctx.addIssue({ code: 'custom', path: [i], ...zodMessage(problem) });
         issues += 1;
         if (issues === MAX_LIST_ISSUES && i < value.length - 1) {
-          ctx.addIssue({ code: 'custom', message: `has at least ${MAX_LIST_ISSUES} bad items; the rest were not checked` });
+          ctx.addIssue({ code: 'custom', ...zodMessage(msg('issue.list_many_bad', { max: MAX_LIST_ISSUES })) });
           return;
         }
       }
@@ -54,7 +55,7 @@ export const isId = (v: unknown): v is number => typeof v === 'number' && Number
 
 export const ID_ITEM = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER };
 
-export const checkId = (v: unknown): string | null => (isId(v) ? null : 'must be a positive integer id');
+export const checkId = (v: unknown): Message | null => (isId(v) ? null : msg('issue.positive_id'));
 
 /** A plain JSON object (not null, not an array). */
 export const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

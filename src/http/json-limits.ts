@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ValidationError } from '../lib/errors.js';
+import { english, msg, type Message } from '../lib/messages.js';
 
 /**
  * Shape limits a JSON body must meet before it is parsed. No Bulkhead body nests deeper than five
@@ -68,7 +69,7 @@ export class JsonShapeScanner {
   }
 
   /** The first limit the bytes so far break, or null. */
-  feed(bytes: Uint8Array): string | null {
+  feed(bytes: Uint8Array): Message | null {
     const { maxDepth, maxKeys, maxItems } = this.limits;
     for (let i = 0; i < bytes.length; i += 1) {
       const c = bytes[i] as number;
@@ -89,7 +90,7 @@ export class JsonShapeScanner {
         this.#inString = true;
       } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
         this.#depth += 1;
-        if (this.#depth > maxDepth) return `nests deeper than ${maxDepth} levels`;
+        if (this.#depth > maxDepth) return msg('issue.json_too_deep', { max: maxDepth });
         this.#counts[this.#depth] = 1;
         this.#isObject[this.#depth] = c === OPEN_OBJECT ? 1 : 0;
       } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
@@ -98,7 +99,7 @@ export class JsonShapeScanner {
         const count = (this.#counts[this.#depth] ?? 0) + 1;
         this.#counts[this.#depth] = count;
         if (this.#isObject[this.#depth] === 1 ? count > maxKeys : count > maxItems) {
-          return this.#isObject[this.#depth] === 1 ? `has an object of more than ${maxKeys} keys` : `has an array of more than ${maxItems} items`;
+          return this.#isObject[this.#depth] === 1 ? msg('issue.json_too_many_keys', { max: maxKeys }) : msg('issue.json_too_many_items', { max: maxItems });
         }
       }
     }
@@ -106,13 +107,14 @@ export class JsonShapeScanner {
   }
 }
 
-/** The first limit `text` breaks, or null (the scanner over a whole text). */
+/** The first limit `text` breaks, in English, or null (the scanner over a whole text). */
 export function jsonShapeProblem(text: string | Uint8Array, limits: JsonShapeLimits = JSON_SHAPE_LIMITS): string | null {
-  return new JsonShapeScanner(limits).feed(typeof text === 'string' ? Buffer.from(text) : text);
+  const problem = new JsonShapeScanner(limits).feed(typeof text === 'string' ? Buffer.from(text) : text);
+  return problem && english(problem);
 }
 
-function shapeError(problem: string): ValidationError {
-  return new ValidationError(`The JSON body is refused: it ${problem}.`, [{ path: 'body', message: problem }]);
+function shapeError(problem: Message): ValidationError {
+  return new ValidationError(msg('request.json_refused', { problem }), [{ path: 'body', message: problem }]);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Page } from '../contract/common.js';
 import { ValidationError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 
 export const listQuery = {
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -21,7 +22,7 @@ function decodeCursor(cursor: string | undefined): number | undefined {
   } catch {
     // fall through to the 400
   }
-  throw new ValidationError('The cursor is not one this API gave out.', [{ path: 'querystring.cursor', message: 'invalid cursor' }]);
+  throw new ValidationError(msg('request.cursor_invalid'), [{ path: 'querystring.cursor', message: msg('issue.cursor_invalid') }]);
 }
 
 /**

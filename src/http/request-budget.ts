@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 
 /**
  * A budget of requests per API token and per client address, kept in this process (a token
@@ -85,7 +86,7 @@ export class RequestBudgetExceeded extends AppError {
     super(
       429,
       'rate_limited',
-      `Too many requests, or too many refused ones, from this ${who === 'token' ? 'API token' : 'address'}; retry in ${retry} s.`,
+      msg('request.budget_exceeded', { who, retry }),
       { retry_after: retry, limit: who },
       { 'retry-after': String(retry) },
     );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { msg, zodMessage } from '../lib/messages.js';
 import { bigList, checkId, ID_ITEM } from './big-list.js';
 
 /** Ids are positive JSON integers that fit PostgreSQL's bigint and JavaScript's safe range. */
@@ -22,7 +23,7 @@ function storableMs(s: string): number | null {
  */
 export const IsoInstant = z.iso
   .datetime({ offset: true })
-  .refine((s) => storableMs(s) !== null, { message: 'must be a date-time between 0001-01-01 and 9999-12-31 (UTC)' })
+  .refine((s) => storableMs(s) !== null, zodMessage(msg('issue.instant_range')))
   // Runs even when a check above failed, so it must not throw on any string.
   .overwrite((s) => {
     const ms = storableMs(s);

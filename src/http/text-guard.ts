@@ -1,7 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { ValidationError } from '../lib/errors.js';
 import { bodyMayHoldUnstorableText } from './json-limits.js';
-import { unstorableTextReason } from '../lib/storable-text.js';
+import { english, msg, type UnstorableChar } from '../lib/messages.js';
+import { unstorableChar } from '../lib/storable-text.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -26,9 +27,8 @@ export async function rejectUnstorableText(request: FastifyRequest): Promise<voi
     (bodyMayHoldUnstorableText(request) ? findInBody(request.body, request.routeOptions.config.rowText) : null) ??
     findUnstorableText(request.headers, 'headers');
   if (found) {
-    throw new ValidationError(`The request is invalid: ${found.path} ${found.reason}, which cannot be stored.`, [
-      { path: found.path, message: `must not be text that cannot be stored: it ${found.reason}` },
-    ]);
+    const { path, char, inKey } = found;
+    throw new ValidationError(msg('request.unstorable_text', { path, char, inKey }), [{ path, message: msg('issue.unstorable_text', { char, inKey }) }]);
   }
 }
 
@@ -47,7 +47,10 @@ function findInBody(body: unknown, rowText: FastifyRequest['routeOptions']['conf
 export interface UnstorableText {
   /** Where the string is, as in `details.issues`: `body.leads.3.name`. */
   path: string;
-  /** "contains …", to follow the path in a sentence. */
+  char: UnstorableChar;
+  /** The bad text is an object key, not a value. */
+  inKey: boolean;
+  /** "contains …", in English, to follow the path in a sentence. */
   reason: string;
 }
 
@@ -58,10 +61,10 @@ interface Node {
   parent: Node | null;
 }
 
-function hit(parent: Node | null, key: string | number, reason: string): UnstorableText {
+function hit(parent: Node | null, key: string | number, char: UnstorableChar, inKey = false): UnstorableText {
   const keys = [key];
   for (let n = parent; n; n = n.parent) keys.push(n.key);
-  return { path: keys.reverse().join('.'), reason };
+  return { path: keys.reverse().join('.'), char, inKey, reason: english(msg('issue.unstorable_reason', { char, inKey })) };
 }
 
 /**
@@ -74,8 +77,8 @@ function hit(parent: Node | null, key: string | number, reason: string): Unstora
  */
 export function findUnstorableText(value: unknown, root: string): UnstorableText | null {
   if (typeof value === 'string') {
-    const reason = unstorableTextReason(value);
-    return reason ? hit(null, root, reason) : null;
+    const char = unstorableChar(value);
+    return char ? hit(null, root, char) : null;
   }
   if (value === null || typeof value !== 'object') return null;
   const stack: Node[] = [{ value, key: root, parent: null }];
@@ -85,8 +88,8 @@ export function findUnstorableText(value: unknown, root: string): UnstorableText
       for (let i = 0; i < v.length; i += 1) {
         const child: unknown = v[i];
         if (typeof child === 'string') {
-          const reason = unstorableTextReason(child);
-          if (reason) return hit(node, i, reason);
+          const char = unstorableChar(child);
+          if (char) return hit(node, i, char);
         } else if (child !== null && typeof child === 'object') {
           stack.push({ value: child, key: i, parent: node });
         }
@@ -94,12 +97,12 @@ export function findUnstorableText(value: unknown, root: string): UnstorableText
     } else {
       for (const k in v) {
         if (!Object.hasOwn(v, k)) continue;
-        const keyReason = unstorableTextReason(k);
-        if (keyReason) return hit(node, k, `has a key that ${keyReason}`);
+        const keyChar = unstorableChar(k);
+        if (keyChar) return hit(node, k, keyChar, true);
         const child: unknown = (v as Record<string, unknown>)[k];
         if (typeof child === 'string') {
-          const reason = unstorableTextReason(child);
-          if (reason) return hit(node, k, reason);
+          const char = unstorableChar(child);
+          if (char) return hit(node, k, char);
         } else if (child !== null && typeof child === 'object') {
           stack.push({ value: child, key: k, parent: node });
         }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { bigList, isPlainObject } from '../http/big-list.js';
 import { ValidationError } from '../lib/errors.js';
+import { issueMessage, msg } from '../lib/messages.js';
 import { ImportContentBuilder, LoopSlices, type ImportContent } from './import-content.js';
 import { CsvImportBody } from './import-csv.js';
 import { checkRowCount, pickRow } from './import-rows.js';
@@ -32,7 +33,7 @@ const ImportJson = z.strictObject({
   leads: bigList<Record<string, unknown>>({
     max: LIMITS.importRows,
     item: IMPORT_ROW_ITEM,
-    check: (row) => (isPlainObject(row) ? null : 'must be an object ({"phone": …})'),
+    check: (row) => (isPlainObject(row) ? null : msg('issue.row_not_object')),
   }),
   filename: Filename.optional(),
 });
@@ -43,9 +44,8 @@ export type ImportJsonBody = z.infer<typeof ImportJson>;
 export function readJsonImport(body: unknown): ImportJsonBody {
   const parsed = ImportJson.safeParse(body);
   if (!parsed.success) {
-    const issues = parsed.error.issues.slice(0, 20).map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message }));
-    const summary = issues.slice(0, 3).map((i) => `${i.path}: ${i.message}`).join('; ');
-    throw new ValidationError(`The import is invalid: ${summary}.`, issues);
+    const issues = parsed.error.issues.slice(0, 20).map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: issueMessage(i) }));
+    throw new ValidationError(msg('import.invalid', { issues }), issues);
   }
   checkRowCount(parsed.data.leads.length, 'body.leads');
   return parsed.data;
@@ -78,9 +78,7 @@ export interface ImportRequest {
 export async function readImportBody(body: unknown, filename: string | undefined): Promise<ImportRequest> {
   if (body instanceof CsvImportBody) return { content: body.finish(filename ?? null), filename: filename ?? null };
   if (typeof body === 'string') {
-    throw new ValidationError('Send a CSV import as text/csv, or JSON as {"leads": [...]}.', [
-      { path: 'body', message: 'expected an object with "leads"' },
-    ]);
+    throw new ValidationError(msg('import.wrong_body'), [{ path: 'body', message: msg('issue.expected_leads_object') }]);
   }
   const json = readJsonImport(body);
   const name = json.filename ?? filename ?? null;

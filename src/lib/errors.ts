@@ -1,60 +1,73 @@
 import { randomBytes } from 'node:crypto';
+import { english, isResource, msg, type Message, type Resource } from './messages.js';
+
+/**
+ * What a client reads: a catalogue message (lib/messages.ts), rendered in the reader's language.
+ * A bare string is English in every language; test/http/messages.test.ts lists any thrown in src.
+ */
+export type ErrorText = Message | string;
 
 /**
  * Typed errors are thrown where a problem is found; exactly one place (http/errors.ts) maps
- * them to a status code and the error envelope of API.md.
+ * them to a status code and the error envelope of API.md, rendering `text` in the request's
+ * language. `message` is the English, for logs and for text that is stored (a job's last_error).
  */
 export class AppError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
-    message: string,
+    readonly text: ErrorText,
     readonly details?: Record<string, unknown>,
     readonly headers?: Record<string, string>,
   ) {
-    super(message);
+    super(english(text));
     this.name = new.target.name;
   }
 }
 
+/** One bad field of a 400: its path (`body.leads.3.phone`) and what is wrong with it. */
 export interface Issue {
   path: string;
-  message: string;
+  message: ErrorText;
 }
 
+/** 400 invalid_request; the mapping layer renders `issues` into `details.issues`. */
 export class ValidationError extends AppError {
-  constructor(message: string, issues: Issue[]) {
-    super(400, 'invalid_request', message, { issues });
+  constructor(message: ErrorText, readonly issues: Issue[]) {
+    super(400, 'invalid_request', message);
   }
 }
 
 export class UnauthorizedError extends AppError {
-  constructor(message = 'Sign in, or send a valid bearer token in the Authorization header.') {
+  constructor(message: ErrorText = msg('auth.unauthorized')) {
     super(401, 'unauthorized', message);
   }
 }
 
+type RoleName = 'owner' | 'admin' | 'agent';
+
 /** The caller is known but its role is too low for this route: 403 naming the role required. */
 export class ForbiddenError extends AppError {
-  constructor(readonly required: string, message = `This action needs the ${required} role.`) {
+  constructor(readonly required: RoleName, message: ErrorText = msg('auth.role_required', { role: required })) {
     super(403, 'forbidden', message, { required_role: required });
   }
 }
 
 export class NotFoundError extends AppError {
-  constructor(what: string) {
-    super(404, 'not_found', `${what} was not found.`);
+  /** A resource of the catalogue (`'Lead'`), or a message of its own. */
+  constructor(what: Resource | ErrorText) {
+    super(404, 'not_found', typeof what !== 'string' ? what : isResource(what) ? msg('not_found', { what }) : `${what} was not found.`);
   }
 }
 
 export class ConflictError extends AppError {
-  constructor(code: string, message: string, details?: Record<string, unknown>) {
+  constructor(code: string, message: ErrorText, details?: Record<string, unknown>) {
     super(409, code, message, details);
   }
 }
 
 export class UnprocessableError extends AppError {
-  constructor(code: string, message: string, details?: Record<string, unknown>) {
+  constructor(code: string, message: ErrorText, details?: Record<string, unknown>) {
     super(422, code, message, details);
   }
 }
@@ -65,7 +78,7 @@ export type GateCode = 'rate_limited' | 'operation_in_progress' | 'duplicate_req
 export class GateRefusal extends AppError {
   constructor(
     readonly gateCode: GateCode,
-    message: string,
+    message: ErrorText,
     readonly retryAfterS: number,
     details: Record<string, unknown> = {},
   ) {

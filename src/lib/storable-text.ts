@@ -1,3 +1,5 @@
+import { english, msg, type UnstorableChar } from './messages.js';
+
 /**
  * Text that JavaScript holds but PostgreSQL cannot store. A string with U+0000 fails in `text`
  * (22021) and `jsonb` alike; a lone UTF-16 surrogate (a high one not followed by a low one, or a
@@ -14,12 +16,18 @@ declare global {
 }
 
 /**
- * Why `s` cannot be stored, as a phrase that follows a field's path ("contains …"), or null.
- * `isWellFormed` (native) rather than a surrogate regex: on an 8 MB string it takes ~3 ms where
- * the lookbehind regex takes ~40 ms; on 100 000 short strings ~2 ms against ~19 ms.
+ * What in `s` cannot be stored (a NUL, a lone surrogate), or null. `isWellFormed` (native) rather
+ * than a surrogate regex: on an 8 MB string it takes ~3 ms where the lookbehind regex takes
+ * ~40 ms; on 100 000 short strings ~2 ms against ~19 ms.
  */
-export function unstorableTextReason(s: string): string | null {
-  if (s.includes('\u0000')) return 'contains the NUL character (U+0000)';
-  if (!s.isWellFormed()) return 'contains a lone UTF-16 surrogate (U+D800–U+DFFF outside a pair)';
+export function unstorableChar(s: string): UnstorableChar | null {
+  if (s.includes('\u0000')) return 'nul';
+  if (!s.isWellFormed()) return 'surrogate';
   return null;
+}
+
+/** Why `s` cannot be stored, in English, as a phrase that follows a field's path ("contains …"), or null. */
+export function unstorableTextReason(s: string): string | null {
+  const char = unstorableChar(s);
+  return char && english(msg('issue.unstorable_reason', { char }));
 }

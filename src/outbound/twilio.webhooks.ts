@@ -6,8 +6,9 @@ import type pg from 'pg';
 import twilio from 'twilio';
 import { z } from 'zod';
 import { errorResponses } from '../contract/index.js';
-import { errorBody, invalidRequest } from '../http/errors.js';
 import { NoContent } from '../http/schemas.js';
+import { AppError, ValidationError, type Issue } from '../lib/errors.js';
+import { msg, zodMessage, type Message } from '../lib/messages.js';
 import type { Logger } from '../lib/logger.js';
 import { isProviderCallStatus } from '../providers/telephony/types.js';
 import { applyProviderState } from './call-state.js';
@@ -29,7 +30,7 @@ export interface TwilioWebhookDeps {
 const CallbackQuery = z.object({
   b: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
   call_id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-  t: z.string().regex(/^[0-9a-f]{32}$/, 'must be a callback token (32 hex digits)').optional(),
+  t: z.string().regex(/^[0-9a-f]{32}$/, zodMessage(msg('issue.callback_token'))).optional(),
 });
 type CallbackQuery = z.infer<typeof CallbackQuery>;
 
@@ -49,13 +50,13 @@ function intField(form: ParsedUrlQuery, name: string): number | null {
  * What Twilio sends in the fields we store or match on. A signed callback is trusted, not assumed
  * well-formed: a NUL, a duration beyond int4 or an oversized value was a 500 from PostgreSQL.
  */
-const FORM_RULES: Record<string, { re: RegExp; what: string }> = {
-  AccountSid: { re: /^AC[0-9a-fA-F]{32}$/, what: 'an account sid (AC + 32 hex digits)' },
-  CallSid: { re: /^CA[0-9a-fA-F]{32}$/, what: 'a call sid (CA + 32 hex digits)' },
-  CallDuration: { re: /^[0-9]{1,9}$/, what: 'a whole number of seconds' },
-  RecordingSid: { re: /^RE[0-9a-fA-F]{32}$/, what: 'a recording sid (RE + 32 hex digits)' },
-  RecordingStatus: { re: /^[a-z-]{1,32}$/, what: 'a recording status' },
-  RecordingDuration: { re: /^-?[0-9]{1,9}$/, what: 'a whole number of seconds' },
+const FORM_RULES: Record<string, { re: RegExp; issue: Message }> = {
+  AccountSid: { re: /^AC[0-9a-fA-F]{32}$/, issue: msg('issue.account_sid') },
+  CallSid: { re: /^CA[0-9a-fA-F]{32}$/, issue: msg('issue.call_sid') },
+  CallDuration: { re: /^[0-9]{1,9}$/, issue: msg('issue.whole_seconds') },
+  RecordingSid: { re: /^RE[0-9a-fA-F]{32}$/, issue: msg('issue.recording_sid') },
+  RecordingStatus: { re: /^[a-z-]{1,32}$/, issue: msg('issue.recording_status') },
+  RecordingDuration: { re: /^-?[0-9]{1,9}$/, issue: msg('issue.whole_seconds') },
 };
 
 /** Every status and recording callback of Twilio carries both; they bind it to one call of our account. */
@@ -76,19 +77,19 @@ const REQUIRED = ['AccountSid', 'CallSid'] as const;
 const TWILIO_KEY = /^[A-Z][A-Za-z0-9]{0,63}$/;
 
 /** What is wrong with a callback's form (empty when nothing): key shapes, repeated keys, the values we use, the required keys. */
-export function callbackFormIssues(form: ParsedUrlQuery): Array<{ path: string; message: string }> {
-  const issues: Array<{ path: string; message: string }> = [];
+export function callbackFormIssues(form: ParsedUrlQuery): Issue[] {
+  const issues: Issue[] = [];
   for (const [name, v] of Object.entries(form)) {
-    if (!TWILIO_KEY.test(name)) issues.push({ path: 'body', message: `has a key that is not a Twilio parameter name: ${JSON.stringify(name.slice(0, 64))}` });
-    else if (Array.isArray(v)) issues.push({ path: `body.${name}`, message: 'must appear once' });
+    if (!TWILIO_KEY.test(name)) issues.push({ path: 'body', message: msg('issue.twilio_key', { name: name.slice(0, 64) }) });
+    else if (Array.isArray(v)) issues.push({ path: `body.${name}`, message: msg('issue.once') });
   }
   for (const [name, rule] of Object.entries(FORM_RULES)) {
     const v = form[name];
     if (v === undefined || Array.isArray(v)) continue;
-    if (v !== '' && !rule.re.test(v)) issues.push({ path: `body.${name}`, message: `must be ${rule.what}` });
+    if (v !== '' && !rule.re.test(v)) issues.push({ path: `body.${name}`, message: rule.issue });
   }
   for (const name of REQUIRED) {
-    if (!field(form, name)) issues.push({ path: `body.${name}`, message: 'is required' });
+    if (!field(form, name)) issues.push({ path: `body.${name}`, message: msg('issue.required') });
   }
   return issues;
 }
@@ -129,7 +130,7 @@ export function bindCallback(
   return call.call_sid !== null && call.call_sid === callSid ? 'bound' : 'forbidden';
 }
 
-const NOT_THIS_CALL = 'This callback is not bound to the call its URL names (callback token, CallSid or AccountSid).';
+const notThisCall = () => new AppError(403, 'forbidden', msg('webhooks.twilio_not_this_call'));
 
 /**
  * Twilio's status and recording callbacks. Verified first — X-Twilio-Signature over
@@ -146,27 +147,27 @@ export const twilioWebhooks = (deps: TwilioWebhookDeps): FastifyPluginAsyncZod =
     done(null, parseForm(typeof body === 'string' ? body : body.toString('utf8')));
   });
 
-  app.addHook('preValidation', async (request, reply) => {
+  app.addHook('preValidation', async (request) => {
     const signature = request.headers['x-twilio-signature'];
     const form = (request.body ?? {}) as ParsedUrlQuery;
     const url = deps.publicBaseUrl() + request.url;
     if (typeof signature !== 'string' || !twilio.validateRequest(deps.authToken, signature, url, form)) {
       deps.log.warn({ url: request.url }, 'twilio webhook with a bad or missing signature refused');
-      return reply.status(403).send(errorBody('forbidden', 'The X-Twilio-Signature header is missing or does not match this request.'));
+      throw new AppError(403, 'forbidden', msg('webhooks.twilio_signature'));
     }
     const issues = callbackFormIssues(form);
     if (issues.length > 0) {
-      return reply.status(400).send(invalidRequest(`The callback is invalid: ${issues.slice(0, 5).map((i) => `${i.path} ${i.message}`).join('; ')}.`, issues.slice(0, 20)));
+      throw new ValidationError(msg('webhooks.twilio_invalid', { issues }), issues.slice(0, 20));
     }
     if (field(form, 'AccountSid') !== deps.accountSid) {
       deps.log.warn({ url: request.url }, 'twilio webhook of another account refused');
-      return reply.status(403).send(errorBody('forbidden', NOT_THIS_CALL));
+      throw notThisCall();
     }
   });
 
   /**
-   * The CallSid of a callback bound to the call its URL names, or null after answering: 403
-   * (another call's) or 204 (no such call). One primary-key read per callback: the token is
+   * The CallSid of a callback bound to the call its URL names; a 403 (another call's), or null
+   * after answering 204 (no such call). One primary-key read per callback: the token is
    * compared here, in constant time, rather than in the UPDATE's WHERE.
    */
   async function boundCall(query: CallbackQuery, form: ParsedUrlQuery, reply: FastifyReply): Promise<string | null> {
@@ -175,7 +176,7 @@ export const twilioWebhooks = (deps: TwilioWebhookDeps): FastifyPluginAsyncZod =
     if (binding === 'bound') return callSid;
     if (binding === 'forbidden') {
       deps.log.warn({ businessId: query.b, callId: query.call_id, token: query.t !== undefined }, 'twilio callback not bound to the call its URL names refused');
-      await reply.status(403).send(errorBody('forbidden', NOT_THIS_CALL));
+      throw notThisCall();
     } else {
       await reply.status(204).send();
     }

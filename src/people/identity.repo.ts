@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool.js';
+import type { Locale } from '../lib/messages.js';
 import { hashToken } from '../tenancy/tokens.js';
 import { lowerRole, type Role } from './roles.js';
 
@@ -10,6 +11,8 @@ export interface AuthContext {
   /** What this request may do: a token's role capped by its user's role today. */
   role: Role;
   defaultCountry: string;
+  /** The business's language: server messages follow it unless Accept-Language says otherwise. */
+  locale: Locale;
   via: 'token' | 'session';
   tokenId: number | null;
   /** Set for cookie sessions: the hash of the session's CSRF token (double submit, bound to it). */
@@ -23,9 +26,9 @@ const TOUCH_EVERY_S = 60;
 
 export async function authenticateToken(db: Queryable, token: string, ip: string | null): Promise<AuthContext | null> {
   const { rows } = await db.query<{
-    id: number; business_id: number; user_id: number; email: string; token_role: Role; user_role: Role; default_country: string; stale: boolean;
+    id: number; business_id: number; user_id: number; email: string; token_role: Role; user_role: Role; default_country: string; locale: Locale; stale: boolean;
   }>(
-    `SELECT t.id, t.business_id, t.user_id, u.email, t.role AS token_role, u.role AS user_role, b.default_country,
+    `SELECT t.id, t.business_id, t.user_id, u.email, t.role AS token_role, u.role AS user_role, b.default_country, b.locale,
             (t.last_used_at IS NULL OR t.last_used_at < now() - make_interval(secs => $2)) AS stale
        FROM api_tokens t
        JOIN users u ON u.id = t.user_id AND u.business_id = t.business_id
@@ -42,6 +45,7 @@ export async function authenticateToken(db: Queryable, token: string, ip: string
     email: row.email,
     role: lowerRole(row.token_role, row.user_role),
     defaultCountry: row.default_country,
+    locale: row.locale,
     via: 'token',
     tokenId: row.id,
     csrfHash: null,
@@ -57,9 +61,9 @@ export async function authenticateToken(db: Queryable, token: string, ip: string
 export async function authenticateSession(db: Queryable, sessionId: string, idleMs: number, ip: string | null): Promise<AuthContext | null> {
   const idHash = hashToken(sessionId);
   const { rows } = await db.query<{
-    business_id: number; user_id: number; email: string; role: Role; default_country: string; csrf_hash: Buffer; live: boolean; stale: boolean;
+    business_id: number; user_id: number; email: string; role: Role; default_country: string; locale: Locale; csrf_hash: Buffer; live: boolean; stale: boolean;
   }>(
-    `SELECT s.business_id, s.user_id, u.email, u.role, b.default_country, s.csrf_hash,
+    `SELECT s.business_id, s.user_id, u.email, u.role, b.default_country, b.locale, s.csrf_hash,
             (s.expires_at > now() AND s.last_seen_at > now() - make_interval(secs => $2::double precision / 1000) AND NOT u.disabled) AS live,
             s.last_seen_at < now() - make_interval(secs => $3) AS stale
        FROM sessions s
@@ -81,6 +85,7 @@ export async function authenticateSession(db: Queryable, sessionId: string, idle
     email: row.email,
     role: row.role,
     defaultCountry: row.default_country,
+    locale: row.locale,
     via: 'session',
     tokenId: null,
     csrfHash: row.csrf_hash,

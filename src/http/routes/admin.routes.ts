@@ -7,6 +7,7 @@ import { isTimeZone, type Config } from '../../config/config.js';
 import { BusinessAnswer, CreatedBusiness, CreatedUser, errorResponses, RoleName, type Business as BusinessView, type User as UserView } from '../../contract/index.js';
 import { withTx } from '../../db/pool.js';
 import { NotFoundError, ConflictError } from '../../lib/errors.js';
+import { msg, zodMessage } from '../../lib/messages.js';
 import { OPERATION_TYPES } from '../../gate/operations.js';
 import { getBusiness, insertBusiness, insertUserWithToken, updateBusiness, type Business, type User } from '../../tenancy/tenancy.repo.js';
 import { adminAuth } from '../auth.js';
@@ -14,8 +15,8 @@ import { recordAudit, type Actor } from '../../people/audit.repo.js';
 import { emailInBusiness } from '../../people/users.repo.js';
 import { IdParam } from '../schemas.js';
 
-const Timezone = z.string().min(1).max(64).refine(isTimeZone, { message: 'must be an IANA time zone such as Asia/Jerusalem' });
-const Country = z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 country code such as IL').refine(isSupportedCountry, { message: 'is not a country whose phone numbers we can read' });
+const Timezone = z.string().min(1).max(64).refine(isTimeZone, zodMessage(msg('issue.timezone')));
+const Country = z.string().regex(/^[A-Z]{2}$/, zodMessage(msg('issue.country_code'))).refine(isSupportedCountry, zodMessage(msg('issue.country_unsupported')));
 const Locale = z.enum(['he', 'en']);
 const Email = z.email().max(254);
 
@@ -121,7 +122,7 @@ export const adminRoutes = (pool: pg.Pool, adminToken: string, businessDefaults:
       const created = await withTx(pool, async (tx) => {
         await tx.query(`SELECT 1 FROM businesses WHERE id = $1 FOR UPDATE`, [business.id]);
         if (await emailInBusiness(tx, business.id, request.body.email)) {
-          throw new ConflictError('user_exists', 'A user with this email already exists in this business.');
+          throw new ConflictError('user_exists', msg('people.user_exists'));
         }
         const added = await insertUserWithToken(tx, business.id, request.body.email, request.body.role ?? 'admin');
         await recordAudit(tx, { businessId: business.id, actor: platform(request), action: 'user.create', targetType: 'user', targetId: added.user.id, details: { email: added.user.email, role: added.user.role } });
@@ -130,7 +131,7 @@ export const adminRoutes = (pool: pg.Pool, adminToken: string, businessDefaults:
       return reply.status(201).send({ user: userView(created.user), token: created.token, invite_token: created.inviteToken });
     } catch (err) {
       if ((err as { code?: string }).code === '23505') {
-        throw new ConflictError('user_exists', 'A user with this email already exists in this business.');
+        throw new ConflictError('user_exists', msg('people.user_exists'));
       }
       throw err;
     }

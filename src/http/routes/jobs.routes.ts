@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type pg from 'pg';
 import { errorResponses, Job, pageOf } from '../../contract/index.js';
 import { ConflictError, NotFoundError } from '../../lib/errors.js';
+import { msg } from '../../lib/messages.js';
 import type { JobEvents } from '../../jobs/job-events.js';
 import { toJobView } from '../../jobs/job-view.js';
 import { cancelJob, getJob, listJobs, pauseJob, resumeJob } from '../../jobs/jobs.repo.js';
@@ -17,26 +18,23 @@ import { recordAudit } from '../../people/audit.repo.js';
 
 type Transition = (db: Queryable, businessId: number, jobId: number) => Promise<JobRow | null>;
 
-const TRANSITIONS: Record<'pause' | 'resume' | 'cancel', { run: Transition; allowedFrom: string; summary: string }> = {
+const TRANSITIONS: Record<'pause' | 'resume' | 'cancel', { run: Transition; summary: string }> = {
   pause: {
     run: pauseJob,
-    allowedFrom: 'a queued or running job',
     summary: 'Pause a job (a job no worker holds pauses at once; a running one stays running with pause_requested until its batch boundary)',
   },
   resume: {
     run: resumeJob,
-    allowedFrom: 'a paused job, or a running one with a pause requested,',
     summary: 'Resume a paused job (or withdraw a pause not yet reached)',
   },
   cancel: {
     run: cancelJob,
-    allowedFrom: 'a queued, running or paused job',
     summary: 'Cancel a job (takes effect at the next batch boundary)',
   },
 };
 
-const requested = (job: JobRow): string =>
-  job.cancel_requested ? ' (cancel requested)' : job.pause_requested ? ' (pause requested)' : '';
+const requested = (job: JobRow): 'cancel' | 'pause' | null =>
+  job.cancel_requested ? 'cancel' : job.pause_requested ? 'pause' : null;
 
 export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPluginAsyncZod => async (app) => {
   app.get('/jobs', {
@@ -62,7 +60,8 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
     return toJobView(job);
   });
 
-  for (const [name, t] of Object.entries(TRANSITIONS)) {
+  for (const name of ['pause', 'resume', 'cancel'] as const) {
+    const t = TRANSITIONS[name];
     app.post(`/jobs/:id/${name}`, {
       config: need('admin'),
       schema: {
@@ -85,7 +84,7 @@ export const jobRoutes = (pool: pg.Pool, events: JobEvents | null): FastifyPlugi
       if (!job) throw new NotFoundError('Job');
       throw new ConflictError(
         'invalid_transition',
-        `Cannot ${name} job ${job.id}: it is ${job.status}${requested(job)}; only ${t.allowedFrom} can be ${name === 'cancel' ? 'cancelled' : `${name}d`}.`,
+        msg('jobs.invalid_transition', { action: name, jobId: job.id, status: job.status, requested: requested(job) }),
         { status: job.status },
       );
     });

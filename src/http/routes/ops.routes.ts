@@ -4,9 +4,9 @@ import type pg from 'pg';
 import { errorResponses, Health, Ready } from '../../contract/index.js';
 import { migrationsApplied } from '../../db/migrate.js';
 import { AppError, newErrorId } from '../../lib/errors.js';
+import { msg } from '../../lib/messages.js';
 import { safeEqual } from '../../tenancy/tokens.js';
 import type { AppMetrics } from '../metrics.js';
-import { errorBody } from '../errors.js';
 import { nonJsonResponse } from '../schemas.js';
 
 /** Optional tokens that close the operator's endpoints (README "Operations", Security); null = open. */
@@ -33,13 +33,12 @@ function presentedToken(request: FastifyRequest, basic: boolean): string | null 
  * password and any user name: a browser asks for it once and sends it again with the page's
  * fetch of /docs/json, which a bearer header or a `?token=` in the page URL could not do.
  */
-export function requireOpsToken(token: string, what: string, opts: { basic: boolean }) {
+export function requireOpsToken(token: string, what: 'metrics' | 'API docs', opts: { basic: boolean }) {
   const challenge = opts.basic ? { 'www-authenticate': `Basic realm="Bulkhead ${what}", charset="UTF-8"` } : undefined;
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const presented = presentedToken(request, opts.basic);
     if (presented === null || !safeEqual(presented, token)) {
-      const how = opts.basic ? 'a bearer token, or HTTP Basic with it as the password' : 'a bearer token';
-      throw new AppError(401, 'unauthorized', `The ${what} need ${how} (the operator's configured token).`, undefined, challenge);
+      throw new AppError(401, 'unauthorized', msg('auth.ops_token_required', { what, basic: opts.basic }), undefined, challenge);
     }
   };
 }
@@ -56,18 +55,18 @@ export const opsRoutes = (pool: pg.Pool, metrics: AppMetrics, access: OpsAccess)
       description: '503 `not_ready` while it is not.',
       response: { 200: Ready, ...errorResponses },
     },
-  }, async (request, reply) => {
+  }, async (request) => {
+    let applied: boolean;
     try {
-      if (!(await migrationsApplied(pool))) {
-        return reply.status(503).send(errorBody('not_ready', 'Migrations are not applied yet.'));
-      }
-      return { status: 'ready' as const };
+      applied = await migrationsApplied(pool);
     } catch (err) {
       // The driver's text (host, port, role, database names) is for the operator's log only.
       const errorId = newErrorId();
       request.log.warn({ err, errorId }, 'readiness check failed');
-      return reply.status(503).send(errorBody('not_ready', `The database is unreachable (error id ${errorId}).`, { error_id: errorId }));
+      throw new AppError(503, 'not_ready', msg('ops.database_unreachable', { errorId }), { error_id: errorId });
     }
+    if (!applied) throw new AppError(503, 'not_ready', msg('ops.migrations_pending'));
+    return { status: 'ready' as const };
   });
 
   app.get('/metrics', {
