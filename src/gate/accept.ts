@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { withTx } from '../db/pool.js';
 import { GateRefusal } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import { isActiveLockViolation } from '../jobs/admission.js';
 import { activeJobByLockKey } from '../jobs/domain-api.js';
 import { insertJob } from '../jobs/jobs.repo.js';
@@ -116,7 +117,7 @@ export async function acceptJob(deps: AcceptDeps, req: AcceptRequest): Promise<A
     if (isActiveLockViolation(err) && lockKey) {
       const holder = await activeJobByLockKey(deps.pool, businessId, lockKey);
       deps.onRefuse?.('operation_in_progress', req.op);
-      throw new GateRefusal('operation_in_progress', 'This operation is already in progress for your business.', 5, {
+      throw new GateRefusal('operation_in_progress', msg('gate.operation_locked'), 5, {
         job_id: holder,
       });
     }

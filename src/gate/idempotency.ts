@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../db/pool.js';
 import { UnprocessableError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 
 export interface StoredResponse {
   statusCode: number;
@@ -48,7 +49,7 @@ export async function replayIdempotent(
   if (row.request_hash !== hash) {
     throw new UnprocessableError(
       'idempotency_key_reused',
-      'This Idempotency-Key was already used with a different request body; use a new key for a new request.',
+      msg('gate.idempotency_key_reused'),
       { idempotency_key: key },
     );
   }

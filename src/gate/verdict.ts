@@ -1,4 +1,5 @@
 import type { GateCode } from '../lib/errors.js';
+import { msg, type Message } from '../lib/messages.js';
 
 export interface GateObservation {
   /** The active job holding this operation's lock, if any. */
@@ -17,7 +18,7 @@ export interface GateLimits {
 
 export type GateVerdict =
   | { allow: true }
-  | { allow: false; code: GateCode; retryAfterS: number; jobId: number | null; message: string };
+  | { allow: false; code: GateCode; retryAfterS: number; jobId: number | null; message: Message };
 
 const WINDOW_MS = 60_000;
 
@@ -33,7 +34,7 @@ export function gateVerdict(o: GateObservation, limits: GateLimits, now: Date): 
       code: 'operation_in_progress',
       retryAfterS: 5,
       jobId: o.activeJobId,
-      message: `Job ${o.activeJobId} is already running this operation for your business; wait for it to finish or cancel it.`,
+      message: msg('gate.operation_in_progress', { jobId: o.activeJobId }),
     };
   }
   if (o.duplicate && limits.dedupWindowS > 0) {
@@ -43,7 +44,7 @@ export function gateVerdict(o: GateObservation, limits: GateLimits, now: Date): 
       code: 'duplicate_request',
       retryAfterS: Math.max(1, Math.ceil((limits.dedupWindowS * 1000 - age) / 1000)),
       jobId: o.duplicate.jobId,
-      message: `An identical request created job ${o.duplicate.jobId} moments ago; it was not repeated.`,
+      message: msg('gate.duplicate_request', { jobId: o.duplicate.jobId }),
     };
   }
   if (o.recentCount >= limits.ratePerMinute) {
@@ -53,7 +54,7 @@ export function gateVerdict(o: GateObservation, limits: GateLimits, now: Date): 
       code: 'rate_limited',
       retryAfterS: Math.max(1, Math.ceil((oldest + WINDOW_MS - now.getTime()) / 1000)),
       jobId: null,
-      message: `At most ${limits.ratePerMinute} of these operations per minute are allowed for your business.`,
+      message: msg('gate.rate_limited', { perMinute: limits.ratePerMinute }),
     };
   }
   return { allow: true };
