@@ -6,7 +6,11 @@ export type RoleName = z.infer<typeof RoleName>;
 
 export const Me = z.object({
   user: z.object({ id: Int, email: z.string(), role: RoleName }),
-  business: z.object({ id: Int, name: z.string() }),
+  business: z.object({
+    id: Int,
+    name: z.string(),
+    locale: z.enum(['he', 'en']).describe('the business\'s language: the dashboard opens in it unless this browser chose another'),
+  }),
 }).describe('Who is signed in, and in which business');
 export type Me = z.infer<typeof Me>;
 

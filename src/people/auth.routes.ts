@@ -98,6 +98,6 @@ export const authRoutes = (pool: pg.Pool, o: AuthRoutesOptions): FastifyPluginAs
     const who = caller(request);
     const business = await getBusiness(pool, who.businessId);
     if (!business) throw new NotFoundError('Business');
-    return { user: { id: who.userId, email: who.email, role: who.role }, business: { id: business.id, name: business.name } };
+    return { user: { id: who.userId, email: who.email, role: who.role }, business: { id: business.id, name: business.name, locale: business.locale } };
   });
 };

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { withTx } from '../db/pool.js';
 import { AppError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import { recordAudit } from './audit.repo.js';
 import { verifyPassword } from './passwords.js';
 import type { Role } from './roles.js';
@@ -22,7 +23,7 @@ export interface LoginInput {
 
 export interface Who {
   user: { id: number; email: string; role: Role };
-  business: { id: number; name: string };
+  business: { id: number; name: string; locale: 'he' | 'en' };
 }
 
 export interface LoggedIn extends NewSession, Who {}
@@ -30,14 +31,14 @@ export interface LoggedIn extends NewSession, Who {}
 export class InvalidCredentials extends AppError {
   constructor() {
     // One answer for an unknown email, a wrong password and a disabled user: it names no account.
-    super(401, 'invalid_credentials', 'The email or the password is wrong.');
+    super(401, 'invalid_credentials', msg('auth.invalid_credentials'));
   }
 }
 
 export class TooManyAttempts extends AppError {
   constructor(retryAfterS: number) {
     const retry = Math.max(1, Math.ceil(retryAfterS));
-    super(429, 'too_many_attempts', `Too many failed sign-ins for this email; try again in ${retry} seconds.`, { retry_after: retry }, { 'retry-after': String(retry) });
+    super(429, 'too_many_attempts', msg('auth.too_many_attempts', { retry }), { retry_after: retry }, { 'retry-after': String(retry) });
   }
 }
 
@@ -68,7 +69,7 @@ export async function loginForToken(pool: pg.Pool, input: Omit<LoginInput, 'sess
 }
 
 function whoOf(user: LoginUser): Who {
-  return { user: { id: user.id, email: user.email, role: user.role }, business: { id: user.business_id, name: user.business_name } };
+  return { user: { id: user.id, email: user.email, role: user.role }, business: { id: user.business_id, name: user.business_name, locale: user.business_locale } };
 }
 
 async function checkCredentials<T>(

@@ -75,6 +75,7 @@ export interface LoginUser {
   id: number;
   business_id: number;
   business_name: string;
+  business_locale: 'he' | 'en';
   email: string;
   role: Role;
   disabled: boolean;
@@ -83,7 +84,7 @@ export interface LoginUser {
 
 export async function findLoginUser(db: Queryable, email: string): Promise<LoginUser | null> {
   const { rows } = await db.query<LoginUser>(
-    `SELECT u.id, u.business_id, b.name AS business_name, u.email, u.role, u.disabled, u.password_hash
+    `SELECT u.id, u.business_id, b.name AS business_name, b.locale AS business_locale, u.email, u.role, u.disabled, u.password_hash
        FROM users u JOIN businesses b ON b.id = u.business_id
       WHERE lower(u.email) = lower($1) AND u.password_hash IS NOT NULL`,
     [email],

@@ -8,6 +8,7 @@ import { listQuery, paged } from '../http/pagination.js';
 import { need } from '../http/roles.js';
 import { IdParam } from '../http/schemas.js';
 import { ForbiddenError, NotFoundError } from '../lib/errors.js';
+import { msg, zodMessage } from '../lib/messages.js';
 import { actorOf } from './actor.js';
 import { listAudit, recordAudit } from './audit.repo.js';
 import { auditView, memberView, tokenView } from './people.view.js';
@@ -47,7 +48,7 @@ export const peopleRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app
       description: 'Leaving the business without an enabled owner: 409 `last_owner`. Touching an owner or granting owner needs the owner role.',
       params: IdParam,
       body: z.strictObject({ role: RoleName.optional(), disabled: z.boolean().optional() })
-        .refine((b) => b.role !== undefined || b.disabled !== undefined, { message: 'give role or disabled' }),
+        .refine((b) => b.role !== undefined || b.disabled !== undefined, zodMessage(msg('issue.role_or_disabled'))),
       response: { 200: Member, ...errorResponses },
     },
   }, async (request) => memberView(await changeUser(pool, caller(request), request.params.id, request.body)));
@@ -69,7 +70,7 @@ export const peopleRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app
   }, async (request, reply) => {
     const who = caller(request);
     const role = request.body.role ?? who.role;
-    if (ROLE_RANK[role] > ROLE_RANK[who.role]) throw new ForbiddenError(role, `A token cannot have a role above yours (${who.role}).`);
+    if (ROLE_RANK[role] > ROLE_RANK[who.role]) throw new ForbiddenError(role, msg('auth.token_role_above_yours', { yours: who.role }));
     const created = await withTx(pool, async (tx) => {
       const t = await insertToken(tx, { businessId: who.businessId, userId: who.userId, name: request.body.name, role });
       await recordAudit(tx, { businessId: who.businessId, actor: actorOf(who), action: 'token.create', targetType: 'token', targetId: t.row.id, details: { name: t.row.name, role } });
@@ -86,7 +87,7 @@ export const peopleRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app
     await withTx(pool, async (tx) => {
       const t = await getToken(tx, who.businessId, request.params.id);
       if (!t) throw new NotFoundError('Token');
-      if (ROLE_RANK[t.role] > ROLE_RANK[who.role]) throw new ForbiddenError(t.role, `Only an ${t.role} can revoke an ${t.role} token.`);
+      if (ROLE_RANK[t.role] > ROLE_RANK[who.role]) throw new ForbiddenError(t.role, msg('auth.revoke_needs_role', { role: t.role }));
       await deleteToken(tx, who.businessId, t.id);
       await recordAudit(tx, { businessId: who.businessId, actor: actorOf(who), action: 'token.revoke', targetType: 'token', targetId: t.id, details: { name: t.name, role: t.role, user_id: t.user_id } });
     });

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { withTx } from '../db/pool.js';
 import { AppError, ConflictError, ForbiddenError, NotFoundError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import { actorOf } from './actor.js';
 import { recordAudit } from './audit.repo.js';
 import type { AuthContext } from './identity.repo.js';
@@ -17,7 +18,7 @@ function isUniqueViolation(err: unknown): boolean {
 
 /** Nobody grants or touches a role above their own (an admin neither makes nor edits owners). */
 function assertMayGrant(who: Who, role: Role): void {
-  if (ROLE_RANK[role] > ROLE_RANK[who.role]) throw new ForbiddenError(role, `Only an ${role} can give or change the ${role} role.`);
+  if (ROLE_RANK[role] > ROLE_RANK[who.role]) throw new ForbiddenError(role, msg('auth.grant_needs_role', { role }));
 }
 
 export async function inviteUser(pool: pg.Pool, who: Who, email: string, role: Role): Promise<{ user: UserRow; inviteToken: string }> {
@@ -26,16 +27,16 @@ export async function inviteUser(pool: pg.Pool, who: Who, email: string, role: R
     return await withTx(pool, async (tx) => {
       // Serialized per business, so two invites of Dana@ and dana@ at once cannot both pass.
       await tx.query(`SELECT 1 FROM businesses WHERE id = $1 FOR UPDATE`, [who.businessId]);
-      if (await emailInBusiness(tx, who.businessId, email)) throw new ConflictError('user_exists', 'A user with this email already exists in this business.');
+      if (await emailInBusiness(tx, who.businessId, email)) throw new ConflictError('user_exists', msg('people.user_exists'));
       if (await emailCanSignIn(tx, email)) {
-        throw new ConflictError('email_taken', 'This email already signs in to a Bulkhead account; invite another address.');
+        throw new ConflictError('email_taken', msg('people.email_taken'));
       }
       const invited = await insertInvitedUser(tx, who.businessId, email, role);
       await recordAudit(tx, { businessId: who.businessId, actor: actorOf(who), action: 'user.invite', targetType: 'user', targetId: invited.user.id, details: { email, role } });
       return invited;
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw new ConflictError('user_exists', 'A user with this email already exists in this business.');
+    if (isUniqueViolation(err)) throw new ConflictError('user_exists', msg('people.user_exists'));
     throw err;
   }
 }
@@ -56,7 +57,7 @@ export async function changeUser(pool: pg.Pool, who: Who, userId: number, patch:
     const after = await updateUser(tx, who.businessId, userId, patch);
     if (!after) throw new NotFoundError('User');
     if (await countEnabledOwners(tx, who.businessId) === 0) {
-      throw new ConflictError('last_owner', 'A business must keep at least one enabled owner; make someone else owner first.');
+      throw new ConflictError('last_owner', msg('people.last_owner'));
     }
     const demoted = ROLE_RANK[after.role] < ROLE_RANK[before.role];
     if ((after.disabled && !before.disabled) || demoted) await deleteUserSessions(tx, who.businessId, userId);
@@ -70,7 +71,7 @@ export async function changeUser(pool: pg.Pool, who: Who, userId: number, patch:
 
 export class InvalidInvite extends AppError {
   constructor() {
-    super(404, 'invalid_invite', 'This invite is not valid: it was used already, has expired (after 7 days), or never existed. Ask for a new one.');
+    super(404, 'invalid_invite', msg('auth.invalid_invite'));
   }
 }
 
@@ -86,7 +87,7 @@ export async function acceptInviteWithPassword(pool: pg.Pool, inviteToken: strin
       return user;
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw new ConflictError('email_taken', 'This email already signs in to another Bulkhead account.');
+    if (isUniqueViolation(err)) throw new ConflictError('email_taken', msg('people.email_taken_elsewhere'));
     throw err;
   }
 }
