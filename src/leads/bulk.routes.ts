@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import type { AcceptDeps } from '../gate/accept.js';
 import { Accepted, errorResponses } from '../contract/index.js';
+import { msg, zodMessage } from '../lib/messages.js';
 import { caller } from '../http/auth.js';
 import { Id, IdempotencyHeaders, LeadIds } from '../http/schemas.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
@@ -17,9 +18,7 @@ const LeadSetBody = z
     tags_add: Tags.optional(),
     tags_remove: Tags.optional().describe('applied after tags_add'),
   })
-  .refine((s) => Object.values(s).some((v) => v !== undefined), {
-    message: 'set at least one of status, owner_user_id, tags_add, tags_remove',
-  });
+  .refine((s) => Object.values(s).some((v) => v !== undefined), zodMessage(msg('issue.bulk_set_empty')));
 
 const DeleteImportedBody = z
   .strictObject({
@@ -27,9 +26,7 @@ const DeleteImportedBody = z
     lead_ids: LeadIds.optional(),
     all: z.literal(true).optional(),
   })
-  .refine((b) => [b.import_id, b.lead_ids, b.all].filter((v) => v !== undefined).length === 1, {
-    message: 'give exactly one of import_id, lead_ids or all: true',
-  });
+  .refine((b) => [b.import_id, b.lead_ids, b.all].filter((v) => v !== undefined).length === 1, zodMessage(msg('issue.one_target')));
 
 export const bulkRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAsyncZod => async (app) => {
   app.post('/leads/bulk-delete', {

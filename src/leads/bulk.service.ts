@@ -2,6 +2,7 @@ import type { Queryable } from '../db/pool.js';
 import { acceptJob, type AcceptDeps, type Accepted } from '../gate/accept.js';
 import type { JobParams } from '../jobs/types.js';
 import { NotFoundError, ValidationError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import { countImported } from './bulk.repo.js';
 import type { deleteImportedJob } from './delete-imported.job.js';
 import type { deleteLeadsJob } from './delete-leads.job.js';
@@ -39,8 +40,8 @@ export async function acceptBulkUpdate(
 ): Promise<Accepted> {
   const owner = set.owner_user_id;
   if (typeof owner === 'number' && !(await isUserOfBusiness(deps.pool, who.businessId, owner))) {
-    throw new ValidationError(`User ${owner} is not a user of your business.`, [
-      { path: 'body.set.owner_user_id', message: 'is not a user of your business' },
+    throw new ValidationError(msg('leads.owner_not_user', { userId: owner }), [
+      { path: 'body.set.owner_user_id', message: msg('issue.not_user_of_business') },
     ]);
   }
   const targets = distinctSorted(leadIds);

@@ -3,6 +3,7 @@ import { parse as parseStream, type Options as CsvOptions } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
 import { errorCodes } from 'fastify';
 import { ValidationError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import { ImportContentBuilder, LoopSlices, type ImportContent } from './import-content.js';
 import { checkRowCount, splitTagCell, type RawImportRow } from './import-rows.js';
 import { LIMITS } from './leads.schemas.js';
@@ -59,16 +60,14 @@ class CsvRowReader {
 }
 
 function missingPhoneColumn(): ValidationError {
-  return new ValidationError('The CSV needs a header row with a "phone" column (optional: name, email, tags).', [
-    { path: 'body', message: 'missing "phone" column in the header row' },
-  ]);
+  return new ValidationError(msg('import.csv_no_phone_column'), [{ path: 'body', message: msg('issue.csv_no_phone_column') }]);
 }
 
 /** csv-parse's error (or our own, thrown from `on_record`) → the 400. */
 function csvError(err: unknown): Error {
   if (err instanceof ValidationError) return err;
   const reason = err instanceof Error ? err.message : String(err);
-  return new ValidationError(`The CSV could not be read: ${reason}`, [{ path: 'body', message: reason }]);
+  return new ValidationError(msg('import.csv_unreadable', { reason }), [{ path: 'body', message: msg('issue.csv_unreadable', { reason }) }]);
 }
 
 /** A whole CSV text → raw rows: the same reading as the stream below, for tests and the pure checks. */

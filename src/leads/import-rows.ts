@@ -1,5 +1,6 @@
 import { ValidationError } from '../lib/errors.js';
-import { unstorableTextReason } from '../lib/storable-text.js';
+import { english, issueMessage, msg, type Message, type RowField } from '../lib/messages.js';
+import { unstorableChar } from '../lib/storable-text.js';
 import { Email, LIMITS, Name, RawPhone, Tags, uniqueTags } from './leads.schemas.js';
 import { normalizePhone } from './phone.js';
 
@@ -29,13 +30,20 @@ export interface ValidLeadRow {
   tags: string[];
 }
 
+/**
+ * A bad row as stored in imports.errors: its reason as a catalogue message (`key`, `params`),
+ * rendered in the reader's language when the import is read, and in English (`message`), which
+ * is all that imports made before the catalogue have.
+ */
 export interface ImportError {
   /** 1-based number of the data row (the CSV header is not counted). */
   row: number;
   message: string;
+  key?: string;
+  params?: unknown;
 }
 
-export type RowVerdict = { ok: true; lead: ValidLeadRow } | { ok: false; message: string };
+export type RowVerdict = { ok: true; lead: ValidLeadRow } | { ok: false; reason: Message };
 
 const FIELDS = ['phone', 'name', 'email', 'tags'] as const;
 
@@ -67,19 +75,22 @@ export function splitTagCell(cell: string): string[] {
 
 export function checkRowCount(count: number, path: string): void {
   if (count === 0) {
-    throw new ValidationError('The import has no rows.', [{ path, message: 'at least one data row is required' }]);
+    throw new ValidationError(msg('import.no_rows'), [{ path, message: msg('issue.rows_required') }]);
   }
   if (count > LIMITS.importRows) {
-    throw new ValidationError(`An import holds at most ${LIMITS.importRows} rows; this one has ${count}.`, [
-      { path, message: `at most ${LIMITS.importRows} rows` },
+    throw new ValidationError(msg('import.too_many_rows', { max: LIMITS.importRows, count }), [
+      { path, message: msg('issue.rows_at_most', { max: LIMITS.importRows }) },
     ]);
   }
 }
 
 const absent = (v: unknown): boolean => v === undefined || v === null || v === '';
 
-function fieldError(field: string, result: { success: false; error: { issues: { message: string }[] } }): RowVerdict {
-  return { ok: false, message: `${field}: ${result.error.issues[0]?.message ?? 'is invalid'}` };
+const bad = (field: RowField, reason: Message): RowVerdict => ({ ok: false, reason: msg('import.row', { field, reason }) });
+
+function fieldError(field: RowField, result: { success: false; error: { issues: { code?: unknown; message: string }[] } }): RowVerdict {
+  const issue = result.error.issues[0];
+  return bad(field, issue ? issueMessage(issue) : msg('issue.invalid'));
 }
 
 /**
@@ -92,8 +103,8 @@ function unstorableField(data: RawImportRow): RowVerdict | null {
     const v = data[field];
     const texts = typeof v === 'string' ? [v] : Array.isArray(v) ? v.filter((t): t is string => typeof t === 'string') : [];
     for (const text of texts) {
-      const reason = unstorableTextReason(text);
-      if (reason) return { ok: false, message: `${field}: ${reason}, which cannot be stored` };
+      const char = unstorableChar(text);
+      if (char) return bad(field, msg('issue.unstorable_cell', { char }));
     }
   }
   return null;
@@ -103,11 +114,11 @@ function unstorableField(data: RawImportRow): RowVerdict | null {
 export function validateImportRow(data: RawImportRow, defaultCountry: string): RowVerdict {
   const unstorable = unstorableField(data);
   if (unstorable) return unstorable;
-  if (absent(data.phone)) return { ok: false, message: 'phone: is required' };
+  if (absent(data.phone)) return bad('phone', msg('issue.required'));
   const rawPhone = RawPhone.safeParse(typeof data.phone === 'number' ? String(data.phone) : data.phone);
   if (!rawPhone.success) return fieldError('phone', rawPhone);
   const phone = normalizePhone(rawPhone.data, defaultCountry);
-  if (!phone) return { ok: false, message: `phone: "${rawPhone.data}" is not a valid phone number` };
+  if (!phone) return bad('phone', msg('issue.phone_not_valid', { raw: rawPhone.data }));
 
   let name: string | null = null;
   if (!absent(data.name)) {
@@ -150,7 +161,7 @@ export function planImportBatch(rows: readonly { row_no: number; data: RawImport
   for (const { row_no, data } of rows) {
     const verdict = validateImportRow(data, defaultCountry);
     if (!verdict.ok) {
-      errors.push({ row: row_no, message: verdict.message });
+      errors.push({ row: row_no, message: english(verdict.reason), key: verdict.reason.key, params: verdict.reason.params });
     } else if (phones.has(verdict.lead.phone)) {
       duplicatesInBatch += 1;
     } else {

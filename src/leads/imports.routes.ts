@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { AcceptDeps } from '../gate/accept.js';
 import { Accepted, errorResponses, Import } from '../contract/index.js';
 import { caller } from '../http/auth.js';
+import { markLanguage } from '../http/locale.js';
 import { chargeWorkDuringBody } from '../http/request-budget.js';
 import { IdempotencyHeaders, IdParam } from '../http/schemas.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
@@ -70,5 +71,10 @@ export const importRoutes = (pool: pg.Pool, accept: AcceptDeps): FastifyPluginAs
       params: IdParam,
       response: { 200: Import, ...errorResponses },
     },
-  }, async (request) => importView(await findImport(pool, caller(request).businessId, request.params.id)));
+  }, async (request, reply) => {
+    const imp = await findImport(pool, caller(request).businessId, request.params.id);
+    // The rows' reasons are said in the reader's language.
+    markLanguage(reply, request.locale);
+    return importView(imp, request.locale);
+  });
 };

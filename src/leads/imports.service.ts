@@ -1,8 +1,10 @@
 import type { Queryable } from '../db/pool.js';
 import { acceptJob, type AcceptDeps, type Accepted } from '../gate/accept.js';
 import { NotFoundError } from '../lib/errors.js';
+import { isMessageKey, render, type Locale } from '../lib/messages.js';
 import type { Idempotency } from '../gate/accept.js';
 import type { ImportRequest } from './import-body.js';
+import type { ImportError } from './import-rows.js';
 import { getImport, insertImport, insertImportChunks, type ImportRow } from './imports.repo.js';
 import type { LeadCaller } from './leads.service.js';
 import type { importLeadsJob } from './import-leads.job.js';
@@ -46,7 +48,12 @@ export async function findImport(db: Queryable, businessId: number, id: number):
   return imp;
 }
 
-export function importView(i: ImportRow) {
+/** A row's reason in the reader's language; an import made before reasons had keys keeps its English. */
+function rowReason(e: ImportError, locale: Locale): string {
+  return isMessageKey(e.key) ? render({ key: e.key, params: e.params }, locale) : e.message;
+}
+
+export function importView(i: ImportRow, locale: Locale) {
   return {
     id: i.id,
     job_id: i.job_id,
@@ -56,7 +63,7 @@ export function importView(i: ImportRow) {
     inserted: i.inserted,
     duplicates: i.duplicates,
     invalid: i.invalid,
-    errors: i.errors,
+    errors: i.errors.map((e) => ({ row: e.row, message: rowReason(e, locale) })),
     created_at: i.created_at.toISOString(),
   };
 }

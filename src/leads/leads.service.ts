@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/pool.js';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import {
   findLeadIdByPhone,
   getLeadWithCounts,
@@ -28,9 +29,7 @@ export interface CreateLeadInput {
 }
 
 function invalidPhone(path: string, raw: string): ValidationError {
-  return new ValidationError(`The phone number "${raw}" is not a valid phone number.`, [
-    { path, message: 'is not a valid phone number for the business\'s default country or in international (+…) form' },
-  ]);
+  return new ValidationError(msg('leads.phone_invalid', { raw }), [{ path, message: msg('issue.phone_invalid_here') }]);
 }
 
 export async function createLead(db: Queryable, who: LeadCaller, input: CreateLeadInput): Promise<LeadRow> {
@@ -51,10 +50,10 @@ export async function createLead(db: Queryable, who: LeadCaller, input: CreateLe
     if (created) return created;
     const existing = await findLeadIdByPhone(db, who.businessId, phone);
     if (existing !== null) {
-      throw new ConflictError('lead_exists', `A lead with the phone ${phone} already exists (lead ${existing}).`, { lead_id: existing, phone });
+      throw new ConflictError('lead_exists', msg('leads.lead_exists', { phone, leadId: existing }), { lead_id: existing, phone });
     }
   }
-  throw new ConflictError('lead_exists', `A lead with the phone ${phone} already exists.`, { phone });
+  throw new ConflictError('lead_exists', msg('leads.lead_exists', { phone }), { phone });
 }
 
 export async function getLead(db: Queryable, businessId: number, id: number): Promise<LeadRow & { counts: LeadCounts }> {

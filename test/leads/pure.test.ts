@@ -7,6 +7,7 @@ import { likeContains, listLeadsQuery } from '../../src/leads/leads.repo.js';
 import { normalizePhone } from '../../src/leads/phone.js';
 import { hasAtMostTwoDecimals } from '../../src/receipts/receipts.routes.js';
 import { PermanentError, ValidationError } from '../../src/lib/errors.js';
+import { english } from '../../src/lib/messages.js';
 
 describe('normalizePhone', () => {
   test('local numbers use the default country; international ones ignore it', () => {
@@ -63,7 +64,7 @@ describe('import rows', () => {
     const bad = (row: Record<string, unknown>) => {
       const v = validateImportRow(row, 'US');
       assert.equal(v.ok, false);
-      return v.ok ? '' : v.message;
+      return v.ok ? '' : english(v.reason);
     };
     assert.match(bad({}), /^phone: is required/);
     assert.match(bad({ phone: '123' }), /^phone: "123" is not a valid/);
