@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import type { AcceptDeps } from '../gate/accept.js';
 import { Accepted, errorResponses, pageOf, Receipt } from '../contract/index.js';
+import { msg, zodMessage } from '../lib/messages.js';
 import { caller } from '../http/auth.js';
 import { listQuery, paged } from '../http/pagination.js';
 import { IdempotencyHeaders, IsoInstant } from '../http/schemas.js';
@@ -21,7 +22,7 @@ export function hasAtMostTwoDecimals(n: number): boolean {
 
 const ReceiptBody = z.strictObject({
   vendor: z.string().trim().min(1).max(200),
-  amount: z.number().min(0).max(MAX_AMOUNT).refine(hasAtMostTwoDecimals, { message: 'must have at most 2 decimals' }),
+  amount: z.number().min(0).max(MAX_AMOUNT).refine(hasAtMostTwoDecimals, zodMessage(msg('issue.two_decimals'))),
   currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code of 3 uppercase letters, such as USD'),
   issued_at: IsoInstant,
 });

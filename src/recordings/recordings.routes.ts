@@ -5,7 +5,8 @@ import { z } from 'zod';
 import type { AcceptDeps } from '../gate/accept.js';
 import { errorResponses, RecordingProcessing } from '../contract/index.js';
 import { caller } from '../http/auth.js';
-import { errorBody } from '../http/errors.js';
+import { AppError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import { nonJsonResponse } from '../http/schemas.js';
 import { parseRange } from './range.js';
 import { playRecording } from './recordings.service.js';
@@ -45,11 +46,13 @@ export const recordingRoutes = (deps: RecordingRouteDeps): FastifyPluginAsyncZod
         .send({ status: 'processing', job_id: answer.jobId, retry_after: answer.retryAfterS });
     }
     const range = parseRange(request.headers.range, answer.size);
-    reply.header('accept-ranges', 'bytes').header('content-type', 'audio/wav').header('cache-control', 'private, max-age=3600');
     if (range.kind === 'unsatisfiable') {
-      return reply.status(416).header('content-range', `bytes */${answer.size}`).header('content-type', 'application/json; charset=utf-8')
-        .send(errorBody('range_not_satisfiable', `The file has ${answer.size} bytes.`, { size: answer.size }));
+      throw new AppError(416, 'range_not_satisfiable', msg('recordings.range_not_satisfiable', { size: answer.size }), { size: answer.size }, {
+        'accept-ranges': 'bytes',
+        'content-range': `bytes */${answer.size}`,
+      });
     }
+    reply.header('accept-ranges', 'bytes').header('content-type', 'audio/wav').header('cache-control', 'private, max-age=3600');
     if (range.kind === 'partial') {
       return reply
         .status(206)
