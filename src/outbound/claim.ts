@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { withTx } from '../db/pool.js';
 import { jobJoin, runnableJobSql } from '../jobs/domain-api.js';
 import { AppError, ConflictError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import { callingWindowState } from './calling-hours.js';
 import { DIALER_CHANNEL } from './call-state.js';
 import { ACTIVE_SQL, CALL_COLUMNS, insertCalls, type CallRow } from './calls.repo.js';
@@ -40,7 +41,7 @@ async function tryLockBusinessSlots(tx: pg.PoolClient, businessId: number): Prom
 
 class ConcurrencyLimitError extends AppError {
   constructor(active: number, limit: number, wanted: number) {
-    super(429, 'concurrency_limit', `Your business has ${limit - active} free call slot(s) of ${limit}; ${wanted} call(s) need a slot each. Try again when a call ends.`,
+    super(429, 'concurrency_limit', msg('outbound.concurrency_limit', { free: limit - active, limit, wanted }),
       { active, limit, requested: wanted, retry_after: 5 }, { 'retry-after': '5' });
   }
 }
@@ -200,7 +201,7 @@ export async function claimDirectCalls(
     const o = rows[0];
     if (!o) throw new Error(`business ${businessId} vanished`);
     if (o.busy.length > 0) {
-      throw new ConflictError('lead_in_call', `Lead(s) ${o.busy.join(', ')} are already in a call.`, { lead_ids: o.busy });
+      throw new ConflictError('lead_in_call', msg('outbound.lead_in_call', { ids: o.busy }), { lead_ids: o.busy });
     }
     if (freeSlots(o.active, o.limit) < leads.length) throw new ConcurrencyLimitError(o.active, o.limit, leads.length);
     const calls = await insertCalls(tx, businessId, leads.map((l) => ({ leadId: l.id, runId: null, runItemId: null, attempt: 1, from, to: l.phone })));

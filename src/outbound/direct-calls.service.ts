@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { NotFoundError, UnprocessableError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import { getCalls, type CallRow } from './calls.repo.js';
 import type { Dialer } from './dialer.js';
 import { dncPhones } from './dnc.repo.js';
@@ -17,11 +18,11 @@ export async function placeDirectCalls(pool: pg.Pool, dialer: Dialer, businessId
     [businessId, ids],
   );
   const missing = ids.filter((id) => !leads.some((l) => l.id === id));
-  if (missing.length > 0) throw new NotFoundError(`Lead ${missing.join(', ')}`);
+  if (missing.length > 0) throw new NotFoundError(msg('leads.not_found', { ids: missing }));
   const blocked = await dncPhones(pool, businessId, leads.map((l) => l.phone));
   if (blocked.size > 0) {
     const which = leads.filter((l) => blocked.has(l.phone)).map((l) => l.id);
-    throw new UnprocessableError('do_not_call', `Lead(s) ${which.join(', ')} are on your do-not-call list.`, { lead_ids: which });
+    throw new UnprocessableError('do_not_call', msg('outbound.do_not_call', { ids: which }), { lead_ids: which });
   }
   const calls = await dialer.dialDirect(businessId, leads);
   return getCalls(pool, businessId, calls.map((c) => c.id));

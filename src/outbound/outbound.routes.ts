@@ -9,6 +9,7 @@ import { listQuery, paged } from '../http/pagination.js';
 import { Id, IdempotencyHeaders, IdParam, LeadIds, NoContent } from '../http/schemas.js';
 import { normalizePhone } from '../leads/phone.js';
 import { NotFoundError, ValidationError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import { PROVIDER_CALL_STATUSES } from '../providers/telephony/types.js';
 import { getCallBySid, listActiveCalls, listCalls } from './calls.repo.js';
 import type { Dialer } from './dialer.js';
@@ -197,7 +198,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   }, async (request, reply) => {
     const who = caller(request);
     const phone = normalizePhone(request.body.phone, who.defaultCountry);
-    if (!phone) throw new ValidationError('The phone number is not valid.', [{ path: 'body.phone', message: 'is not a valid phone number' }]);
+    if (!phone) throw new ValidationError(msg('outbound.phone_invalid'), [{ path: 'body.phone', message: msg('issue.phone_invalid') }]);
     const row = await addDnc(pool, who.businessId, phone, request.body.reason ?? null, who.userId);
     return reply.status(201).send(dncView(row));
   });
@@ -210,7 +211,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
     const after = q.cursor ? Buffer.from(q.cursor, 'base64url').toString('utf8') : null;
     // The cursor is a phone we gave out; anything else (a NUL among it was a 500) is refused.
     if (after !== null && !DNC_CURSOR.test(after)) {
-      throw new ValidationError('The cursor is not one this API gave out.', [{ path: 'querystring.cursor', message: 'invalid cursor' }]);
+      throw new ValidationError(msg('request.cursor_invalid'), [{ path: 'querystring.cursor', message: msg('issue.cursor_invalid') }]);
     }
     const rows = await listDnc(pool, caller(request).businessId, after, q.limit + 1);
     const items = rows.slice(0, q.limit);
@@ -229,7 +230,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
   }, async (request, reply) => {
     const who = caller(request);
     const phone = normalizePhone(request.params.phone, who.defaultCountry);
-    if (!phone) throw new ValidationError('The phone number is not valid.', [{ path: 'params.phone', message: 'is not a valid phone number' }]);
+    if (!phone) throw new ValidationError(msg('outbound.phone_invalid'), [{ path: 'params.phone', message: msg('issue.phone_invalid') }]);
     // Calling a number again that asked not to be called is a decision someone must own.
     await withTx(pool, async (tx) => {
       if (!(await removeDnc(tx, who.businessId, phone))) throw new NotFoundError('Do-not-call number');

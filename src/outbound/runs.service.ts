@@ -3,6 +3,7 @@ import { acceptJob, type AcceptDeps, type Accepted, type Caller, type Idempotenc
 import { distinctSorted } from '../jobs/batches.js';
 import { setJobTotal } from '../jobs/domain-api.js';
 import { ValidationError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import { DIALER_CHANNEL } from './call-state.js';
 import { insertRun, insertRunItems } from './runs.repo.js';
 
@@ -39,7 +40,7 @@ export async function acceptRun(
       const runId = await insertRun(tx, who.businessId, job.id, conc, who.userId);
       const items = await insertRunItems(tx, who.businessId, runId, targets);
       if (items === 0) {
-        throw new ValidationError('None of these ids is a lead of your business.', [{ path: 'body.lead_ids', message: 'no lead of your business' }]);
+        throw new ValidationError(msg('outbound.no_leads'), [{ path: 'body.lead_ids', message: msg('issue.no_lead_of_business') }]);
       }
       if (items !== targets.length) {
         await setJobTotal(tx, who.businessId, job.id, items);
