@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { acceptJob, type AcceptDeps, type Accepted, type Caller, type Idempotency } from '../gate/accept.js';
 import { NotFoundError, ValidationError, type Issue } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import type { AuthContext } from '../people/identity.repo.js';
 import type { MessageContent } from '../providers/whatsapp/types.js';
 import { getBroadcast, insertBroadcast, insertRecipients, leadPhones, type BroadcastRow } from './broadcasts.repo.js';
@@ -45,10 +46,10 @@ export async function acceptBroadcast(
   const issues: Issue[] = [];
   for (let i = 0; i < given.length && issues.length < MAX_ISSUES; i += 1) {
     const leadId = given[i]?.lead_id;
-    if (leadId !== undefined && !phones.has(leadId)) issues.push({ path: `body.recipients.${i}.lead_id`, message: 'is not a lead of your business' });
+    if (leadId !== undefined && !phones.has(leadId)) issues.push({ path: `body.recipients.${i}.lead_id`, message: msg('issue.not_lead_of_business') });
   }
   for (let i = 0; i < leadIds.length && issues.length < MAX_ISSUES; i += 1) {
-    if (!phones.has(leadIds[i] as number)) issues.push({ path: `body.lead_ids.${i}`, message: 'is not a lead of your business' });
+    if (!phones.has(leadIds[i] as number)) issues.push({ path: `body.lead_ids.${i}`, message: msg('issue.not_lead_of_business') });
   }
   const entryAt = (i: number) => {
     if (i < given.length) {
@@ -66,11 +67,8 @@ export async function acceptBroadcast(
   issues.push(...list.invalid);
   if (issues.length > 0) {
     const shown = issues.slice(0, MAX_ISSUES);
-    const counted = list.complete ? `${issues.length}` : `At least ${issues.length}`;
-    throw new ValidationError(
-      `${counted} recipient${issues.length === 1 ? ' is' : 's are'} invalid (first: ${shown[0]?.path} ${shown[0]?.message}); nothing was sent.`,
-      shown,
-    );
+    const first = shown[0] as Issue;
+    throw new ValidationError(msg('broadcasts.recipients_invalid', { count: issues.length, complete: list.complete, first }), shown);
   }
   const phonesSorted = list.recipients.map((r) => r.phone).sort();
   return acceptJob(deps.accept, {
@@ -100,9 +98,7 @@ export async function getBroadcastWithCounts(db: pg.Pool, businessId: number, id
 export async function optOut(db: pg.Pool, who: Pick<AuthContext, 'businessId' | 'defaultCountry'>, raw: string): Promise<OptOutRow> {
   const phone = normalizePhone(raw, who.defaultCountry);
   if (!phone) {
-    throw new ValidationError(`The phone number "${raw}" is not a valid phone number.`, [
-      { path: 'body.phone', message: 'is not a valid phone number for the business\'s default country or in international (+…) form' },
-    ]);
+    throw new ValidationError(msg('leads.phone_invalid', { raw }), [{ path: 'body.phone', message: msg('issue.phone_invalid_here') }]);
   }
   return addOptOut(db, who.businessId, phone, 'api');
 }

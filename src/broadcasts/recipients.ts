@@ -1,4 +1,5 @@
 import type { Issue } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import { normalizePhone } from '../leads/phone.js';
 
 export interface RecipientInput {
@@ -15,7 +16,6 @@ export interface RecipientList {
   invalid: Issue[];
 }
 
-const INVALID_MESSAGE = 'is not a valid phone number for the business\'s default country or in international (+…) form';
 
 /**
  * Normalizes every phone to E.164 in the business's default country and keeps the first entry
@@ -38,7 +38,7 @@ class RecipientListBuilder {
   addLazy(raw: string, leadId: number | null, path: () => string): void {
     const phone = normalizePhone(raw, this.defaultCountry);
     if (!phone) {
-      this.invalid.push({ path: path(), message: INVALID_MESSAGE });
+      this.invalid.push({ path: path(), message: msg('issue.phone_invalid_here') });
       return;
     }
     const existing = this.#seen.get(phone);

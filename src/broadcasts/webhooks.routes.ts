@@ -5,6 +5,7 @@ import { errorResponses, WhatsAppWebhookAck } from '../contract/index.js';
 import { nonJsonResponse } from '../http/schemas.js';
 import { findUnstorableText } from '../http/text-guard.js';
 import { AppError, ValidationError } from '../lib/errors.js';
+import { issueMessage, msg, type Message } from '../lib/messages.js';
 import type { Logger } from '../lib/logger.js';
 import { safeEqual } from '../tenancy/tokens.js';
 import { verifySignature } from '../providers/whatsapp/signature.js';
@@ -12,7 +13,7 @@ import { WebhookEnvelope } from '../providers/whatsapp/webhook-payload.js';
 import { handleWebhook } from './webhooks.service.js';
 
 class ForbiddenWebhookError extends AppError {
-  constructor(message: string) {
+  constructor(message: Message) {
     super(403, 'forbidden', message);
   }
 }
@@ -72,7 +73,7 @@ export const whatsappWebhooks = (deps: WebhookDeps): FastifyPluginAsyncZod => as
     const q = request.query;
     const token = q['hub.verify_token'];
     if (q['hub.mode'] !== 'subscribe' || token === undefined || !safeEqual(token, deps.verifyToken) || q['hub.challenge'] === undefined) {
-      throw new ForbiddenWebhookError('The verification token does not match.');
+      throw new ForbiddenWebhookError(msg('webhooks.verify_token'));
     }
     return reply.status(200).type('text/plain; charset=utf-8').send(q['hub.challenge']);
   });
@@ -87,26 +88,25 @@ export const whatsappWebhooks = (deps: WebhookDeps): FastifyPluginAsyncZod => as
   }, async (request, reply) => {
     const raw = request.body instanceof RawBody ? request.body.bytes : Buffer.alloc(0);
     if (!verifySignature(raw, request.headers['x-hub-signature-256'], deps.appSecret)) {
-      throw new ForbiddenWebhookError('The X-Hub-Signature-256 header is missing or does not match the body.');
+      throw new ForbiddenWebhookError(msg('webhooks.hub_signature'));
     }
     let json: unknown;
     try {
       json = JSON.parse(raw.toString('utf8'));
     } catch {
-      throw new ValidationError('The webhook body is not valid JSON.', [{ path: 'body', message: 'is not valid JSON' }]);
+      throw new ValidationError(msg('webhooks.not_json'), [{ path: 'body', message: msg('issue.not_json') }]);
     }
     // Signed is not well-formed: PostgreSQL text cannot hold U+0000 or a lone surrogate (a 500).
     const unstorable = findUnstorableText(json, 'body');
     if (unstorable) {
-      throw new ValidationError(`The webhook body is invalid: ${unstorable.path} ${unstorable.reason}, which cannot be stored.`, [
-        { path: unstorable.path, message: `must not be text that cannot be stored: it ${unstorable.reason}` },
-      ]);
+      const { path, char, inKey } = unstorable;
+      throw new ValidationError(msg('webhooks.unstorable_text', { path, char, inKey }), [{ path, message: msg('issue.unstorable_text', { char, inKey }) }]);
     }
     const parsed = WebhookEnvelope.safeParse(json);
     if (!parsed.success) {
       if (isWhatsAppObject(json)) {
-        const issues = parsed.error.issues.slice(0, 20).map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: i.message }));
-        throw new ValidationError(`The WhatsApp webhook envelope is invalid: ${issues.slice(0, 3).map((i) => `${i.path}: ${i.message}`).join('; ')}.`, issues);
+        const issues = parsed.error.issues.slice(0, 20).map((i) => ({ path: ['body', ...i.path.map(String)].join('.'), message: issueMessage(i) }));
+        throw new ValidationError(msg('webhooks.envelope_invalid', { issues }), issues);
       }
       // Signed by Meta but not a WhatsApp messages envelope (another object type): acknowledged, ignored.
       request.log.debug({ issues: parsed.error.issues.slice(0, 3) }, 'WhatsApp webhook ignored');
