@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IsoInstant } from '../http/schemas.js';
+import { msg, zodMessage } from '../lib/messages.js';
 
 /**
  * Field bounds shared by the lead routes and the import validator, so a lead created by hand
@@ -22,7 +23,7 @@ export const Slug = z
   .string()
   .min(1)
   .max(LIMITS.slug)
-  .regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be a lowercase slug: letters, digits, "_" or "-"');
+  .regex(/^[a-z0-9][a-z0-9_-]*$/, zodMessage(msg('issue.slug')));
 
 export const Name = z.string().trim().min(1).max(LIMITS.name);
 export const Email = z.email().max(LIMITS.email);

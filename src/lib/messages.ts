@@ -62,6 +62,7 @@ const RESOURCES = {
   'Do-not-call number': { he: 'המספר ברשימת "אל תתקשרו"', feminine: false },
 } as const satisfies Record<string, { he: string; feminine: boolean }>;
 export type Resource = keyof typeof RESOURCES;
+export const RESOURCE_NAMES = Object.keys(RESOURCES) as Resource[];
 export const isResource = (s: string): s is Resource => Object.hasOwn(RESOURCES, s);
 
 const ROW_FIELD_HE = { phone: 'טלפון', name: 'שם', email: 'דוא״ל', tags: 'תגיות' } as const;
@@ -482,6 +483,12 @@ const MESSAGES = {
     'צריך להיות קוד מדינה בן שתי אותיות לפי ISO 3166, למשל IL',
   ),
   'issue.country_unsupported': def('is not a country whose phone numbers we can read', 'אין לנו אפשרות לקרוא מספרי טלפון של המדינה הזו'),
+  'issue.slug': def('must be a lowercase slug: letters, digits, "_" or "-"', 'צריך להיות מזהה באותיות לטיניות קטנות: אותיות, ספרות, "_" או "-"'),
+  'issue.hhmm': def('must be HH:MM (00:00–24:00)', 'צריך להיות שעה בצורה HH:MM (בין 00:00 ל-24:00)'),
+  'issue.currency': def(
+    'must be an ISO 4217 code of 3 uppercase letters, such as USD',
+    'צריך להיות קוד מטבע לפי ISO 4217, שלוש אותיות לטיניות גדולות, למשל ILS',
+  ),
   'issue.two_decimals': def('must have at most 2 decimals', 'מותרות לכל היותר 2 ספרות אחרי הנקודה העשרונית'),
   'issue.role_or_disabled': def('give role or disabled', 'צריך לשלוח role או disabled'),
   'issue.bulk_set_empty': def(
@@ -575,6 +582,11 @@ export const MESSAGE_KEYS = Object.keys(MESSAGES) as MessageKey[];
 
 export function msg<K extends MessageKey>(key: K, ...params: ParamsOf<K> extends void ? [] : [ParamsOf<K>]): Message<K> {
   return { key, params: params[0] } as Message<K>;
+}
+
+/** Whether a key's texts take parameters (the catalogue test renders those with samples). */
+export function takesParams(key: MessageKey): boolean {
+  return typeof (MESSAGES[key] as Entry<unknown>).en !== 'string' || typeof (MESSAGES[key] as Entry<unknown>).he !== 'string';
 }
 
 export function isMessageKey(key: unknown): key is MessageKey {

@@ -9,7 +9,7 @@ import { listQuery, paged } from '../http/pagination.js';
 import { Id, IdempotencyHeaders, IdParam, LeadIds, NoContent } from '../http/schemas.js';
 import { normalizePhone } from '../leads/phone.js';
 import { NotFoundError, ValidationError } from '../lib/errors.js';
-import { msg } from '../lib/messages.js';
+import { msg, zodMessage } from '../lib/messages.js';
 import { PROVIDER_CALL_STATUSES } from '../providers/telephony/types.js';
 import { getCallBySid, listActiveCalls, listCalls } from './calls.repo.js';
 import type { Dialer } from './dialer.js';
@@ -31,8 +31,8 @@ export interface OutboundRouteDeps {
   defaults: SettingsDefaults;
 }
 
-const CallSidParam = z.object({ call_sid: z.string().regex(/^CA[0-9a-fA-F]{32}$/, 'must be a call sid (CA + 32 hex digits)') });
-const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'must be HH:MM (00:00–24:00)');
+const CallSidParam = z.object({ call_sid: z.string().regex(/^CA[0-9a-fA-F]{32}$/, zodMessage(msg('issue.call_sid'))) });
+const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, zodMessage(msg('issue.hhmm')));
 const CALL_STATUSES = ['dialing', ...PROVIDER_CALL_STATUSES] as const;
 const DNC_CURSOR = /^\+[0-9]{1,20}$/;
 

@@ -23,7 +23,7 @@ export function hasAtMostTwoDecimals(n: number): boolean {
 const ReceiptBody = z.strictObject({
   vendor: z.string().trim().min(1).max(200),
   amount: z.number().min(0).max(MAX_AMOUNT).refine(hasAtMostTwoDecimals, zodMessage(msg('issue.two_decimals'))),
-  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code of 3 uppercase letters, such as USD'),
+  currency: z.string().regex(/^[A-Z]{3}$/, zodMessage(msg('issue.currency'))),
   issued_at: IsoInstant,
 });
 
