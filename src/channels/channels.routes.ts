@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { VoiceChannel, WhatsAppChannel } from '../contract/channels.js';
 import { errorResponses } from '../contract/index.js';
+import { msg, zodMessage } from '../lib/messages.js';
 import { caller } from '../http/auth.js';
 import { need } from '../http/roles.js';
 import { putVoiceChannel, putWhatsAppChannel, readVoiceChannel, readWhatsAppChannel, type ChannelsServiceDeps } from './channels.service.js';
@@ -10,21 +11,21 @@ import { putVoiceChannel, putWhatsAppChannel, readVoiceChannel, readWhatsAppChan
  * A secret as sent in a PUT: the secret itself, or — to keep the stored one — exactly what the GET
  * showed ("…" and its last four characters).
  */
-const secret = (what: string, min: number, max: number) =>
-  z.string().regex(new RegExp(`^(?:…[\\x21-\\x7e]{4}|[\\x21-\\x7e]{${min},${max}})$`), `must be the ${what} (${min} to ${max} printable characters, no spaces), or "…" and its last four characters to keep the stored one`);
+const secret = (what: 'auth token' | 'access token' | 'app secret', min: number, max: number) =>
+  z.string().regex(new RegExp(`^(?:…[\\x21-\\x7e]{4}|[\\x21-\\x7e]{${min},${max}})$`), zodMessage(msg('issue.secret_shape', { what, min, max })));
 
 /** Twilio account sids: AC and 32 hex digits (the shape of TWILIO_ACCOUNT_SID in config.ts). */
-const AccountSid = z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be a Twilio account sid (AC + 32 hex digits)');
+const AccountSid = z.string().regex(/^AC[0-9a-fA-F]{32}$/, zodMessage(msg('issue.twilio_account_sid')));
 
 const VoiceChannelBody = z.strictObject({
-  caller_ids: z.array(z.string().max(40, 'must be a phone number (at most 40 characters)')).max(50, 'must hold at most 50 caller ids')
+  caller_ids: z.array(z.string().max(40, zodMessage(msg('issue.caller_id_length')))).max(50, zodMessage(msg('issue.caller_ids_at_most', { max: 50 })))
     .describe('the numbers calls go out from, E.164 or local to the business\'s country; [] = the deployment\'s TWILIO_FROM'),
   twilio: z.strictObject({ account_sid: AccountSid, auth_token: secret('auth token', 8, 256) }).nullable().optional()
     .describe('the business\'s own Twilio subaccount; absent or null: the deployment\'s account'),
 });
 
 const WhatsAppChannelBody = z.strictObject({
-  phone_number_id: z.string().regex(/^[0-9]{1,32}$/, 'must be a WhatsApp phone number id (digits)'),
+  phone_number_id: z.string().regex(/^[0-9]{1,32}$/, zodMessage(msg('issue.whatsapp_phone_number_id'))),
   access_token: secret('access token', 16, 4096),
   app_secret: secret('app secret', 8, 256).nullable().optional().describe('absent or null: webhooks verified with the deployment\'s WHATSAPP_APP_SECRET'),
 });

@@ -4,6 +4,7 @@ import type { VoiceChannel, WhatsAppChannel } from '../contract/channels.js';
 import { withTx } from '../db/pool.js';
 import { normalizePhone } from '../leads/phone.js';
 import { ConflictError, ValidationError, type Issue } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import { secretHint, type SecretBox } from '../lib/secret-box.js';
 import { actorOf } from '../people/actor.js';
 import { recordAudit } from '../people/audit.repo.js';
@@ -65,7 +66,7 @@ export function readCallerIds(raw: readonly string[], defaultCountry: string): {
   raw.forEach((text, i) => {
     const e164 = normalizePhone(text, defaultCountry);
     if (e164 === null) {
-      issues.push({ path: `body.caller_ids.${i}`, message: 'is not a valid phone number for the business\'s default country or in international (+…) form' });
+      issues.push({ path: `body.caller_ids.${i}`, message: msg('issue.phone_invalid_here') });
       return;
     }
     if (seen.has(e164)) return;
@@ -83,7 +84,7 @@ export function readCallerIds(raw: readonly string[], defaultCountry: string): {
 export async function putVoiceChannel(deps: ChannelsServiceDeps, who: AuthContext, body: VoiceChannelBody): Promise<VoiceChannel> {
   const { callerIds, issues } = readCallerIds(body.caller_ids, who.defaultCountry);
   if (issues.length > 0) {
-    throw new ValidationError(`${issues.length} caller id${issues.length === 1 ? ' is' : 's are'} invalid (first: ${issues[0]?.path} ${issues[0]?.message}); nothing was changed.`, issues);
+    throw new ValidationError(msg('channels.caller_ids_invalid', { count: issues.length, first: issues[0] as Issue }), issues);
   }
   const twilio = body.twilio ?? null;
   const box = deps.box();
@@ -92,15 +93,15 @@ export async function putVoiceChannel(deps: ChannelsServiceDeps, who: AuthContex
     const current = await getVoiceChannel(tx, who.businessId);
     const taken = await callerIdsOfOthers(tx, who.businessId, callerIds.map((c) => c.caller_id));
     if (taken.length > 0) {
-      throw new ConflictError('caller_id_taken', `${taken.join(', ')} ${taken.length === 1 ? 'is a caller id' : 'are caller ids'} of another business; a number calls for one business only.`, { caller_ids: taken });
+      throw new ConflictError('caller_id_taken', msg('channels.caller_id_taken', { ids: taken }), { caller_ids: taken });
     }
     let account: { accountSid: string; authTokenSealed: string; authTokenHint: string } | null = null;
     let tokenChanged = false;
     if (twilio) {
       if (isKeptHint(twilio.auth_token)) {
         if (current.account_sid !== twilio.account_sid || current.auth_token_sealed === null || current.auth_token_hint !== twilio.auth_token) {
-          throw new ValidationError('The auth token is shown as "…" and its last four characters only to keep the stored one of the same account; send the auth token itself.', [
-            { path: 'body.twilio.auth_token', message: 'keeps a stored auth token only for the account it belongs to: send the auth token itself' },
+          throw new ValidationError(msg('channels.auth_token_of_other_account'), [
+            { path: 'body.twilio.auth_token', message: msg('issue.auth_token_of_other_account') },
           ]);
         }
         account = { accountSid: current.account_sid, authTokenSealed: current.auth_token_sealed, authTokenHint: current.auth_token_hint };
@@ -120,7 +121,7 @@ export async function putVoiceChannel(deps: ChannelsServiceDeps, who: AuthContex
       authTokenHint: account?.authTokenHint ?? null,
     }).catch((err: unknown) => {
       // Two businesses claiming one number at the same moment: the primary key decides.
-      if ((err as { code?: string }).code === '23505') throw new ConflictError('caller_id_taken', 'A caller id is being claimed by another business right now; a number calls for one business only.');
+      if ((err as { code?: string }).code === '23505') throw new ConflictError('caller_id_taken', msg('channels.caller_id_claimed'));
       throw err;
     });
     await recordAudit(tx, {
@@ -149,13 +150,11 @@ function nextSecret(
   stored: { sealed: string | null; hint: string | null },
   seal: () => string,
   path: string,
-  what: string,
+  what: 'access token' | 'app secret',
 ): { sealed: string; hint: string; changed: boolean } {
   if (!isKeptHint(given)) return { sealed: seal(), hint: secretHint(given), changed: true };
   if (stored.sealed === null || stored.hint !== given) {
-    throw new ValidationError(`The ${what} is shown as "…" and its last four characters only to keep the stored one; send the ${what} itself.`, [
-      { path, message: `keeps the stored ${what} only when it is the one shown: send the ${what} itself` },
-    ]);
+    throw new ValidationError(msg('channels.secret_not_shown', { what }), [{ path, message: msg('issue.secret_not_shown', { what }) }]);
   }
   return { sealed: stored.sealed, hint: stored.hint, changed: false };
 }
@@ -166,14 +165,14 @@ function nextSecret(
  */
 export async function putWhatsAppChannel(deps: ChannelsServiceDeps, who: AuthContext, body: WhatsAppChannelBody): Promise<WhatsAppChannel> {
   if (body.phone_number_id === deps.defaultPhoneNumberId) {
-    throw new ConflictError('phone_number_id_taken', `${body.phone_number_id} is the deployment's shared sender (WHATSAPP_PHONE_NUMBER_ID); a business's own sender must be another number.`);
+    throw new ConflictError('phone_number_id_taken', msg('channels.shared_sender', { id: body.phone_number_id }));
   }
   const box = deps.box();
   return withTx(deps.pool, async (tx) => {
     await lockChannels(tx, who.businessId);
     const owner = await whatsAppNumberOwner(tx, body.phone_number_id, who.businessId);
     if (owner !== null) {
-      throw new ConflictError('phone_number_id_taken', `${body.phone_number_id} is the WhatsApp sender of another business; a number sends for one business only.`);
+      throw new ConflictError('phone_number_id_taken', msg('channels.sender_taken', { id: body.phone_number_id }));
     }
     const current = await getWhatsAppChannel(tx, who.businessId);
     // A kept secret is kept only for the same number: the hint names a secret of that sender.
@@ -190,7 +189,7 @@ export async function putWhatsAppChannel(deps: ChannelsServiceDeps, who: AuthCon
       appSecretSealed: app?.sealed ?? null,
       appSecretHint: app?.hint ?? null,
     }).catch((err: unknown) => {
-      if ((err as { code?: string }).code === '23505') throw new ConflictError('phone_number_id_taken', `${body.phone_number_id} is being claimed by another business right now; a number sends for one business only.`);
+      if ((err as { code?: string }).code === '23505') throw new ConflictError('phone_number_id_taken', msg('channels.sender_claimed', { id: body.phone_number_id }));
       throw err;
     });
     await recordAudit(tx, {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
 import { Accepted, errorResponses, pageOf, TrashedLead } from '../contract/index.js';
+import { msg, zodMessage } from '../lib/messages.js';
 import type { AcceptDeps } from '../gate/accept.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
 import { caller } from '../http/auth.js';
@@ -19,7 +20,7 @@ const RestoreBody = z
     job_id: Id.optional().describe('a delete_leads_bulk or delete_imported_leads job: everything it moved to the trash'),
     lead_ids: LeadIds.optional(),
   })
-  .refine((b) => (b.job_id === undefined) !== (b.lead_ids === undefined), { message: 'give exactly one of job_id or lead_ids' });
+  .refine((b) => (b.job_id === undefined) !== (b.lead_ids === undefined), zodMessage(msg('issue.one_restore_target')));
 
 function trashedLeadView(r: TrashRow): TrashedLead {
   return {

@@ -4,6 +4,7 @@ import { distinctSorted } from '../jobs/batches.js';
 import { getJob } from '../jobs/jobs.repo.js';
 import { ACTIVE_STATUSES, type JobParams } from '../jobs/types.js';
 import { ConflictError, NotFoundError } from '../lib/errors.js';
+import { msg } from '../lib/messages.js';
 import { deleteImportedJob } from './delete-imported.job.js';
 import { deleteLeadsJob } from './delete-leads.job.js';
 import type { restoreLeadsJob } from './restore-leads.job.js';
@@ -47,9 +48,9 @@ export async function acceptRestore(deps: AcceptDeps, db: Queryable, who: Caller
   const { jobId } = scope;
   const [job, inTrash] = await Promise.all([getJob(db, who.businessId, jobId), countTrashOfJob(db, who.businessId, jobId)]);
   const isDeleteJob = job ? DELETE_JOB_TYPES.includes(job.type) : inTrash > 0;
-  if (!isDeleteJob) throw new NotFoundError(`Delete job ${jobId}`);
+  if (!isDeleteJob) throw new NotFoundError(msg('trash.delete_job_not_found', { jobId }));
   if (job && ACTIVE_STATUSES.includes(job.status)) {
-    throw new ConflictError('delete_in_progress', `Job ${jobId} is still deleting (${job.status}). Cancel it, or wait until it ends, then restore.`, { job_id: jobId });
+    throw new ConflictError('delete_in_progress', msg('trash.delete_in_progress', { jobId, status: job.status }), { job_id: jobId });
   }
   return acceptJob(deps, {
     caller: who,

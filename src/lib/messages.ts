@@ -38,6 +38,9 @@ function def<P = void>(en: Text<P>, he: Text<P>): Entry<P> {
 type RoleName = 'owner' | 'admin' | 'agent';
 type JobStatus = 'queued' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 type JobAction = 'pause' | 'resume' | 'cancel';
+/** A channel secret, as the API names it and (definite) in Hebrew. */
+const SECRET_HE = { 'auth token': 'אסימון האימות (auth token)', 'access token': 'אסימון הגישה (access token)', 'app secret': 'סוד האפליקציה (app secret)' } as const;
+type SecretName = keyof typeof SECRET_HE;
 /** Why text cannot be stored (lib/storable-text.ts): a NUL, or a lone UTF-16 surrogate. */
 export type UnstorableChar = 'nul' | 'surrogate';
 interface IssueRef {
@@ -404,6 +407,50 @@ const MESSAGES = {
       + `(הראשון: ${p.first.path} ${t(p.first.message)}); שום הודעה לא נשלחה.`,
   ),
 
+  // ── Channels: the business's own caller ids and senders ─────────────────────────────────────
+  'channels.caller_ids_invalid': def<{ count: number; first: IssueRef }>(
+    (p, t) => `${p.count} caller id${p.count === 1 ? ' is' : 's are'} invalid (first: ${p.first.path} ${t(p.first.message)}); nothing was changed.`,
+    (p, t) => `${p.count === 1 ? 'מספר יוצא אחד אינו תקין' : `${p.count} מספרים יוצאים אינם תקינים`} (הראשון: ${p.first.path} ${t(p.first.message)}); שום דבר לא השתנה.`,
+  ),
+  'channels.caller_id_taken': def<{ ids: readonly string[] }>(
+    (p) => `${p.ids.join(', ')} ${p.ids.length === 1 ? 'is a caller id' : 'are caller ids'} of another business; a number calls for one business only.`,
+    (p) => `${p.ids.join(', ')} ${p.ids.length === 1 ? 'הוא מספר יוצא' : 'הם מספרים יוצאים'} של עסק אחר; מספר מחייג עבור עסק אחד בלבד.`,
+  ),
+  'channels.caller_id_claimed': def(
+    'A caller id is being claimed by another business right now; a number calls for one business only.',
+    'עסק אחר תופס ממש עכשיו את אחד המספרים היוצאים; מספר מחייג עבור עסק אחד בלבד.',
+  ),
+  'channels.auth_token_of_other_account': def(
+    'The auth token is shown as "…" and its last four characters only to keep the stored one of the same account; send the auth token itself.',
+    'אסימון האימות (auth token) מוצג כ-"…" וארבעת התווים האחרונים שלו רק כדי לשמור את האסימון השמור של אותו חשבון; שלחו את האסימון עצמו.',
+  ),
+  'channels.secret_not_shown': def<{ what: SecretName }>(
+    (p) => `The ${p.what} is shown as "…" and its last four characters only to keep the stored one; send the ${p.what} itself.`,
+    (p) => `${SECRET_HE[p.what]} מוצג כ-"…" וארבעת התווים האחרונים שלו רק כדי לשמור את הערך השמור; שלחו את ${SECRET_HE[p.what]} עצמו.`,
+  ),
+  'channels.shared_sender': def<{ id: string }>(
+    (p) => `${p.id} is the deployment's shared sender (WHATSAPP_PHONE_NUMBER_ID); a business's own sender must be another number.`,
+    (p) => `${p.id} הוא השולח המשותף של המערכת (WHATSAPP_PHONE_NUMBER_ID); השולח של עסק צריך להיות מספר אחר.`,
+  ),
+  'channels.sender_taken': def<{ id: string }>(
+    (p) => `${p.id} is the WhatsApp sender of another business; a number sends for one business only.`,
+    (p) => `${p.id} הוא שולח ה-WhatsApp של עסק אחר; מספר שולח עבור עסק אחד בלבד.`,
+  ),
+  'channels.sender_claimed': def<{ id: string }>(
+    (p) => `${p.id} is being claimed by another business right now; a number sends for one business only.`,
+    (p) => `עסק אחר תופס את ${p.id} ממש עכשיו; מספר שולח עבור עסק אחד בלבד.`,
+  ),
+
+  // ── Trash ───────────────────────────────────────────────────────────────────────────────────
+  'trash.delete_job_not_found': def<{ jobId: number }>(
+    (p) => `Delete job ${p.jobId} was not found.`,
+    (p) => `משימת המחיקה ${p.jobId} לא נמצאה.`,
+  ),
+  'trash.delete_in_progress': def<{ jobId: number; status: JobStatus }>(
+    (p) => `Job ${p.jobId} is still deleting (${p.status}). Cancel it, or wait until it ends, then restore.`,
+    (p) => `משימה ${p.jobId} עדיין מוחקת (${JOB_STATUS_HE[p.status]}). בטלו אותה או המתינו שתסתיים, ואז שחזרו.`,
+  ),
+
   // ── Webhooks (Twilio, WhatsApp) ─────────────────────────────────────────────────────────────
   'webhooks.twilio_signature': def(
     'The X-Twilio-Signature header is missing or does not match this request.',
@@ -546,6 +593,24 @@ const MESSAGES = {
   'issue.recording_status': def('must be a recording status', 'צריך להיות סטטוס של הקלטה'),
   'issue.whole_seconds': def('must be a whole number of seconds', 'צריך להיות מספר שלם של שניות'),
   'issue.callback_token': def('must be a callback token (32 hex digits)', 'צריך להיות אסימון callback (32 ספרות הקסדצימליות)'),
+  'issue.password_min': def<{ min: number }>((p) => `must be at least ${p.min} characters`, (p) => `צריכה להכיל לפחות ${p.min} תווים`),
+  'issue.one_restore_target': def('give exactly one of job_id or lead_ids', 'צריך לשלוח בדיוק אחד מהשדות job_id או lead_ids'),
+  'issue.auth_token_of_other_account': def(
+    'keeps a stored auth token only for the account it belongs to: send the auth token itself',
+    'אסימון שמור נשמר רק עבור החשבון שלו: שלחו את האסימון עצמו',
+  ),
+  'issue.secret_not_shown': def<{ what: SecretName }>(
+    (p) => `keeps the stored ${p.what} only when it is the one shown: send the ${p.what} itself`,
+    (p) => `הערך השמור נשמר רק כשהוא זה שמוצג: שלחו את ${SECRET_HE[p.what]} עצמו`,
+  ),
+  'issue.secret_shape': def<{ what: SecretName; min: number; max: number }>(
+    (p) => `must be the ${p.what} (${p.min} to ${p.max} printable characters, no spaces), or "…" and its last four characters to keep the stored one`,
+    (p) => `צריך להיות ${SECRET_HE[p.what]} (${p.min} עד ${p.max} תווים נראים, בלי רווחים), או "…" וארבעת התווים האחרונים שלו כדי לשמור את הערך השמור`,
+  ),
+  'issue.twilio_account_sid': def('must be a Twilio account sid (AC + 32 hex digits)', 'צריך להיות מזהה חשבון של Twilio (AC ואחריו 32 ספרות הקסדצימליות)'),
+  'issue.whatsapp_phone_number_id': def('must be a WhatsApp phone number id (digits)', 'צריך להיות מזהה מספר טלפון של WhatsApp (ספרות בלבד)'),
+  'issue.caller_id_length': def('must be a phone number (at most 40 characters)', 'צריך להיות מספר טלפון (עד 40 תווים)'),
+  'issue.caller_ids_at_most': def<{ max: number }>((p) => `must hold at most ${p.max} caller ids`, (p) => `יכול להכיל לכל היותר ${p.max} מספרים יוצאים`),
   'issue.before_year_10000': def('must be a time before the year 10000', 'צריך להיות זמן לפני השנה 10000'),
 
   // ── zod's own issues (English: zod's text as it was made) ───────────────────────────────────
@@ -607,22 +672,24 @@ export function render(m: MessageRef | string, locale: Locale): string {
 /** The English text, for logs and for what is stored as text (a job's last_error). */
 export const english = (m: MessageRef | string): string => render(m, 'en');
 
-// Parameterless texts by their English: a schema's `.regex(re, text)` keeps no params, so its
-// issue is recognized by the text itself (they are unique, and the catalogue test says so).
-const BY_ENGLISH = new Map<string, MessageKey>();
+// Messages by their English text. zod keeps a check's `params` only for `.refine()` and
+// `ctx.addIssue()`; the issue of a `.regex()` or `.min()` has just the text, by which its message
+// is found again: every parameterless text is here, and every message a schema was built with
+// (zodMessage, at module load). The parameterless texts are unique (the catalogue test says so).
+const BY_ENGLISH = new Map<string, Message>();
 for (const key of MESSAGE_KEYS) {
   const en = (MESSAGES[key] as Entry<unknown>).en;
-  if (typeof en === 'string') BY_ENGLISH.set(en, key);
+  if (typeof en === 'string') BY_ENGLISH.set(en, { key, params: undefined } as Message);
 }
 
 /**
  * zod check options that carry a catalogue message: zod keeps the English as the issue's
- * message (what every English answer always said), and `issueMessage` finds the key again.
- * `params` reach the issue only from `.refine()` and `ctx.addIssue()`; a check without them
- * (`.regex()`) must use a parameterless message, which is found by its English text.
+ * message (what every English answer always said), and `issueMessage` finds the message again.
  */
 export function zodMessage(m: Message): { message: string; params: { msg: Message } } {
-  return { message: english(m), params: { msg: m } };
+  const message = english(m);
+  BY_ENGLISH.set(message, m);
+  return { message, params: { msg: m } };
 }
 
 /** What a zod issue's Hebrew needs; the rest (its path, a format's long pattern) is not kept. */
@@ -634,7 +701,7 @@ export function issueMessage(issue: { readonly code?: unknown; readonly message:
   const carried = (fields.params as { msg?: MessageRef } | undefined)?.msg;
   if (carried && isMessageKey(carried.key)) return carried as Message;
   const known = BY_ENGLISH.get(issue.message);
-  if (known) return { key: known, params: undefined } as Message;
+  if (known) return known;
   const kept: Record<string, unknown> = {};
   for (const f of ISSUE_FIELDS) if (fields[f] !== undefined) kept[f] = fields[f];
   if (kept.format === 'regex' && typeof fields.pattern === 'string') kept.pattern = fields.pattern;

@@ -6,6 +6,7 @@ import { withTx } from '../db/pool.js';
 import { caller } from '../http/auth.js';
 import { need } from '../http/roles.js';
 import { NotFoundError } from '../lib/errors.js';
+import { msg, zodMessage } from '../lib/messages.js';
 import { getBusiness } from '../tenancy/tenancy.repo.js';
 import { actorOf } from './actor.js';
 import { recordAudit } from './audit.repo.js';
@@ -21,7 +22,7 @@ export interface AuthRoutesOptions {
   secureCookies: boolean;
 }
 
-const Password = z.string().min(PASSWORD_MIN, `must be at least ${PASSWORD_MIN} characters`).max(PASSWORD_MAX);
+const Password = z.string().min(PASSWORD_MIN, zodMessage(msg('issue.password_min', { min: PASSWORD_MIN }))).max(PASSWORD_MAX);
 
 export const authRoutes = (pool: pg.Pool, o: AuthRoutesOptions): FastifyPluginAsyncZod => async (app) => {
   app.post('/auth/login', {
