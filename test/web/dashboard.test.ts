@@ -366,6 +366,25 @@ describe('dashboard', () => {
     await screenshot(page, 'leads-he');
   });
 
+  test('Hebrew business: the dashboard opens in Hebrew until this browser picks a language, and asks the API for messages in its language', async () => {
+    const t = await createTenant(env, { locale: 'he' });
+    const page = await newPage();
+    const asked: string[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/api/v1/')) asked.push(r.headers()['accept-language'] ?? '');
+    });
+    await page.goto(`${env.baseUrl}/#token=${encodeURIComponent(t.token)}`);
+    await page.locator('h1', { hasText: 'לידים' }).waitFor();
+    assert.deepEqual(await page.evaluate(() => [document.documentElement.dir, document.documentElement.lang]), ['rtl', 'he']);
+    assert.equal(asked.at(-1), 'he', 'the leads page asked in Hebrew');
+    await page.getByLabel('שפה').selectOption('en');
+    await page.locator('h1', { hasText: 'Leads' }).waitFor();
+    await page.reload();
+    await page.locator('h1', { hasText: 'Leads' }).waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.dir), 'ltr', 'the browser\'s choice wins over the business\'s');
+    assert.equal(asked.at(-1), 'en');
+  });
+
   test('no page threw an uncaught exception during these tests', () => {
     assert.deepEqual(pageErrors, []);
   });

@@ -634,14 +634,31 @@ export type Lang = 'en' | 'he';
 const DICTS: Record<Lang, Record<Key, string>> = { en, he };
 const LANG_KEY = 'bulkhead.lang';
 
-let lang: Lang = localStorage.getItem(LANG_KEY) === 'he' ? 'he' : 'en';
+/** The language picked in this browser, if any: it wins over the business's. */
+function chosenLang(): Lang | null {
+  const stored = localStorage.getItem(LANG_KEY);
+  return stored === 'he' || stored === 'en' ? stored : null;
+}
+
+/** Before anyone is signed in and nothing was picked: the browser's own preference. */
+function browserLang(): Lang {
+  return navigator.languages.some((l) => /^(he|iw)\b/i.test(l)) ? 'he' : 'en';
+}
+
+let lang: Lang = chosenLang() ?? browserLang();
 
 export const currentLang = (): Lang => lang;
 
+/** The picker: remembered in this browser, over the business's language. */
 export function setLang(next: Lang): void {
   lang = next;
   localStorage.setItem(LANG_KEY, next);
   applyLang();
+}
+
+/** Signed in: the dashboard opens in the business's language (GET /me), unless this browser picked one. */
+export function followBusinessLang(locale: Lang): void {
+  lang = chosenLang() ?? locale;
 }
 
 /** <html lang dir>: the browser mirrors the layout; the CSS uses logical properties only. */

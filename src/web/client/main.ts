@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 import { answerIn, ApiError, getToken, setToken, whenUnauthorized } from './api.js';
 import { clear, field, h, option } from './dom.js';
-import { applyLang, currentLang, setLang, t, time, type Key, type Lang } from './i18n.js';
+import { applyLang, currentLang, followBusinessLang, setLang, t, time, type Key, type Lang } from './i18n.js';
 import { auditPage } from './pages/audit.js';
 import { broadcastsPage } from './pages/broadcasts.js';
 import { callsPage } from './pages/calls.js';
@@ -46,9 +46,10 @@ function stop(): void {
 
 function render(): void {
   stop();
+  const me = signedInAs();
+  if (me) followBusinessLang(me.business.locale);
   applyLang();
   if (invite !== null) return inviteForm(invite);
-  const me = signedInAs();
   if (!me) return void start();
   const [name, params] = route();
   const page = PAGES[name] ?? PAGES.leads;
