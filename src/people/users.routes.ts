@@ -5,7 +5,7 @@ import { ApiToken, AuditItem, CreatedApiToken, errorResponses, InvitedMember, Me
 import { withTx } from '../db/pool.js';
 import { caller } from '../http/auth.js';
 import { listQuery, paged } from '../http/pagination.js';
-import { need } from '../http/roles.js';
+import { allows, need } from '../http/roles.js';
 import { IdParam } from '../http/schemas.js';
 import { ForbiddenError, NotFoundError } from '../lib/errors.js';
 import { msg, zodMessage } from '../lib/messages.js';
@@ -79,14 +79,21 @@ export const peopleRoutes = (pool: pg.Pool): FastifyPluginAsyncZod => async (app
     return reply.status(201).send({ id: created.row.id, name: created.row.name, role: created.row.role, token: created.token });
   });
 
+  // Agents may revoke their own tokens (what `bulkhead logout` does); anyone else's needs admin.
   app.delete('/tokens/:id', {
-    config: need('admin'),
-    schema: { tags: ['people'], summary: 'Revoke a token: its next request gets 401', params: IdParam, response: { 204: z.null().describe('Revoked'), ...errorResponses } },
+    config: need('agent'),
+    schema: {
+      tags: ['people'],
+      summary: 'Revoke a token: its next request gets 401 (your own with any role; others\' needs admin)',
+      params: IdParam,
+      response: { 204: z.null().describe('Revoked'), ...errorResponses },
+    },
   }, async (request, reply) => {
     const who = caller(request);
     await withTx(pool, async (tx) => {
       const t = await getToken(tx, who.businessId, request.params.id);
       if (!t) throw new NotFoundError('Token');
+      if (t.user_id !== who.userId && !allows(who.role, 'admin')) throw new ForbiddenError('admin');
       if (ROLE_RANK[t.role] > ROLE_RANK[who.role]) throw new ForbiddenError(t.role, msg('auth.revoke_needs_role', { role: t.role }));
       await deleteToken(tx, who.businessId, t.id);
       await recordAudit(tx, { businessId: who.businessId, actor: actorOf(who), action: 'token.revoke', targetType: 'token', targetId: t.id, details: { name: t.name, role: t.role, user_id: t.user_id } });

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { bulkDelete as bulkDeleteAs, leadSeeder } from '../leads/helpers.js';
 import type { Worker } from '../../src/jobs/worker.js';
 
 let env: TestEnv;
+const noLoginDir = mkdtempSync(path.join(os.tmpdir(), 'bulkhead-cli-nologin-'));
 let tmp: string;
 
 before(async () => {
@@ -42,7 +44,8 @@ function cli(args: string[], vars: Record<string, string> = {}): Cli {
   for (const k of ['BULKHEAD_URL', 'BULKHEAD_TOKEN', 'ADMIN_TOKEN']) delete base[k];
   const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], {
     cwd: ROOT,
-    env: { ...base, BULKHEAD_URL: env.baseUrl, ...vars },
+    // A login stored on this machine (~/.config/bulkhead) must not stand in for a missing token.
+    env: { ...base, BULKHEAD_URL: env.baseUrl, BULKHEAD_CONFIG_DIR: noLoginDir, ...vars },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

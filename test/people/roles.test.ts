@@ -31,6 +31,8 @@ const AGENT_MAY_CHANGE = new Set([
   'POST /api/v1/outbound/dnc',
   'POST /api/v1/whatsapp/opt-outs',
   'POST /api/v1/auth/logout',
+  // Its own tokens only (the handler asks admin for anyone else's): `bulkhead logout`.
+  'DELETE /api/v1/tokens/:id',
 ]);
 /** Reads that are not for agents: who works here, their tokens, the audit trail, the trash. */
 const ADMIN_READS = new Set(['GET /api/v1/users', 'GET /api/v1/tokens', 'GET /api/v1/audit', 'GET /api/v1/trash/leads']);

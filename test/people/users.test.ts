@@ -74,6 +74,16 @@ describe('users', () => {
     assert.equal(after.status, 401);
     assert.equal((await http(env, 'DELETE', `/tokens/${made.body.id}`, { bearer: owner.token })).status, 404);
 
+    // An agent revokes its own token (bulkhead logout), not anyone else's.
+    const agent = await tokenWithRole(env, owner.businessId, 'self@users.test', 'agent');
+    const agentTokens = await http<{ items: { id: number; user_id: number }[] }>(env, 'GET', '/tokens?limit=500', { bearer: owner.token });
+    const own = agentTokens.body.items.find((t) => t.user_id === agent.userId);
+    const ownersToken = agentTokens.body.items.find((t) => t.user_id === owner.userId);
+    const refused = await http<{ error: { code: string } }>(env, 'DELETE', `/tokens/${ownersToken?.id ?? 0}`, { bearer: agent.token });
+    assert.equal(refused.status, 403);
+    assert.equal((await http(env, 'DELETE', `/tokens/${own?.id ?? 0}`, { bearer: agent.token })).status, 204);
+    assert.equal((await http(env, 'GET', '/me', { bearer: agent.token })).status, 401);
+
     const other = await createTenant(env);
     const theirs = await http<{ id: number }>(env, 'POST', '/tokens', { bearer: other.token, body: { name: 'theirs' } });
     assert.equal((await http(env, 'DELETE', `/tokens/${theirs.body.id}`, { bearer: owner.token })).status, 404, 'another business\'s token is not found');

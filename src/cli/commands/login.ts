@@ -90,7 +90,7 @@ type Revoked =
   | { outcome: 'revoked' }
   /** Already revoked, or its user disabled: it opens nothing any more. */
   | { outcome: 'gone' }
-  /** 403: the server lets only admins and owners revoke tokens. */
+  /** 403: a server older than the one that lets every role revoke its own tokens. */
   | { outcome: 'forbidden'; message: string }
   | { outcome: 'error'; error: unknown };
 
