@@ -171,6 +171,29 @@ describe('the trash', () => {
     assert.deepEqual([again.status, again.body.error.code, again.body.error.details.job_id], [429, 'duplicate_request', restoreId]);
   });
 
+  test('a note added while its lead is being deleted goes to the trash with the lead, not lost', async () => {
+    const [x] = await seed(a, 1);
+    assert.ok(x);
+    const adder = await env.pool.connect();
+    try {
+      // As POST /leads/:id/notes does it: the foreign key check holds a key-share lock on the lead until commit.
+      await adder.query('BEGIN');
+      await adder.query(`INSERT INTO lead_notes (business_id, lead_id, text) VALUES ($1, $2, 'added at the last moment')`, [a.businessId, x]);
+      const jobId = await accepted(await apiA('POST', '/leads/bulk-delete', { lead_ids: [x] }));
+      await waitFor(async () => (await count(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`, [],
+      )) === 1, 'the delete batch waits for the note');
+      await adder.query('COMMIT');
+      assert.equal((await waitForJob(env, jobId, 'completed')).succeeded, 1);
+      const [item] = await listAll(apiA, `job_id=${jobId}`, 10);
+      assert.deepEqual(item?.counts, { notes: 3, activities: 1, reminders: 1 });
+      assert.equal(await count(`SELECT count(*)::int AS n FROM lead_notes WHERE lead_id = $1`, [x]), 0);
+    } finally {
+      await adder.query('ROLLBACK').catch(() => undefined);
+      adder.release();
+    }
+  });
+
   test('a delete job with nothing in the trash restores nothing, and says so', async () => {
     const del = await accepted(await apiA('POST', '/leads/bulk-delete', { lead_ids: [999_999_998] }));
     assert.deepEqual((await waitForJob(env, del, 'completed')).failed, 1);
