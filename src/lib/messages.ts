@@ -151,13 +151,13 @@ function tooSmallHe(i: Readonly<Record<string, unknown>>): string {
   switch (i.origin) {
     case 'string':
       if (i.minimum === 1 && !exact) return 'לא יכול להיות ריק';
-      return exact ? `צריך להכיל בדיוק ${min} תווים` : `צריך להכיל לפחות ${min} תווים`;
+      return exact ? `צריך להכיל בדיוק ${min} תווים` : `קצר מדי: צריך להכיל לפחות ${min} תווים`;
     case 'array':
     case 'set':
       if (i.minimum === 1 && !exact) return 'צריך להכיל לפחות פריט אחד';
       return exact ? `צריך להכיל בדיוק ${min} פריטים` : `צריך להכיל לפחות ${min} פריטים`;
     default:
-      return i.inclusive === false ? `צריך להיות גדול מ-${min}` : `צריך להיות ${min} או יותר`;
+      return i.inclusive === false ? `קטן מדי: צריך להיות גדול מ-${min}` : `קטן מדי: צריך להיות ${min} או יותר`;
   }
 }
 
@@ -166,12 +166,12 @@ function tooBigHe(i: Readonly<Record<string, unknown>>): string {
   const exact = i.exact === true;
   switch (i.origin) {
     case 'string':
-      return exact ? `צריך להכיל בדיוק ${max} תווים` : `יכול להכיל לכל היותר ${max} תווים`;
+      return exact ? `צריך להכיל בדיוק ${max} תווים` : `ארוך מדי: יכול להכיל לכל היותר ${max} תווים`;
     case 'array':
     case 'set':
-      return exact ? `צריך להכיל בדיוק ${max} פריטים` : `יכול להכיל לכל היותר ${max} פריטים`;
+      return exact ? `צריך להכיל בדיוק ${max} פריטים` : `יותר מדי פריטים: לכל היותר ${max}`;
     default:
-      return i.inclusive === false ? `צריך להיות קטן מ-${max}` : `צריך להיות ${max} לכל היותר`;
+      return i.inclusive === false ? `גדול מדי: צריך להיות קטן מ-${max}` : `גדול מדי: צריך להיות ${max} לכל היותר`;
   }
 }
 
@@ -617,12 +617,12 @@ const MESSAGES = {
   'zod.invalid_type': def<ZodIssueParams>(zodEn, (p) => {
     const received = /received (\S+)$/.exec(p.text)?.[1];
     const expected = typeHe(p.issue.expected);
-    if (received === 'undefined') return `חובה (${expected})`;
+    if (received === 'undefined') return `חובה: צריך להיות ${expected}`;
     return received ? `צריך להיות ${expected}, התקבל ${typeHe(received)}` : `צריך להיות ${expected}`;
   }),
-  'zod.too_small': def<ZodIssueParams>(zodEn, (p) => `קצר או קטן מדי: ${tooSmallHe(p.issue)}`),
-  'zod.too_big': def<ZodIssueParams>(zodEn, (p) => `ארוך או גדול מדי: ${tooBigHe(p.issue)}`),
-  'zod.invalid_format': def<ZodIssueParams>(zodEn, (p) => `פורמט לא תקין: ${invalidFormatHe(p.issue)}`),
+  'zod.too_small': def<ZodIssueParams>(zodEn, (p) => tooSmallHe(p.issue)),
+  'zod.too_big': def<ZodIssueParams>(zodEn, (p) => tooBigHe(p.issue)),
+  'zod.invalid_format': def<ZodIssueParams>(zodEn, (p) => invalidFormatHe(p.issue)),
   'zod.invalid_value': def<ZodIssueParams>(zodEn, (p) => {
     const values = Array.isArray(p.issue.values) ? p.issue.values.map(quoted) : [];
     return values.length === 1 ? `ערך לא תקין: צריך להיות ${values[0]}` : `ערך לא תקין: צריך להיות אחד מאלה: ${values.join(' | ')}`;

@@ -177,7 +177,7 @@ describe('the message catalogue', () => {
     }
     const missing = z.object({ phone: z.string() }).safeParse({});
     assert.ok(!missing.success && missing.error.issues[0]);
-    assert.equal(render(issueMessage(missing.error.issues[0]), 'he'), 'חובה (טקסט)');
+    assert.equal(render(issueMessage(missing.error.issues[0]), 'he'), 'חובה: צריך להיות טקסט');
     // A schema's own message is found again by its English, or by the message it carries.
     const regex = z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 country code such as IL').safeParse('il');
     assert.ok(!regex.success && regex.error.issues[0]);
