@@ -86,7 +86,7 @@ async function run(server: BenchServer, s: Scenario): Promise<Measured> {
     const jobIds: number[] = [];
     for (const [i, t] of tenants.entries()) {
       const accepted = await acceptBroadcast(
-        { accept: { pool: db.pool, dedupWindowS: 0 }, pool: db.pool, phoneNumberId: config.whatsapp.phoneNumberId },
+        { accept: { pool: db.pool, dedupWindowS: 0 }, pool: db.pool, senderOf: async () => config.whatsapp.phoneNumberId },
         t,
         { template: { name: 'spring_sale', language: 'en_US' }, recipients: phoneList(s.recipientsEach, i * s.recipientsEach).map((phone) => ({ phone })) },
         undefined,

@@ -24,7 +24,7 @@ export function createModules(deps: ModuleDeps): DomainModule[] {
     outbound,
     // Recordings are fetched through the outbound module's telephony provider.
     createRecordingsModule(deps, { telephony: () => outbound.provider }),
-    createBroadcastsModule(deps),
+    createBroadcastsModule(deps, { channels: channels.store }),
   ];
 }
 

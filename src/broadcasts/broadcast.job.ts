@@ -14,8 +14,12 @@ import { claimWave, hasDueRecipients, markSendStarted, progressOf, recordOutcome
 
 export interface BroadcastJobDeps {
   pool: pg.Pool;
-  /** The module's provider; the process starts modules before it claims a job. */
-  provider: () => WhatsAppProvider;
+  /**
+   * The Cloud API as the broadcast's sender: its number with its business's token (or the
+   * deployment's number and token). Throws PermanentError when that number is no longer the
+   * business's sender. The process starts modules before it claims a job.
+   */
+  providerFor: (businessId: number, phoneNumberId: string) => Promise<WhatsAppProvider>;
   /** Sends per second per sender number, shared by all workers. */
   mps: number;
 }
@@ -58,9 +62,9 @@ export function broadcastJob(deps: BroadcastJobDeps) {
     // The pacer spaces the sends; an engine pause between batches would be idle time on the number.
     batchPauseMs: 0,
     batch: async ({ tx, job, signal, log }) => {
-      const provider = deps.provider();
       const broadcast = await getBroadcastByJob(deps.pool, job.business_id, job.id);
       if (!broadcast) throw new PermanentError(`job ${job.id} has no WhatsApp broadcast`);
+      const provider = await deps.providerFor(job.business_id, broadcast.phone_number_id);
       const orphans = await reconcileOrphans(deps.pool, job.business_id, broadcast.id);
       await applyMatchedPendingStatuses(deps.pool);
       if (orphans.unknown + orphans.requeued > 0) {

@@ -20,7 +20,8 @@ import { need } from '../http/roles.js';
 export interface BroadcastRouteDeps {
   pool: pg.Pool;
   accept: AcceptDeps;
-  phoneNumberId: string;
+  /** The sender of the business's next broadcast: its own WhatsApp channel's number, else the deployment's. */
+  senderOf: (businessId: number) => Promise<string>;
 }
 
 export const broadcastRoutes = (deps: BroadcastRouteDeps): FastifyPluginAsyncZod => async (app) => {

@@ -29,7 +29,7 @@ function contentOf(body: BroadcastBody): MessageContent {
  * recipients to acceptJob: one transaction.
  */
 export async function acceptBroadcast(
-  deps: { accept: AcceptDeps; pool: pg.Pool; phoneNumberId: string },
+  deps: { accept: AcceptDeps; pool: pg.Pool; senderOf: (businessId: number) => Promise<string> },
   who: Caller & { defaultCountry: string },
   body: BroadcastBody,
   idempotency: Idempotency | undefined,
@@ -71,6 +71,8 @@ export async function acceptBroadcast(
     throw new ValidationError(msg('broadcasts.recipients_invalid', { count: issues.length, complete: list.complete, first }), shown);
   }
   const phonesSorted = list.recipients.map((r) => r.phone).sort();
+  // The sender is fixed at creation: the business's own number, or the deployment's.
+  const phoneNumberId = await deps.senderOf(who.businessId);
   return acceptJob(deps.accept, {
     caller: who,
     op: 'broadcast_whatsapp',
@@ -80,7 +82,7 @@ export async function acceptBroadcast(
     idempotency,
     prepare: async (tx, job) => {
       const broadcastId = await insertBroadcast(tx, who.businessId, {
-        jobId: job.id, phoneNumberId: deps.phoneNumberId, message: content, duplicates: list.duplicates, createdBy: who.userId,
+        jobId: job.id, phoneNumberId, message: content, duplicates: list.duplicates, createdBy: who.userId,
       });
       const inserted = await insertRecipients(tx, who.businessId, broadcastId, list.recipients);
       return { broadcast_id: broadcastId, recipients: list.recipients.length, skipped: inserted.skipped, duplicates: list.duplicates };

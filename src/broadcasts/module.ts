@@ -1,4 +1,6 @@
 import type { DomainModule, ModuleDeps, ModuleRoles } from '../app/module.js';
+import type { ChannelStore } from '../channels/channel-store.js';
+import { PermanentError } from '../lib/errors.js';
 import { PeriodicTask } from '../lib/periodic-task.js';
 import { GRAPH_API_BASE, createCloudApiClient } from '../providers/whatsapp/cloud-api.js';
 import { WhatsAppSimulator } from '../providers/whatsapp/simulator.js';
@@ -15,6 +17,11 @@ export interface BroadcastsModule extends DomainModule {
   stop(opts?: { timeoutMs?: number }): Promise<void>;
 }
 
+export interface BroadcastsModuleDeps {
+  /** The businesses' own WhatsApp senders (channels module). */
+  channels: ChannelStore;
+}
+
 const PRUNE_EVERY_MS = 60 * 60_000;
 const PENDING_SWEEP_MS = 5_000;
 
@@ -22,41 +29,71 @@ const PENDING_SWEEP_MS = 5_000;
  * WhatsApp broadcasts, pacing, delivery webhooks and opt-outs. The provider is the Cloud API
  * adapter pointed at graph.facebook.com (real credentials), at WHATSAPP_API_BASE (a simulator
  * elsewhere), or at a simulator this process starts when it runs jobs and neither is set.
+ *
+ * Each business sends from its own number with its own token when it has a WhatsApp channel
+ * (channels module), else from the deployment's (WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_TOKEN). The
+ * sender is fixed when the broadcast is created; pacing is per number (pacing.ts), so two
+ * businesses with their own numbers never share a throughput window.
  */
-export function createBroadcastsModule(deps: ModuleDeps): BroadcastsModule {
+export function createBroadcastsModule(deps: ModuleDeps, own: BroadcastsModuleDeps): BroadcastsModule {
   const wa = deps.config.whatsapp;
-  const clientFor = (apiBase: string): WhatsAppProvider =>
-    createCloudApiClient({ apiBase, apiVersion: wa.apiVersion, phoneNumberId: wa.phoneNumberId, token: wa.token });
   const external = wa.real ? (wa.apiBase ?? GRAPH_API_BASE) : wa.apiBase;
-  let provider: WhatsAppProvider | null = external ? clientFor(external) : null;
+  let apiBase: string | null = external ?? null;
+  const clientFor = (phoneNumberId: string, token: string): WhatsAppProvider => {
+    if (apiBase === null) throw new Error('the broadcasts module is not started in the worker role');
+    return createCloudApiClient({ apiBase, apiVersion: wa.apiVersion, phoneNumberId, token });
+  };
   let sim: WhatsAppSimulator | null = null;
   const log = deps.log.child({ part: 'broadcasts' });
   const tasks = [
     new PeriodicTask({ name: 'pruning parked WhatsApp statuses', everyMs: PRUNE_EVERY_MS, log, run: () => prunePendingStatuses(deps.pool) }),
     new PeriodicTask({ name: 'applying parked WhatsApp statuses', everyMs: PENDING_SWEEP_MS, log, run: () => applyMatchedPendingStatuses(deps.pool) }),
   ];
-  function requireProvider(): WhatsAppProvider {
-    if (!provider) throw new Error('the broadcasts module is not started in the worker role');
-    return provider;
+  /** The Cloud API as `phoneNumberId`: the deployment's sender with its token, or the business's own with its own. */
+  async function providerFor(businessId: number, phoneNumberId: string): Promise<WhatsAppProvider> {
+    if (phoneNumberId === wa.phoneNumberId) return clientFor(wa.phoneNumberId, wa.token);
+    const sender = await own.channels.whatsAppSender(businessId);
+    if (sender?.phoneNumberId !== phoneNumberId) {
+      throw new PermanentError(`this broadcast's sender ${phoneNumberId} is no longer the business's WhatsApp channel; nothing more is sent from it`);
+    }
+    return clientFor(phoneNumberId, sender.accessToken);
   }
 
   return {
     name: 'broadcasts',
-    jobs: [broadcastJob({ pool: deps.pool, provider: requireProvider, mps: wa.mps })],
-    routes: broadcastRoutes({ pool: deps.pool, accept: deps.accept, phoneNumberId: wa.phoneNumberId }),
-    webhooks: whatsappWebhooks({ pool: deps.pool, appSecret: wa.appSecret, verifyToken: wa.verifyToken, log }),
+    jobs: [broadcastJob({ pool: deps.pool, providerFor, mps: wa.mps })],
+    routes: broadcastRoutes({
+      pool: deps.pool,
+      accept: deps.accept,
+      senderOf: async (businessId) => (await own.channels.whatsAppNumber(businessId)) ?? wa.phoneNumberId,
+    }),
+    webhooks: whatsappWebhooks({
+      pool: deps.pool,
+      appSecret: wa.appSecret,
+      defaultPhoneNumberId: wa.phoneNumberId,
+      ownSenders: async (numbers) => new Map([...(await own.channels.whatsAppSendersByNumber(numbers))]
+        .map(([n, s]) => [n, { businessId: s.businessId, appSecret: s.appSecret }])),
+      verifyToken: wa.verifyToken,
+      log,
+    }),
     simulator: () => sim,
     async start(roles: ModuleRoles) {
       if (!roles.worker) return;
-      if (!provider) {
+      if (apiBase === null) {
         sim = new WhatsAppSimulator({
           appSecret: wa.appSecret,
           token: wa.token,
+          // What Meta knows of the businesses' own numbers: their channels, as stored.
+          resolveNumber: async (phoneNumberId) => {
+            if (!/^[0-9]{1,32}$/.test(phoneNumberId)) return null;
+            const sender = (await own.channels.whatsAppSendersByNumber([phoneNumberId])).get(phoneNumberId);
+            return sender ? { token: sender.accessToken, appSecret: sender.appSecret ?? wa.appSecret } : null;
+          },
           mps: deps.config.sim.whatsappMps,
           webhookUrl: () => `${deps.publicBaseUrl()}/webhooks/whatsapp`,
           log: log.child({ part: 'whatsapp-simulator' }),
         });
-        provider = clientFor(await sim.start());
+        apiBase = await sim.start();
       }
       for (const t of tasks) t.start();
     },

@@ -8,8 +8,8 @@ import { AppError, ValidationError } from '../lib/errors.js';
 import { issueMessage, msg, type Message } from '../lib/messages.js';
 import type { Logger } from '../lib/logger.js';
 import { safeEqual } from '../tenancy/tokens.js';
-import { verifySignature } from '../providers/whatsapp/signature.js';
 import { WebhookEnvelope } from '../providers/whatsapp/webhook-payload.js';
+import { verifyWebhook, type OwnSender } from './webhook-senders.js';
 import { handleWebhook } from './webhooks.service.js';
 
 class ForbiddenWebhookError extends AppError {
@@ -42,7 +42,12 @@ const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
 export interface WebhookDeps {
   pool: pg.Pool;
+  /** WHATSAPP_APP_SECRET: verifies the deployment's sender and every business's without an app secret of its own. */
   appSecret: string;
+  /** WHATSAPP_PHONE_NUMBER_ID. */
+  defaultPhoneNumberId: string;
+  /** The businesses' own senders among these numbers, with their app secrets (channels). */
+  ownSenders: (numbers: readonly string[]) => Promise<Map<string, OwnSender>>;
   verifyToken: string;
   log: Logger;
 }
@@ -50,7 +55,11 @@ export interface WebhookDeps {
 /**
  * `/webhooks/whatsapp`. The body is taken as raw bytes by a content-type parser of this
  * (encapsulated) plugin only, so the signature is checked on exactly what Meta signed; JSON is
- * parsed after the check. Anything unsigned or forged: 403, nothing read, nothing changed.
+ * acted on only after the check. The key is the app secret of the numbers the body reports on
+ * (webhook-senders.ts): a business's own for its own sender, else WHATSAPP_APP_SECRET. Anything
+ * unsigned or forged: 403, nothing changed. A body about numbers we neither own nor ever sent
+ * from is acknowledged (200) and ignored, whoever signed it: another app's webhooks, pointed here
+ * by mistake, would otherwise be retried by Meta for days.
  */
 export const whatsappWebhooks = (deps: WebhookDeps): FastifyPluginAsyncZod => async (app) => {
   app.removeAllContentTypeParsers();
@@ -87,9 +96,16 @@ export const whatsappWebhooks = (deps: WebhookDeps): FastifyPluginAsyncZod => as
     },
   }, async (request, reply) => {
     const raw = request.body instanceof RawBody ? request.body.bytes : Buffer.alloc(0);
-    if (!verifySignature(raw, request.headers['x-hub-signature-256'], deps.appSecret)) {
-      throw new ForbiddenWebhookError(msg('webhooks.hub_signature'));
+    const verdict = await verifyWebhook(deps.pool, raw, request.headers['x-hub-signature-256'], {
+      defaultAppSecret: deps.appSecret,
+      defaultPhoneNumberId: deps.defaultPhoneNumberId,
+      ownSenders: deps.ownSenders,
+    });
+    if (verdict.kind === 'unknown_numbers') {
+      deps.log.info({ event: 'WHATSAPP_WEBHOOK_UNKNOWN_NUMBER', numbers: verdict.numbers.slice(0, 5) }, 'WhatsApp webhook for a number we do not send from: acknowledged and ignored');
+      return reply.status(200).send({ ok: true, ignored: true });
     }
+    if (verdict.kind === 'forbidden') throw new ForbiddenWebhookError(msg('webhooks.hub_signature'));
     let json: unknown;
     try {
       json = JSON.parse(raw.toString('utf8'));
@@ -112,7 +128,7 @@ export const whatsappWebhooks = (deps: WebhookDeps): FastifyPluginAsyncZod => as
       request.log.debug({ issues: parsed.error.issues.slice(0, 3) }, 'WhatsApp webhook ignored');
       return reply.status(200).send({ ok: true, ignored: true });
     }
-    const result = await handleWebhook(deps, parsed.data);
+    const result = await handleWebhook(deps, parsed.data, verdict.owners);
     return reply.status(200).send({ ok: true, ...result });
   });
 };

@@ -30,9 +30,16 @@ export function statusUpdatesOf(envelope: WebhookEnvelope): StatusUpdate[] {
   return out;
 }
 
+/**
+ * `owners`: the business whose own sender each of the envelope's channel numbers is. Statuses
+ * settle only messages their number sent (delivery.repo.ts), and a number is one business's
+ * channel, so they reach that business's broadcasts; a STOP to a business's own number opts out
+ * of that business only.
+ */
 export async function handleWebhook(
   deps: { pool: pg.Pool; log: Logger },
   envelope: WebhookEnvelope,
+  owners: ReadonlyMap<string, number> = new Map(),
 ): Promise<{ statuses: number; applied: number; opted_out: number }> {
   const updates = statusUpdatesOf(envelope);
   const { applied, notParked } = await applyStatusUpdates(deps.pool, updates);
@@ -47,7 +54,8 @@ export async function handleWebhook(
       const phone = fromWaId(m.from);
       // One sender number serves every business of the deployment: the STOP goes to each
       // business that messaged this number from it (docs/BROADCASTS.md, "Opt-outs").
-      const businesses = await businessesThatMessaged(deps.pool, batch.phoneNumberId, phone);
+      const owner = owners.get(batch.phoneNumberId);
+      const businesses = (await businessesThatMessaged(deps.pool, batch.phoneNumberId, phone)).filter((b) => owner === undefined || b === owner);
       for (const businessId of businesses) await addOptOut(deps.pool, businessId, phone, 'inbound_stop');
       optedOut += businesses.length;
       deps.log.info({ event: 'WHATSAPP_STOP', from: maskPhone(phone), businesses: businesses.length }, 'inbound STOP: opted out');

@@ -33,6 +33,8 @@ export interface ChannelStore {
   twilioAccountTokens(accountSid: string): Promise<string[]>;
   /** The business's own WhatsApp sender, or null: it sends from the deployment's. */
   whatsAppSender(businessId: number): Promise<WhatsAppSender | null>;
+  /** Its phone number id only (nothing opened): where its next broadcast sends from. */
+  whatsAppNumber(businessId: number): Promise<string | null>;
   /** The channels of these sender numbers (webhook routing), by phone number id. */
   whatsAppSendersByNumber(phoneNumberIds: readonly string[]): Promise<Map<string, WhatsAppSender>>;
 }
@@ -66,6 +68,10 @@ export function createChannelStore(pool: pg.Pool, box: () => SecretBox): Channel
     async whatsAppSender(businessId) {
       const row = await getWhatsAppChannel(pool, businessId);
       return row ? senderOf(row, box()) : null;
+    },
+
+    async whatsAppNumber(businessId) {
+      return (await getWhatsAppChannel(pool, businessId))?.phone_number_id ?? null;
     },
 
     async whatsAppSendersByNumber(phoneNumberIds) {

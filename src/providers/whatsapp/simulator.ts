@@ -8,12 +8,24 @@ import { signBody } from './signature.js';
 import { fromWaId, toWaId, WA_ERRORS } from './types.js';
 import { buildEnvelope, type DeliveryStatus, type StatusEvent } from './webhook-payload.js';
 
-export interface WhatsAppSimulatorOptions {
-  /** Signs the webhooks (X-Hub-Signature-256). */
-  appSecret: string;
-  /** The bearer token it expects. */
+/** A sender number's credentials: the token its sends must carry, the app secret its webhooks are signed with. */
+export interface SimNumber {
   token: string;
-  /** Accepted messages per second (sliding window); beyond it, error 130429. */
+  appSecret: string;
+}
+
+export interface WhatsAppSimulatorOptions {
+  /** Signs the webhooks of every number not registered otherwise (X-Hub-Signature-256). */
+  appSecret: string;
+  /** The bearer token it expects for every number not registered otherwise. */
+  token: string;
+  /**
+   * The numbers of other businesses (other apps): looked up on a send for a number not added
+   * with addNumber. The in-process simulator reads the businesses' channels (what Meta would
+   * know of them); null or absent: the default token and app secret.
+   */
+  resolveNumber?: (phoneNumberId: string) => Promise<SimNumber | null>;
+  /** Accepted messages per second per sender number (a sliding window each); beyond it, error 130429. */
   mps: number;
   /** Minimum time between two messages to one recipient; closer ones get 131056. Default 6 s. */
   pairIntervalMs?: number;
@@ -43,6 +55,8 @@ export interface AcceptedMessage {
   type: string;
   phoneNumberId: string;
   at: number;
+  /** The last four characters of the bearer token the send carried. */
+  tokenTail: string;
   /** The send's `biz_opaque_callback_data`, echoed in each of its status webhooks. */
   callbackData: string | null;
 }
@@ -57,6 +71,8 @@ interface FailureRule {
 interface QueuedEvent {
   dueAt: number;
   phoneNumberId: string;
+  /** Of the number's app, as it was when the message was accepted. */
+  appSecret: string;
   status: StatusEvent;
 }
 
@@ -85,6 +101,11 @@ export function demoRuleFor(e164: string): number | null {
  * The WhatsApp Cloud API, simulated over HTTP on 127.0.0.1: `POST /{version}/{phone_number_id}/messages`
  * with a bearer token, the real error objects, and signed status webhooks posted back. It keeps a
  * record of every message it accepted, which is what at-most-once tests assert on.
+ *
+ * Several senders: each number has its own throughput window, its own token (a registered
+ * number refuses any other with 190, as the API refuses a token without access to the number)
+ * and its own app, whose secret signs that number's webhooks. Numbers not registered (addNumber,
+ * resolveNumber) share the default token and app secret.
  */
 export class WhatsAppSimulator {
   readonly accepted: AcceptedMessage[] = [];
@@ -95,7 +116,9 @@ export class WhatsAppSimulator {
   webhookPosts = 0;
   webhookFailures = 0;
   #opts: WhatsAppSimulatorOptions;
-  #window: SlidingWindow;
+  #mps: number;
+  readonly #windows = new Map<string, SlidingWindow>();
+  readonly #numbers = new Map<string, SimNumber>();
   readonly #lastToRecipient = new Map<string, number>();
   readonly #acceptedByPhone = new Map<string, number>();
   readonly #rules = new Map<string, FailureRule>();
@@ -111,7 +134,7 @@ export class WhatsAppSimulator {
 
   constructor(opts: WhatsAppSimulatorOptions) {
     this.#opts = opts;
-    this.#window = new SlidingWindow(opts.mps);
+    this.#mps = opts.mps;
   }
 
   get url(): string {
@@ -155,8 +178,31 @@ export class WhatsAppSimulator {
     this.#opts = { ...this.#opts, ...opts };
   }
 
+  /** Every number's rate from now on (their windows start empty). */
   setMps(mps: number): void {
-    this.#window = new SlidingWindow(mps);
+    this.#mps = mps;
+    this.#windows.clear();
+  }
+
+  /** A number of its own app: sends must carry `token`, its webhooks are signed with `appSecret`. */
+  addNumber(phoneNumberId: string, account: SimNumber): void {
+    this.#numbers.set(phoneNumberId, account);
+  }
+
+  /** The messages accepted from this sender number. */
+  acceptedFrom(phoneNumberId: string): AcceptedMessage[] {
+    return this.accepted.filter((m) => m.phoneNumberId === phoneNumberId);
+  }
+
+  async #accountOf(phoneNumberId: string): Promise<SimNumber> {
+    const own = this.#numbers.get(phoneNumberId) ?? (await this.#opts.resolveNumber?.(phoneNumberId)) ?? null;
+    return own ?? { token: this.#opts.token, appSecret: this.#opts.appSecret };
+  }
+
+  #windowOf(phoneNumberId: string): SlidingWindow {
+    let w = this.#windows.get(phoneNumberId);
+    if (!w) this.#windows.set(phoneNumberId, (w = new SlidingWindow(this.#mps)));
+    return w;
   }
 
   /** Answer `code` for this number, `times` times (default: always). */
@@ -189,7 +235,7 @@ export class WhatsAppSimulator {
     const envelope = buildEnvelope(phoneNumberId, {
       messages: [{ from: toWaId(fromE164), id: newMessageId(), timestamp: String(Math.floor(Date.now() / 1000)), type: 'text', text: { body: text } }],
     });
-    return this.#post(JSON.stringify(envelope));
+    return this.#post(JSON.stringify(envelope), (await this.#accountOf(phoneNumberId)).appSecret);
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -205,8 +251,10 @@ export class WhatsAppSimulator {
     };
     const match = /^\/v\d+\.\d+\/([^/]+)\/messages$/.exec(req.url ?? '');
     if (req.method !== 'POST' || !match?.[1]) return answer(404, apiError(100, 'Unknown path components'));
-    if (req.headers.authorization !== `Bearer ${this.#opts.token}`) return answer(401, errorBody(WA_ERRORS.accessToken));
     const phoneNumberId = decodeURIComponent(match[1]);
+    const account = await this.#accountOf(phoneNumberId).catch(() => null);
+    if (!account) return answer(500, apiError(1, 'An unknown error has occurred.'));
+    if (req.headers.authorization !== `Bearer ${account.token}`) return answer(401, errorBody(WA_ERRORS.accessToken));
     const msg = parseJson(body) as { messaging_product?: unknown; to?: unknown; type?: unknown; biz_opaque_callback_data?: unknown } | null;
     if (!msg || msg.messaging_product !== 'whatsapp' || typeof msg.to !== 'string' || !/^\+?\d{6,15}$/.test(msg.to)) {
       return answer(400, apiError(100, '(#100) Invalid parameter'));
@@ -224,7 +272,7 @@ export class WhatsAppSimulator {
       answer(text?.http ?? 400, errorBody(code));
     };
     if (this.#restricted) return refuse(WA_ERRORS.spamRestricted);
-    if (!this.#window.tryAcquire(now)) {
+    if (!this.#windowOf(phoneNumberId).tryAcquire(now)) {
       this.throttledAt.push(now);
       return refuse(WA_ERRORS.throughput);
     }
@@ -235,9 +283,9 @@ export class WhatsAppSimulator {
     this.#lastToRecipient.set(to, now);
 
     const id = newMessageId();
-    this.accepted.push({ id, to, type: msg.type, phoneNumberId, at: now, callbackData: callbackData ?? null });
+    this.accepted.push({ id, to, type: msg.type, phoneNumberId, at: now, tokenTail: account.token.slice(-4), callbackData: callbackData ?? null });
     this.#acceptedByPhone.set(to, (this.#acceptedByPhone.get(to) ?? 0) + 1);
-    this.#scheduleStatuses(id, to, phoneNumberId, now, rule?.async ? rule.code : null, callbackData ?? null);
+    this.#scheduleStatuses(id, to, phoneNumberId, account.appSecret, now, rule?.async ? rule.code : null, callbackData ?? null);
     answer(200, { messaging_product: 'whatsapp', contacts: [{ input: msg.to, wa_id: toWaId(to) }], messages: [{ id, message_status: 'accepted' }] });
   }
 
@@ -252,7 +300,7 @@ export class WhatsAppSimulator {
     return demo === null ? null : { code: demo, remaining: 0, async: false };
   }
 
-  #scheduleStatuses(id: string, to: string, phoneNumberId: string, acceptedAt: number, asyncFailure: number | null, callbackData: string | null): void {
+  #scheduleStatuses(id: string, to: string, phoneNumberId: string, appSecret: string, acceptedAt: number, asyncFailure: number | null, callbackData: string | null): void {
     if (this.#opts.statuses === false) return;
     const second = Math.floor(acceptedAt / 1000);
     const steps: { status: DeliveryStatus; errors?: StatusEvent['errors'] }[] = asyncFailure !== null
@@ -271,10 +319,10 @@ export class WhatsAppSimulator {
     const delay = this.#opts.statusDelayMs ?? 20;
     events.forEach((status, i) => {
       const dueAt = Date.now() + delay + i;
-      this.#queue.push({ dueAt, phoneNumberId, status });
+      this.#queue.push({ dueAt, phoneNumberId, appSecret, status });
       this.#eventNo += 1;
       const every = this.#opts.duplicateEvery ?? 0;
-      if (every > 0 && this.#eventNo % every === 0) this.#queue.push({ dueAt: dueAt + 1, phoneNumberId, status });
+      if (every > 0 && this.#eventNo % every === 0) this.#queue.push({ dueAt: dueAt + 1, phoneNumberId, appSecret, status });
     });
   }
 
@@ -286,13 +334,22 @@ export class WhatsAppSimulator {
     const due = this.#queue.filter((e) => e.dueAt <= now);
     if (due.length === 0) return;
     this.#queue = this.#queue.filter((e) => e.dueAt > now);
-    // One POST per sender number and at most 100 statuses each, in queue order: the order in
-    // which the receiver sees them is the order chosen above (reversed, duplicated …).
+    // One POST per sender number (and app) and at most 100 statuses each, in queue order: the
+    // order in which the receiver sees them is the order chosen above (reversed, duplicated …).
+    // Each is signed with the app secret of its number's app, as Meta signs each app's webhooks.
     for (let i = 0; i < due.length; i += 100) {
       const chunk = due.slice(i, i + 100);
-      const byNumber = new Map<string, StatusEvent[]>();
-      for (const e of chunk) byNumber.set(e.phoneNumberId, [...(byNumber.get(e.phoneNumberId) ?? []), e.status]);
-      for (const [pnid, statuses] of byNumber) this.#track(this.#post(JSON.stringify(buildEnvelope(pnid, { statuses }))).then(() => undefined));
+      const byNumber = new Map<string, { appSecret: string; statuses: StatusEvent[] }>();
+      for (const e of chunk) {
+        const key = `${e.phoneNumberId}\u0000${e.appSecret}`;
+        const group = byNumber.get(key) ?? { appSecret: e.appSecret, statuses: [] };
+        group.statuses.push(e.status);
+        byNumber.set(key, group);
+      }
+      for (const [key, group] of byNumber) {
+        const pnid = key.slice(0, key.indexOf('\u0000'));
+        this.#track(this.#post(JSON.stringify(buildEnvelope(pnid, { statuses: group.statuses })), group.appSecret).then(() => undefined));
+      }
     }
   }
 
@@ -301,12 +358,12 @@ export class WhatsAppSimulator {
     void p.finally(() => this.#inFlight.delete(p));
   }
 
-  async #post(body: string): Promise<number> {
+  async #post(body: string, appSecret: string): Promise<number> {
     const url = this.#opts.webhookUrl();
     if (!url) return 0;
     for (let attempt = 1; attempt <= 3; attempt += 1) {
       try {
-        const status = await this.#sender.post(url, { 'content-type': 'application/json', 'x-hub-signature-256': signBody(body, this.#opts.appSecret) }, body, 10_000);
+        const status = await this.#sender.post(url, { 'content-type': 'application/json', 'x-hub-signature-256': signBody(body, appSecret) }, body, 10_000);
         this.webhookPosts += 1;
         if (status < 500) return status;
       } catch (err) {
