@@ -12,9 +12,10 @@
 import type pg from 'pg';
 import { startProcess, type BulkheadProcess } from '../src/app/process.js';
 import { loadConfig } from '../src/config/config.js';
-import { createPool } from '../src/db/pool.js';
+import { createPool, withTx } from '../src/db/pool.js';
 import type { BatchReport } from '../src/jobs/worker.js';
 import { acceptBulkDelete } from '../src/leads/bulk.service.js';
+import { moveLeadsToTrash } from '../src/leads/trash.repo.js';
 import { createTenant, insertLeads, leadIds, remainingRows, type BenchTenant } from './lib/dataset.js';
 import { createBenchDatabase, quietLog, type BenchDatabase } from './lib/db.js';
 import { acceptDeps, jobIdOf, startInProcessWorker, waitForCompletion } from './lib/jobs.js';
@@ -88,6 +89,8 @@ interface SizeResult {
   leads: number;
   runs: JobRun[];
   rawMs: number;
+  /** The job's own statement (delete + file into the trash) for all ids at once: the floor of what the job does now. */
+  rawTrashMs: number;
 }
 
 const PRESSURE_ACTIVE = loadConfig({}).worker.batch.pressureActive;
@@ -117,7 +120,10 @@ export const bulkDeleteScenario: Scenario = {
       ctx.progress(`bulk-delete: ${formatInt(leads)} leads with one raw DELETE`);
       const rawMs = await viaRawDelete(ctx, leads);
       ctx.progress(`bulk-delete:   ${seconds(rawMs)}`);
-      results.push({ leads, runs, rawMs });
+      ctx.progress(`bulk-delete: ${formatInt(leads)} leads with one raw DELETE into the trash`);
+      const rawTrashMs = await viaRawTrash(ctx, leads);
+      ctx.progress(`bulk-delete:   ${seconds(rawTrashMs)}`);
+      results.push({ leads, runs, rawMs, rawTrashMs });
     }
     return report(results, reader);
   },
@@ -214,6 +220,7 @@ async function viaJob(ctx: ScenarioContext, leads: number, variant: Variant, rea
         if (job.succeeded !== leads) throw new Error(`the job deleted ${job.succeeded} of ${leads} leads`);
         const left = await remainingRows(db.pool, tenant.businessId);
         if (left !== 0) throw new Error(`${left} leads or children are left after the job`);
+        await checkTrash(db.pool, tenant.businessId, leads);
         const readerLeft = await remainingRows(db.pool, reader.businessId);
         if (readerLeft !== READER_LEADS) throw new Error(`the reader's business has ${readerLeft} rows, expected ${READER_LEADS}`);
         const startOf = (b: TimedBatch) => b.endAt - b.ms;
@@ -326,6 +333,34 @@ async function viaRawDelete(ctx: ScenarioContext, leads: number): Promise<number
   }
 }
 
+/** What the job does per batch (trash.repo.ts moveLeadsToTrash: lock, then delete into the trash) for all ids in one transaction. */
+async function viaRawTrash(ctx: ScenarioContext, leads: number): Promise<number> {
+  const { db, tenant, ids } = await prepare(ctx, 'bulk_delete_raw_trash', leads);
+  try {
+    const t0 = performance.now();
+    const moved = await withTx(db.pool, (tx) => moveLeadsToTrash(tx, tenant.businessId, ids, 0));
+    const ms = since(t0);
+    if (moved !== leads) throw new Error(`raw DELETE into the trash moved ${moved} of ${leads} leads`);
+    const left = await remainingRows(db.pool, tenant.businessId);
+    if (left !== 0) throw new Error(`${left} children are left after the raw DELETE into the trash`);
+    await checkTrash(db.pool, tenant.businessId, leads);
+    return ms;
+  } finally {
+    await db.drop();
+  }
+}
+
+/** Every deleted lead is in the trash once, with the one note, activity and reminder it had. */
+async function checkTrash(pool: pg.Pool, businessId: number, leads: number): Promise<void> {
+  const { rows } = await pool.query<{ n: number; children: number }>(
+    `SELECT count(*)::int AS n, coalesce(sum(cardinality(notes) + cardinality(activities) + cardinality(reminders)), 0)::int AS children
+       FROM trash_leads WHERE business_id = $1`,
+    [businessId],
+  );
+  const r = rows[0];
+  if (r?.n !== leads || r.children !== 3 * leads) throw new Error(`the trash holds ${r?.n} leads with ${r?.children} children, expected ${leads} with ${3 * leads}`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Report: every number below is computed from the runs; nothing is asserted that is not.
 
@@ -400,7 +435,7 @@ function report(results: SizeResult[], reader: ReaderOpts): ScenarioReport {
   const analysis: string[] = [];
   const many = results.length > 1;
   for (const res of results) {
-    const { leads, runs, rawMs } = res;
+    const { leads, runs, rawMs, rawTrashMs } = res;
     const at = many ? `, ${formatInt(leads)} leads` : '';
     const def = runs.find((r) => r.variant.fixedSize === null && r.variant.reader);
     if (def) {
@@ -442,6 +477,7 @@ function report(results: SizeResult[], reader: ReaderOpts): ScenarioReport {
           ];
         }),
         ['raw `DELETE … id = ANY($2)` (baseline)', '1', formatInt(leads), '—', '—', '—', '—', seconds(rawMs), '1.00×', '—'],
+        ['raw `DELETE … id = ANY($2)` into the trash, the job\'s statements (informational)', '1', formatInt(leads), '—', '—', '—', '—', seconds(rawTrashMs), ratio(rawMs / rawTrashMs), '—'],
       ],
     });
     if (def?.reader) {
@@ -460,8 +496,9 @@ function report(results: SizeResult[], reader: ReaderOpts): ScenarioReport {
     }
     analysis.push(...analyse(res, many, reader));
   }
-  analysis.push('Every batch is its own transaction: a pool checkout, `BEGIN`, the handler\'s `DELETE FROM leads WHERE business_id = $1 AND id = ANY($2)` '
-    + '(children by cascade, exactly as in the baseline), the engine\'s own statements on the job row (progress, checkpoint and the fencing check; '
+  analysis.push('Every batch is its own transaction: a pool checkout, `BEGIN`, the handler\'s two statements (src/leads/trash.repo.ts: the leads locked '
+    + '`FOR UPDATE`, then `DELETE FROM leads WHERE business_id = $1 AND id = ANY($2)` filing each lead with its notes, activities and reminders '
+    + 'into the trash; the children then go by cascade, exactly as in the baseline), the engine\'s own statements on the job row (progress, checkpoint and the fencing check; '
     + 'the engine scenario\'s statement profile lists them for this version), and `COMMIT`: a few round trips around the one statement that does the work. '
     + 'The raw statement remains the floor: one transaction holding every lead\'s row lock until it ends, with no progress, no pause or cancel, '
     + 'and nothing to resume after a crash — what the job exists to provide.');
@@ -492,8 +529,11 @@ function report(results: SizeResult[], reader: ReaderOpts): ScenarioReport {
         + `After a 2 s warm-up: ${reader.seconds} s with the worker idle (unloaded), then the same load started ${LOAD_LEAD_MS} ms before the accept `
         + 'and stopped when the job reads `completed` (during). The API, the worker and the load generator share this one Node process, so the '
         + 'worker\'s own JavaScript time delays the reader too, and the reader\'s the worker (separate processes in a deployment).',
-      'Baseline: `DELETE FROM leads WHERE business_id = $1 AND id = ANY($2)` with the same ids; children go by `ON DELETE CASCADE` in both cases.',
-      'Every run checks afterwards that no lead and no child of the business is left and that the reader\'s leads are all there. Ratio = raw time ÷ job time.',
+      'Baseline: `DELETE FROM leads WHERE business_id = $1 AND id = ANY($2)` with the same ids; children go by `ON DELETE CASCADE` in both cases. '
+        + 'Informational: the job\'s own statements (src/leads/trash.repo.ts `moveLeadsToTrash`: the leads locked, then the same DELETE filing '
+        + 'each lead with its children into the trash) for all ids in one transaction, the floor of the work the job does since the trash (issue 13).',
+      'Every run checks afterwards that no lead and no child of the business is left, that the trash holds every lead once with its three '
+        + 'children (the job and the raw trash statement), and that the reader\'s leads are all there. Ratio = raw time ÷ job time.',
     ],
     tables,
     targets,
@@ -502,7 +542,7 @@ function report(results: SizeResult[], reader: ReaderOpts): ScenarioReport {
 }
 
 function analyse(res: SizeResult, many: boolean, reader: ReaderOpts): string[] {
-  const { leads, runs, rawMs } = res;
+  const { leads, runs, rawMs, rawTrashMs } = res;
   const out: string[] = [];
   const at = many ? ` (${formatInt(leads)} leads)` : '';
   const processingVsRaw = (r: JobRun) => {
@@ -525,6 +565,9 @@ function analyse(res: SizeResult, many: boolean, reader: ReaderOpts): string[] {
       + `${formatInt(Math.max(0, ...def.gapsMs))} ms). Active sessions averaged ${def.sessions.mean.toFixed(1)} (at most ${def.sessions.max}); `
       + `${def.sessions.over} of ${def.sessions.samples} samples were above ${PRESSURE_ACTIVE}, the level at which the worker pauses. `
       + `${rampUp(def)} P${processingVsRaw(def).slice(1)}.`);
+    out.push(`**The trash${at}**: the job's statements run once over every id took ${seconds(rawTrashMs)} against ${seconds(rawMs)} for the `
+      + `plain DELETE (${ratio(rawTrashMs / rawMs)} as long): that is what filing the leads and their children costs, whoever runs it. The `
+      + `default-settings job took ${ratio(def.totalMs / rawTrashMs)} as long as that statement.`);
     if (quiet) {
       out.push(`Without the reader${at} the same defaults took ${seconds(quiet.totalMs)} (${ratio(rawMs / quiet.totalMs)} of the raw speed) in `
         + `${formatInt(quiet.batches.length)} batches, ${formatInt(sum(quiet.gapsMs))} ms between them; the run with the reader took `
