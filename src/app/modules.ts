@@ -15,15 +15,15 @@ import type { DomainModule, ModuleDeps } from './module.js';
 export function createModules(deps: ModuleDeps): DomainModule[] {
   // Channels start first: their key is loaded before a dial, a send or a webhook needs a secret.
   const channels = createChannelsModule(deps);
-  const outbound = createOutboundModule(deps);
+  const outbound = createOutboundModule(deps, { channels: channels.store });
   return [
     channels,
     createPeopleModule(deps),
     createLeadsModule(deps),
     createReceiptsModule(deps),
     outbound,
-    // Recordings are fetched through the outbound module's telephony provider.
-    createRecordingsModule(deps, { telephony: () => outbound.provider }),
+    // Recordings are fetched through the outbound module's accounts (the call's own account).
+    createRecordingsModule(deps, { telephonyFor: (businessId, accountSid) => outbound.accounts.providerFor(businessId, accountSid) }),
     createBroadcastsModule(deps, { channels: channels.store }),
   ];
 }

@@ -20,6 +20,8 @@ export interface CallRow {
   recording_duration_s: number | null;
   /** The opaque secret in this call's callback URLs (006_webhook_binding.sql); null for calls placed before it. */
   callback_token: string | null;
+  /** The business's own Twilio account the call was placed through (011_channels.sql); null: the deployment's. */
+  account_sid: string | null;
   created_at: Date;
   answered_at: Date | null;
   ended_at: Date | null;
@@ -27,7 +29,7 @@ export interface CallRow {
 }
 
 export const CALL_COLUMNS = `id, business_id, lead_id, run_id, run_item_id, attempt, direction, from_number, to_number, status,
-  call_sid, duration_s, error, recording_sid, recording_status, recording_duration_s, callback_token, created_at, answered_at, ended_at, updated_at`;
+  call_sid, duration_s, error, recording_sid, recording_status, recording_duration_s, callback_token, account_sid, created_at, answered_at, ended_at, updated_at`;
 
 /** The statuses that hold a call slot, as a SQL list for `status IN …`. */
 export const ACTIVE_SQL = sqlList(ACTIVE_CALL_STATUSES);
@@ -85,16 +87,18 @@ export interface NewCall {
   attempt: number;
   from: string;
   to: string;
+  /** The business's own Twilio account (null or absent: the deployment's). */
+  accountSid?: string | null;
 }
 
 /** Inserts claimed calls (status 'dialing') in one statement; returns them in input order. */
 export async function insertCalls(db: Queryable, businessId: number, calls: NewCall[]): Promise<CallRow[]> {
   if (calls.length === 0) return [];
   const { rows } = await db.query<CallRow & { ord: number }>(
-    `INSERT INTO calls (business_id, lead_id, run_id, run_item_id, attempt, from_number, to_number)
-     SELECT $1, c.lead_id, c.run_id, c.run_item_id, c.attempt, c.from_number, c.to_number
-       FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::int[], $6::text[], $7::text[])
-            WITH ORDINALITY AS c(lead_id, run_id, run_item_id, attempt, from_number, to_number, ord)
+    `INSERT INTO calls (business_id, lead_id, run_id, run_item_id, attempt, from_number, to_number, account_sid)
+     SELECT $1, c.lead_id, c.run_id, c.run_item_id, c.attempt, c.from_number, c.to_number, c.account_sid
+       FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::int[], $6::text[], $7::text[], $8::text[])
+            WITH ORDINALITY AS c(lead_id, run_id, run_item_id, attempt, from_number, to_number, account_sid, ord)
       ORDER BY c.ord
      RETURNING ${CALL_COLUMNS}`,
     [
@@ -105,6 +109,7 @@ export async function insertCalls(db: Queryable, businessId: number, calls: NewC
       calls.map((c) => c.attempt),
       calls.map((c) => c.from),
       calls.map((c) => c.to),
+      calls.map((c) => c.accountSid ?? null),
     ],
   );
   return rows;

@@ -3,6 +3,7 @@ import { withTx } from '../db/pool.js';
 import { jobJoin, runnableJobSql } from '../jobs/domain-api.js';
 import { AppError, ConflictError } from '../lib/errors.js';
 import { msg } from '../lib/messages.js';
+import { ACCOUNT_SID_SQL, CALLER_IDS_SQL, countCallerIdUses, pickCallerIds, voiceRouteOf, type CallerId } from './caller-ids.js';
 import { callingWindowState } from './calling-hours.js';
 import { DIALER_CHANNEL } from './call-state.js';
 import { ACTIVE_SQL, CALL_COLUMNS, insertCalls, type CallRow } from './calls.repo.js';
@@ -53,6 +54,9 @@ export type ClaimOutcome =
 
 interface Observation extends SettingsRow {
   active: number;
+  /** The business's own Twilio account (null: the deployment's), whose CPS budget applies. */
+  account_sid: string | null;
+  caller_ids: CallerId[];
   cps_backlog_ms: number;
   runs: Array<{ id: number; concurrency: number; active: number; items: Candidate[] }>;
 }
@@ -67,6 +71,7 @@ interface Candidate {
 }
 
 export interface ClaimOptions {
+  /** The deployment's number (TWILIO_FROM), for a business without caller ids of its own. */
   from: string;
   defaults: SettingsDefaults;
   cps: number;
@@ -89,13 +94,16 @@ export async function claimRunItems(pool: pg.Pool, businessId: number, o: ClaimO
   return withTx(pool, async (tx) => {
     if (!(await tryLockBusinessSlots(tx, businessId))) return { kind: 'locked' };
     // One statement after the lock (its snapshot must see the previous holder's commits, so it
-    // cannot ride on the lock's statement): limit and settings, active calls, CPS backlog, the
-    // running runs in round-robin order and — when a slot is free — each run's next due items.
-    // Was three statements; each round trip on this path is a scheduling hop on a busy machine.
+    // cannot ride on the lock's statement): limit and settings, active calls, the business's
+    // account, caller ids and that account's CPS backlog, the running runs in round-robin order
+    // and — when a slot is free — each run's next due items. Was three statements; each round
+    // trip on this path is a scheduling hop on a busy machine.
     const { rows: obs } = await tx.query<Observation>({
       name: 'bulkhead_claim_observe',
-      text: `SELECT s.*, a.active, ${cpsBacklogSql('$2')} AS cps_backlog_ms, coalesce(rr.list, '[]') AS runs
+      text: `SELECT s.*, a.active, vc.account_sid, ${CALLER_IDS_SQL} AS caller_ids,
+                    ${cpsBacklogSql('coalesce(vc.account_sid, $2)')} AS cps_backlog_ms, coalesce(rr.list, '[]') AS runs
                FROM (${SETTINGS_SELECT}) s
+               CROSS JOIN LATERAL (SELECT ${ACCOUNT_SID_SQL} AS account_sid) vc
                CROSS JOIN LATERAL (SELECT count(*)::int AS active FROM calls WHERE business_id = $1 AND status IN ${ACTIVE_SQL}) a
                CROSS JOIN LATERAL (
                  SELECT json_agg(json_build_object('id', r.id, 'concurrency', r.concurrency, 'active', r.active, 'items', r.items)
@@ -145,25 +153,30 @@ export async function claimRunItems(pool: pg.Pool, businessId: number, o: ClaimO
     }));
     const picked = pickRoundRobin(byRun, free, (c) => c.lead_id);
     if (picked.length === 0) return skipped.length > 0 ? { kind: 'claimed', calls: [], more: true, maxCallS: settings.maxCallS } : { kind: 'idle' };
-    // The calls, their items and the runs' round-robin order in ONE statement (was three round
-    // trips). The CPS turns are reserved by the caller after COMMIT, in autocommit: inside this
+    const froms = pickCallerIds(b.caller_ids, picked.map((c) => c.phone), o.from);
+    // The calls, their items, the runs' round-robin order and the caller ids' use counts in ONE
+    // statement (was three round trips). The CPS turns are reserved by the caller after COMMIT, in autocommit: inside this
     // transaction the one shared CPS row stayed locked until COMMIT returned, serializing every
     // claim of every business on it (measured: this statement averaged 23 ms at ~75 claims/s
     // on 2 busy cores, four times a trivial one).
     const { rows: calls } = await tx.query<CallRow>({
       name: 'bulkhead_claim_write',
       text: `WITH ins AS (
-               INSERT INTO calls (business_id, lead_id, run_id, run_item_id, attempt, from_number, to_number)
-               SELECT $1, c.lead_id, c.run_id, c.run_item_id, c.attempt, $6, c.to_number
-                 FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::int[], $7::text[])
-                      WITH ORDINALITY AS c(lead_id, run_id, run_item_id, attempt, to_number, ord)
+               INSERT INTO calls (business_id, lead_id, run_id, run_item_id, attempt, from_number, to_number, account_sid)
+               SELECT $1, c.lead_id, c.run_id, c.run_item_id, c.attempt, c.from_number, c.to_number, $8::text
+                 FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::int[], $7::text[], $6::text[])
+                      WITH ORDINALITY AS c(lead_id, run_id, run_item_id, attempt, to_number, from_number, ord)
                 ORDER BY c.ord
                RETURNING ${CALL_COLUMNS}),
              items AS (
                UPDATE run_items i SET status = 'dialing', attempts = ins.attempt, call_id = ins.id, error = NULL, updated_at = now()
                  FROM ins WHERE i.business_id = $1 AND i.id = ins.run_item_id),
              runs AS (
-               UPDATE outbound_runs SET last_dial_at = clock_timestamp() WHERE business_id = $1 AND id = ANY($3::bigint[]))
+               UPDATE outbound_runs SET last_dial_at = clock_timestamp() WHERE business_id = $1 AND id = ANY($3::bigint[])),
+             callers AS (
+               UPDATE voice_caller_ids v SET uses = v.uses + u.n
+                 FROM (SELECT f, count(*) AS n FROM unnest($6::text[]) f GROUP BY f) u
+                WHERE v.business_id = $1 AND v.caller_id = u.f)
            SELECT * FROM ins ORDER BY id`,
       values: [
         businessId,
@@ -171,8 +184,9 @@ export async function claimRunItems(pool: pg.Pool, businessId: number, o: ClaimO
         picked.map((c) => c.run_id),
         picked.map((c) => c.id),
         picked.map((c) => c.attempts + 1),
-        o.from,
+        froms,
         picked.map((c) => c.phone),
+        b.account_sid,
       ],
     });
     return { kind: 'claimed', calls, more: skipped.length > 0, maxCallS: settings.maxCallS };
@@ -181,7 +195,7 @@ export async function claimRunItems(pool: pg.Pool, businessId: number, o: ClaimO
 
 /**
  * Direct calls: all of them get a slot or none does (429 concurrency_limit); a lead already in
- * a call is a 409.
+ * a call is a 409. They go out like a run's: from the business's caller ids, through its account.
  */
 export async function claimDirectCalls(
   pool: pg.Pool,
@@ -204,7 +218,12 @@ export async function claimDirectCalls(
       throw new ConflictError('lead_in_call', msg('outbound.lead_in_call', { ids: o.busy }), { lead_ids: o.busy });
     }
     if (freeSlots(o.active, o.limit) < leads.length) throw new ConcurrencyLimitError(o.active, o.limit, leads.length);
-    const calls = await insertCalls(tx, businessId, leads.map((l) => ({ leadId: l.id, runId: null, runItemId: null, attempt: 1, from, to: l.phone })));
+    const route = await voiceRouteOf(tx, businessId);
+    const froms = pickCallerIds(route.callerIds, leads.map((l) => l.phone), from);
+    const calls = await insertCalls(tx, businessId, leads.map((l, i) => ({
+      leadId: l.id, runId: null, runItemId: null, attempt: 1, from: froms[i] ?? from, to: l.phone, accountSid: route.accountSid,
+    })));
+    await countCallerIdUses(tx, businessId, route.callerIds.length > 0 ? froms : []);
     // A fill that only tried this lock and found it taken gave up (a NOTIFY heard while its
     // dialer did not know its peers, dialer-peers.ts): the dialers fill again once this commits.
     await tx.query(`SELECT pg_notify($1, $2::text)`, [DIALER_CHANNEL, businessId]);

@@ -2,9 +2,10 @@ import type pg from 'pg';
 import type { DialerConfig } from '../config/config.js';
 import type { Logger } from '../lib/logger.js';
 import type { TelephonyProvider } from '../providers/telephony/types.js';
+import { createTelephonyAccounts, type TelephonyAccounts } from './accounts.js';
 import type { CallRow } from './calls.repo.js';
 import { claimDirectCalls, claimRunItems } from './claim.js';
-import { createCpsLimiter, type CpsLimiter } from './cps.js';
+import { createCpsLimiter, MAIN_ACCOUNT, type CpsLimiter } from './cps.js';
 import { createDialerPeers, type DialerPeers } from './dialer-peers.js';
 import { FillScheduler, type FillLock, type FillStep } from './fill-scheduler.js';
 import { createCallPlacer } from './place-call.js';
@@ -13,9 +14,14 @@ import { getSettings } from './settings.repo.js';
 export interface DialerDeps {
   pool: pg.Pool;
   databaseUrl: string;
+  /** The deployment's account (used for every call when `accounts` is not given). */
   provider: TelephonyProvider;
+  /** The deployment's and the businesses' own accounts (outbound module); absent: `provider` only. */
+  accounts?: TelephonyAccounts;
   config: DialerConfig;
+  /** Calls per second of each account (TWILIO_CPS). */
   cps: number;
+  /** TWILIO_FROM: the number of a business without caller ids of its own. */
   from: string;
   log: Logger;
   publicBaseUrl(): string;
@@ -57,9 +63,18 @@ export interface Dialer {
  */
 export function createDialer(deps: DialerDeps): Dialer {
   const { pool, provider, config, log } = deps;
-  const cps = createCpsLimiter(pool, deps.cps);
+  const accounts = deps.accounts ?? createTelephonyAccounts({ mainSid: MAIN_ACCOUNT, mainToken: '', main: provider, channels: null, providerOf: () => provider });
+  // One CPS budget per account: the deployment's is keyed by its sid, each subaccount by its own.
+  const cps = createCpsLimiter(pool, deps.cps, accounts.mainSid);
   const defaults = { callingHours: config.callingHours, maxCallS: config.maxCallS };
-  const place = createCallPlacer({ pool, provider, createTimeoutMs: config.createTimeoutMs, log, publicBaseUrl: deps.publicBaseUrl });
+  const place = createCallPlacer({
+    pool,
+    provider,
+    providerFor: (call) => accounts.providerFor(call.business_id, call.account_sid),
+    createTimeoutMs: config.createTimeoutMs,
+    log,
+    publicBaseUrl: deps.publicBaseUrl,
+  });
   const dials = new Set<Promise<void>>();
   const scheduler = new FillScheduler({
     step: claimRound,
@@ -77,7 +92,8 @@ export function createDialer(deps: DialerDeps): Dialer {
     if (outcome.kind !== 'claimed') return { kind: 'done' };
     // A crash between the claim's commit and this reservation leaves the calls 'dialing' with
     // no request sent: the sweeper reconciles them ("not placed"), as for any crash there.
-    const delays = await cps.reserve(outcome.calls.length);
+    // The calls of one claim are one business's, placed through one account.
+    const delays = await cps.reserve(outcome.calls.length, outcome.calls[0]?.account_sid ?? accounts.mainSid);
     outcome.calls.forEach((call, i) => void track(place(call, { delayMs: delays[i] ?? 0, maxCallS: outcome.maxCallS })));
     return { kind: 'claimed', more: outcome.more };
   }
@@ -90,7 +106,7 @@ export function createDialer(deps: DialerDeps): Dialer {
 
   async function dialDirect(businessId: number, leads: Array<{ id: number; phone: string }>): Promise<CallRow[]> {
     const calls = await claimDirectCalls(pool, businessId, leads, deps.from);
-    const delays = await cps.reserve(calls.length);
+    const delays = await cps.reserve(calls.length, calls[0]?.account_sid ?? accounts.mainSid);
     const maxCallS = (await getSettings(pool, businessId, defaults))?.maxCallS ?? config.maxCallS;
     await Promise.all(calls.map((c, i) => track(place(c, { delayMs: delays[i] ?? 0, maxCallS }))));
     return calls;

@@ -1,9 +1,12 @@
 import { OPERATIONS } from '../gate/operations.js';
 import type { DomainModule, ModuleDeps, ModuleRoles } from '../app/module.js';
+import type { ChannelStore } from '../channels/channel-store.js';
 import { PeriodicTask } from '../lib/periodic-task.js';
+import { RewritingRequestClient } from '../providers/telephony/request-client.js';
 import { createTwilioSimulator, type TwilioSimulator } from '../providers/telephony/simulator.js';
 import { createTwilioProvider } from '../providers/telephony/twilio.adapter.js';
 import type { TelephonyProvider } from '../providers/telephony/types.js';
+import { createTelephonyAccounts, type TelephonyAccounts } from './accounts.js';
 import { createDialer, type Dialer } from './dialer.js';
 import { outboundRoutes } from './outbound.routes.js';
 import { runJob } from './run.job.js';
@@ -15,8 +18,10 @@ export interface OutboundModule extends DomainModule {
   /** The in-process Twilio simulator, when this process runs one (tests inject faults through it). */
   readonly simulator: TwilioSimulator | null;
   readonly dialer: Dialer;
-  /** The telephony provider (started with the module; recordings download through it). */
+  /** The deployment's telephony provider (started with the module). */
   readonly provider: TelephonyProvider;
+  /** The deployment's account and the businesses' own (recordings download through the call's). */
+  readonly accounts: TelephonyAccounts;
   start(roles: ModuleRoles): Promise<void>;
   stop(opts?: { timeoutMs?: number }): Promise<void>;
   /** One sweeper pass now (tests; the worker role also runs it every DIALER_SWEEP_MS). */
@@ -27,8 +32,17 @@ export function isOutboundModule(m: DomainModule): m is OutboundModule {
   return m.name === 'outbound' && 'sweepNow' in m;
 }
 
+export interface OutboundModuleDeps {
+  /** The businesses' caller ids and subaccounts (channels module); null: every business uses the deployment's. */
+  channels: ChannelStore | null;
+}
+
 /**
  * Outbound calls, call slots, the dialer and the Twilio webhooks (status and recording callbacks).
+ *
+ * Each business calls from its own caller ids through its own Twilio subaccount when its voice
+ * channel names them (accounts.ts, caller-ids.ts), with one CPS budget per account; its callbacks
+ * are verified with the auth token of the account the call went through.
  *
  * Provider: real Twilio when TWILIO_ACCOUNT_SID is set; otherwise the simulator at
  * TWILIO_API_BASE, or — when that is unset too — a simulator started here, in-process, on a free
@@ -36,11 +50,12 @@ export function isOutboundModule(m: DomainModule): m is OutboundModule {
  * worker role for runs, sweeps and downloads). Separate `api` and `worker` processes must share
  * one simulator through TWILIO_API_BASE: each in-process simulator knows only its own calls.
  */
-export function createOutboundModule(deps: ModuleDeps): OutboundModule {
+export function createOutboundModule(deps: ModuleDeps, own: OutboundModuleDeps = { channels: null }): OutboundModule {
   const { config, pool, log: rootLog } = deps;
   const log = rootLog.child({ part: 'outbound' });
   let simulator: TwilioSimulator | null = null;
   let provider: TelephonyProvider | null = null;
+  let accounts: TelephonyAccounts | null = null;
   let dialer: Dialer | null = null;
   let sweeper: Sweeper | null = null;
   let sweepTask: PeriodicTask | null = null;
@@ -58,6 +73,10 @@ export function createOutboundModule(deps: ModuleDeps): OutboundModule {
     if (!provider) throw new Error('the outbound module is not started');
     return provider;
   }
+  function requireAccounts(): TelephonyAccounts {
+    if (!accounts) throw new Error('the outbound module is not started');
+    return accounts;
+  }
   function requireSweeper(): Sweeper {
     if (!sweeper) throw new Error('the outbound module is not started in the worker role');
     return sweeper;
@@ -74,17 +93,30 @@ export function createOutboundModule(deps: ModuleDeps): OutboundModule {
     get provider() {
       return requireProvider();
     },
+    get accounts() {
+      return requireAccounts();
+    },
     jobs: [runJob({ requestFill: (b) => requireDialer().requestFill(b), pollMs: config.dialer.runPollMs })],
     routes: outboundRoutes({ pool, accept: deps.accept, dialer: requireDialer, defaults }),
-    webhooks: twilioWebhooks({ pool, authToken: config.twilio.authToken, accountSid: config.twilio.accountSid, log, publicBaseUrl: deps.publicBaseUrl }),
+    webhooks: twilioWebhooks({
+      pool,
+      authToken: config.twilio.authToken,
+      accountSid: config.twilio.accountSid,
+      ...(own.channels ? { authTokenFor: (businessId: number, accountSid: string) => requireAccounts().authTokenFor(businessId, accountSid) } : {}),
+      log,
+      publicBaseUrl: deps.publicBaseUrl,
+    }),
 
     async start(roles: ModuleRoles) {
       if (provider || (!roles.api && !roles.worker)) return;
       let apiBase = config.twilio.real ? undefined : config.twilio.apiBase;
       if (!config.twilio.real && !apiBase) {
+        const channels = own.channels;
         simulator = createTwilioSimulator({
           accountSid: config.twilio.accountSid,
           authToken: config.twilio.authToken,
+          // What Twilio knows of the businesses' subaccounts: their channels, as stored.
+          ...(channels ? { resolveAccount: (sid: string) => channels.twilioAccountTokens(sid) } : {}),
           callMs: config.sim.callMs,
           outcomes: config.sim.outcomes,
           log: log.child({ part: 'twilio-simulator' }),
@@ -92,16 +124,19 @@ export function createOutboundModule(deps: ModuleDeps): OutboundModule {
         apiBase = await simulator.start();
         log.info({ url: apiBase }, 'twilio simulator started in-process');
       }
-      provider = createTwilioProvider({
-        accountSid: config.twilio.accountSid,
-        authToken: config.twilio.authToken,
-        apiBase,
-        timeoutMs: config.dialer.createTimeoutMs,
-      });
+      // One transport (connection pool) for every account: the SDK sends each request's credentials.
+      const httpClient = new RewritingRequestClient(apiBase, { timeoutMs: config.dialer.createTimeoutMs });
+      const adapterFor = (accountSid: string, authToken: string) =>
+        createTwilioProvider({ accountSid, authToken, apiBase, timeoutMs: config.dialer.createTimeoutMs, httpClient });
+      const main = adapterFor(config.twilio.accountSid, config.twilio.authToken);
+      provider = main;
+      const accs = createTelephonyAccounts({ mainSid: config.twilio.accountSid, mainToken: config.twilio.authToken, main, channels: own.channels, providerOf: adapterFor });
+      accounts = accs;
       dialer = createDialer({
         pool,
         databaseUrl: deps.databaseUrl,
-        provider,
+        provider: main,
+        accounts: accs,
         config: dialerConfig,
         cps: config.twilio.cps,
         from: config.twilio.from,
@@ -115,7 +150,7 @@ export function createOutboundModule(deps: ModuleDeps): OutboundModule {
       await dialer.start({ listen: dials });
       if (dials) {
         const d = dialer;
-        sweeper = createSweeper({ pool, provider, config: dialerConfig, log, requestFill: (b) => d.requestFill(b) });
+        sweeper = createSweeper({ pool, provider: main, accounts: accs, config: dialerConfig, log, requestFill: (b) => d.requestFill(b) });
         const s = sweeper;
         sweepTask = new PeriodicTask({ name: 'dialer sweep', everyMs: config.dialer.sweepMs, log, run: () => s.sweep() });
         sweepTask.start();

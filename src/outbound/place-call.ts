@@ -8,6 +8,8 @@ import { noteUnconfirmedDial, requeueThrottledDial, type CallRow } from './calls
 export interface CallPlacerDeps {
   pool: pg.Pool;
   provider: TelephonyProvider;
+  /** The account a call goes through (its business's own, or the deployment's); default: `provider`. */
+  providerFor?: (call: CallRow) => Promise<TelephonyProvider>;
   /** How long the provider may take to answer a create-call request. */
   createTimeoutMs: number;
   log: Logger;
@@ -29,7 +31,8 @@ export type CallPlacer = (call: CallRow, at: { delayMs: number; maxCallS: number
  * - refused (any other provider answer): the call ends failed.
  */
 export function createCallPlacer(deps: CallPlacerDeps): CallPlacer {
-  const { pool, provider, log } = deps;
+  const { pool, log } = deps;
+  const providerFor = deps.providerFor ?? (() => Promise.resolve(deps.provider));
 
   /**
    * Our ids and the call's callback token (006_webhook_binding.sql), signed with the URL by Twilio:
@@ -45,6 +48,8 @@ export function createCallPlacer(deps: CallPlacerDeps): CallPlacer {
   async function dial(call: CallRow, maxCallS: number): Promise<void> {
     const callLog = log.child({ businessId: call.business_id, callId: call.id, to: maskPhone(call.to_number) });
     try {
+      // A ProviderError here (the business's account is gone) is a refusal: nothing was placed.
+      const provider = await providerFor(call);
       const placed = await provider.createCall({
         to: call.to_number,
         from: call.from_number,

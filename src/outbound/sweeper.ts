@@ -3,6 +3,7 @@ import type { DialerConfig } from '../config/config.js';
 import { jobJoin, runnableJobSql, stoppedJobSql } from '../jobs/domain-api.js';
 import type { Logger } from '../lib/logger.js';
 import type { TelephonyProvider } from '../providers/telephony/types.js';
+import type { TelephonyAccounts } from './accounts.js';
 import { applyProviderState } from './call-state.js';
 import { isActiveCall } from './call-status.js';
 import { ACTIVE_SQL } from './calls.repo.js';
@@ -11,6 +12,8 @@ import { cancelQueuedItems } from './runs.repo.js';
 export interface SweeperDeps {
   pool: pg.Pool;
   provider: TelephonyProvider;
+  /** Each call is asked about at the account it was placed through; absent: `provider` for all. */
+  accounts?: TelephonyAccounts;
   config: DialerConfig;
   log: Logger;
   requestFill(businessId: number): void;
@@ -36,21 +39,24 @@ const MAX_DURATION_GRACE_S = 30;
  *    NOTIFYs): fill their slots.
  */
 export function createSweeper(deps: SweeperDeps) {
-  const { pool, provider, config, log } = deps;
+  const { pool, config, log } = deps;
+  const providerOf = (c: { business_id: number; account_sid: string | null }): Promise<TelephonyProvider> =>
+    deps.accounts ? deps.accounts.providerFor(c.business_id, c.account_sid) : Promise.resolve(deps.provider);
 
   async function reconcileUnconfirmed(): Promise<number> {
-    const { rows } = await pool.query<{ id: number; business_id: number; to_number: string; from_number: string; created_at: Date }>(
+    const { rows } = await pool.query<{ id: number; business_id: number; to_number: string; from_number: string; account_sid: string | null; created_at: Date }>(
       `UPDATE calls SET checked_at = now()
         WHERE id IN (SELECT id FROM calls
                       WHERE status = 'dialing' AND call_sid IS NULL
                         AND created_at < now() - make_interval(secs => $1::float8 / 1000)
                         AND checked_at < now() - make_interval(secs => $1::float8 / 2000)
                       ORDER BY checked_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-        RETURNING id, business_id, to_number, from_number, created_at`,
+        RETURNING id, business_id, to_number, from_number, account_sid, created_at`,
       [config.unconfirmedAfterMs, SWEEP_BATCH],
     );
     for (const c of rows) {
       try {
+        const provider = await providerOf(c);
         const found = await provider.findCalls({ to: c.to_number, from: c.from_number, startedAfter: new Date(Math.floor(c.created_at.getTime() / 1000) * 1000 - 2000) });
         const { rows: known } = await pool.query<{ call_sid: string }>(
           `SELECT call_sid FROM calls WHERE business_id = $1 AND call_sid = ANY($2::text[])`,
@@ -73,20 +79,21 @@ export function createSweeper(deps: SweeperDeps) {
   }
 
   async function checkStale(): Promise<number> {
-    const { rows } = await pool.query<{ id: number; business_id: number; call_sid: string; age_s: number; max_call_s: number | null }>(
+    const { rows } = await pool.query<{ id: number; business_id: number; call_sid: string; account_sid: string | null; age_s: number; max_call_s: number | null }>(
       `UPDATE calls c SET checked_at = now()
          FROM (SELECT id FROM calls
                 WHERE status IN ${ACTIVE_SQL} AND call_sid IS NOT NULL
                   AND checked_at < now() - make_interval(secs => $1::float8 / 1000)
                 ORDER BY checked_at LIMIT $2 FOR UPDATE SKIP LOCKED) due
         WHERE c.id = due.id
-        RETURNING c.id, c.business_id, c.call_sid,
+        RETURNING c.id, c.business_id, c.call_sid, c.account_sid,
                   extract(epoch FROM now() - coalesce(c.answered_at, c.created_at))::float8 AS age_s,
                   (SELECT max_call_s FROM dialer_settings s WHERE s.business_id = c.business_id) AS max_call_s`,
       [config.checkAfterMs, SWEEP_BATCH],
     );
     for (const c of rows) {
       try {
+        const provider = await providerOf(c);
         let remote = await provider.fetchCall(c.call_sid);
         if (remote && isActiveCall(remote.status) && c.age_s > (c.max_call_s ?? config.maxCallS) + MAX_DURATION_GRACE_S) {
           log.warn({ businessId: c.business_id, callId: c.id }, 'call past its maximum duration; hanging up');

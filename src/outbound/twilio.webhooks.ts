@@ -16,7 +16,13 @@ import { getCall, setRecordingOfCall } from './calls.repo.js';
 
 export interface TwilioWebhookDeps {
   pool: pg.Pool;
+  /** The deployment's auth token: verifies the callbacks of calls placed through its account. */
   authToken: string;
+  /**
+   * The auth token of the account a business's call was placed through (its own subaccount),
+   * null when that account is no longer the business's. Absent: every call is the deployment's.
+   */
+  authTokenFor?: (businessId: number, accountSid: string) => Promise<string | null>;
   /** The account whose calls these are: a callback's AccountSid must be this one. */
   accountSid: string;
   log: Logger;
@@ -135,9 +141,11 @@ const notThisCall = () => new AppError(403, 'forbidden', msg('webhooks.twilio_no
 /**
  * Twilio's status and recording callbacks. Verified first — X-Twilio-Signature over
  * PUBLIC_BASE_URL + the path and query as received, plus the form params (the SDK's
- * validateRequest) — so a forged or unsigned request gets 403 and changes nothing. Then bound to
- * exactly one call (README "Webhook security"): parameter names of Twilio's shape, AccountSid of
- * our account, CallSid present, and the call named by the URL matched by its callback token and
+ * validateRequest), keyed by the auth token of the account the call was placed through (a
+ * business's own subaccount, or the deployment's) — so a forged or unsigned request, or one
+ * signed by another business's account, gets 403 and changes nothing. Then bound to exactly one
+ * call (README "Webhook security"): parameter names of Twilio's shape, AccountSid of that
+ * account, CallSid present, and the call named by the URL matched by its callback token and
  * its stored sid (bindCallback). Matched by our own call id from the URL, never by the sid alone:
  * a "completed" that overtakes the create-call response finds its call. Answered in one short
  * transaction; duplicates and late callbacks are no-ops (call-state.ts).
@@ -147,11 +155,33 @@ export const twilioWebhooks = (deps: TwilioWebhookDeps): FastifyPluginAsyncZod =
     done(null, parseForm(typeof body === 'string' ? body : body.toString('utf8')));
   });
 
+  /**
+   * The account a callback must come from, and its auth token: that of the call its URL names
+   * (calls.account_sid: the business's own subaccount, or NULL for the deployment's). A URL that
+   * names no call of ours (malformed, unknown) is checked against the deployment's account, as
+   * before channels: forged is 403, signed but unknown is 204 below. One primary-key read, before
+   * anything is written; the sid read here comes from our own row, never from the request.
+   */
+  async function expectedAccount(query: unknown): Promise<{ sid: string; token: string | null }> {
+    const main = { sid: deps.accountSid, token: deps.authToken };
+    const q = CallbackQuery.safeParse(query);
+    if (!q.success || !deps.authTokenFor) return main;
+    const { rows } = await deps.pool.query<{ account_sid: string | null }>({
+      name: 'bulkhead_callback_account',
+      text: `SELECT account_sid FROM calls WHERE business_id = $1 AND id = $2`,
+      values: [q.data.b, q.data.call_id],
+    });
+    const sid = rows[0]?.account_sid ?? null;
+    if (sid === null || sid === deps.accountSid) return main;
+    return { sid, token: await deps.authTokenFor(q.data.b, sid) };
+  }
+
   app.addHook('preValidation', async (request) => {
     const signature = request.headers['x-twilio-signature'];
     const form = (request.body ?? {}) as ParsedUrlQuery;
     const url = deps.publicBaseUrl() + request.url;
-    if (typeof signature !== 'string' || !twilio.validateRequest(deps.authToken, signature, url, form)) {
+    const account = await expectedAccount(request.query);
+    if (typeof signature !== 'string' || account.token === null || !twilio.validateRequest(account.token, signature, url, form)) {
       deps.log.warn({ url: request.url }, 'twilio webhook with a bad or missing signature refused');
       throw new AppError(403, 'forbidden', msg('webhooks.twilio_signature'));
     }
@@ -159,7 +189,7 @@ export const twilioWebhooks = (deps: TwilioWebhookDeps): FastifyPluginAsyncZod =
     if (issues.length > 0) {
       throw new ValidationError(msg('webhooks.twilio_invalid', { issues }), issues.slice(0, 20));
     }
-    if (field(form, 'AccountSid') !== deps.accountSid) {
+    if (field(form, 'AccountSid') !== account.sid) {
       deps.log.warn({ url: request.url }, 'twilio webhook of another account refused');
       throw notThisCall();
     }

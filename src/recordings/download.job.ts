@@ -7,7 +7,8 @@ import { cachedSize, recordingPath, writeAtomically } from './cache.js';
 
 export interface DownloadJobDeps {
   dataDir: string;
-  provider: () => TelephonyProvider;
+  /** The account the call was placed through (its business's own, or the deployment's). */
+  providerFor: (businessId: number, accountSid: string | null) => Promise<TelephonyProvider>;
 }
 
 /**
@@ -29,7 +30,11 @@ export function downloadJob(deps: DownloadJobDeps) {
       const done = (result: Record<string, unknown>) => ({ processed: 1, succeeded: 1, failed: 0, checkpoint: null, done: true, result });
       const cached = await cachedSize(file);
       if (cached !== null) return done({ bytes: cached, cached: true });
-      const provider = deps.provider();
+      const provider = await deps.providerFor(job.business_id, call.account_sid).catch((err: unknown) => {
+        // The business's subaccount is gone (channel changed): retrying cannot bring it back.
+        if (err instanceof ProviderError && err.kind === 'rejected') throw new PermanentError(`the recording of ${sid} is at a Twilio account that is no longer the business's`);
+        throw err;
+      });
       let recordingSid = call.recording_sid;
       if (!recordingSid) recordingSid = (await provider.findRecording(sid))?.sid ?? null;
       if (!recordingSid) {

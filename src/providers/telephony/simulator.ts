@@ -67,6 +67,10 @@ const NO_FAULTS: SimFaults = {
 
 export interface SimCall {
   sid: string;
+  /** The account it was created in (the deployment's, or a business's subaccount). */
+  accountSid: string;
+  /** That account's auth token, which signs the call's callbacks. */
+  authToken: string;
   to: string;
   from: string;
   status: ProviderCallStatus;
@@ -97,8 +101,14 @@ export interface SimStats {
 }
 
 export interface TwilioSimulatorOptions {
+  /** The main account: its credentials are always accepted. */
   accountSid: string;
   authToken: string;
+  /**
+   * The auth tokens of another account (a business's subaccount): looked up for an account not
+   * added with addAccount. The in-process simulator reads the businesses' channels.
+   */
+  resolveAccount?: (accountSid: string) => Promise<readonly string[]>;
   callMs: number;
   outcomes: string;
   log: Logger;
@@ -118,6 +128,8 @@ export interface TwilioSimulator {
   onFinalDelivered: ((call: SimCall, atMs: number) => void) | null;
   callMs: number;
   resetFaults(): void;
+  /** Another account (a subaccount): its calls are its own, its callbacks signed with its token. */
+  addAccount(accountSid: string, authToken: string): void;
   start(port?: number): Promise<string>;
   stop(): Promise<void>;
 }
@@ -138,6 +150,11 @@ function rfc2822(d: Date | null): string | null {
  * callMs (jittered ±25 %) with an outcome drawn from SIM_OUTCOMES and posts signed status and
  * recording callbacks to the URLs it was given, exactly as Twilio does (form-encoded,
  * X-Twilio-Signature over the full URL plus sorted params, keyed by the auth token).
+ *
+ * Several accounts (the main one and subaccounts): each request authenticates as the account
+ * its path names (`/Accounts/{sid}/…`, basic auth with that sid and its token), sees only that
+ * account's calls and recordings, and a call's callbacks carry its account's sid and are signed
+ * with its token.
  */
 export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimulator {
   const random = opts.random ?? Math.random;
@@ -145,8 +162,9 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
   const calls = new Map<string, SimCall>();
   const recordings = new Map<string, SimCall>();
   const stats: SimStats = { creates: 0, createFailures: 0, callbacksSent: 0, callbacksFailed: 0, mediaDownloads: new Map() };
-  const base = `/2010-04-01/Accounts/${opts.accountSid}`;
-  const expectedAuth = `Basic ${Buffer.from(`${opts.accountSid}:${opts.authToken}`).toString('base64')}`;
+  const baseOf = (accountSid: string) => `/2010-04-01/Accounts/${accountSid}`;
+  const accounts = new Map<string, string[]>([[opts.accountSid, [opts.authToken]]]);
+  const basic = (sid: string, token: string) => `Basic ${Buffer.from(`${sid}:${token}`).toString('base64')}`;
   let server: Server | null = null;
   let url = '';
   let stopped = false;
@@ -167,6 +185,9 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
     callMs: opts.callMs,
     resetFaults() {
       sim.faults = structuredCloneFaults();
+    },
+    addAccount(accountSid, authToken) {
+      accounts.set(accountSid, [...(accounts.get(accountSid) ?? []), authToken]);
     },
     async start(port = 0) {
       server = createServer((req, res) => {
@@ -202,7 +223,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
   function callJson(c: SimCall) {
     return {
       sid: c.sid,
-      account_sid: opts.accountSid,
+      account_sid: c.accountSid,
       to: c.to,
       to_formatted: c.to,
       from: c.from,
@@ -217,46 +238,50 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
       date_updated: rfc2822(new Date()),
       parent_call_sid: null,
       price: null,
-      uri: `${base}/Calls/${c.sid}.json`,
-      subresource_uris: { recordings: `${base}/Calls/${c.sid}/Recordings.json` },
+      uri: `${baseOf(c.accountSid)}/Calls/${c.sid}.json`,
+      subresource_uris: { recordings: `${baseOf(c.accountSid)}/Calls/${c.sid}/Recordings.json` },
     };
   }
 
   function recordingJson(c: SimCall) {
     return {
       sid: c.recordingSid,
-      account_sid: opts.accountSid,
+      account_sid: c.accountSid,
       call_sid: c.sid,
       status: 'completed',
       duration: String(Math.max(1, c.durationS ?? 1)),
       channels: 1,
       source: 'OutboundAPI',
       date_created: rfc2822(c.endedAt),
-      uri: `${base}/Recordings/${c.recordingSid}.json`,
-      media_url: `https://api.twilio.com${base}/Recordings/${c.recordingSid}`,
+      uri: `${baseOf(c.accountSid)}/Recordings/${c.recordingSid}.json`,
+      media_url: `https://api.twilio.com${baseOf(c.accountSid)}/Recordings/${c.recordingSid}`,
     };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const [pathname = '', query = ''] = (req.url ?? '').split('?');
-    if (req.headers.authorization !== expectedAuth) {
+    const account = /^\/2010-04-01\/Accounts\/(AC[0-9a-fA-F]{32})\//.exec(pathname)?.[1];
+    if (account === undefined) return notFound(res);
+    const tokens = accounts.get(account) ?? (await opts.resolveAccount?.(account)) ?? [];
+    const authToken = tokens.find((t) => req.headers.authorization === basic(account, t));
+    if (authToken === undefined) {
       return send(res, 401, { code: 20003, message: 'Authenticate', more_info: 'https://www.twilio.com/docs/errors/20003', status: 401 });
     }
-    if (!pathname.startsWith(base + '/')) return notFound(res);
-    const rest = pathname.slice(base.length);
+    const rest = pathname.slice(baseOf(account).length);
+    const own = (c: SimCall | undefined): SimCall | undefined => (c?.accountSid === account ? c : undefined);
     const form = req.method === 'POST' ? parseQuery(await readBody(req)) : {};
     const q = parseQuery(query);
     let m: RegExpExecArray | null;
-    if (rest === '/Calls.json' && req.method === 'POST') return createCall(form, res);
+    if (rest === '/Calls.json' && req.method === 'POST') return createCall(form, res, account, authToken);
     if (rest === '/Calls.json' && req.method === 'GET') {
       const after = typeof q['StartTime>'] === 'string' ? Date.parse(q['StartTime>']) : NaN;
       const list = [...calls.values()].filter(
-        (c) => (q.To === undefined || c.to === q.To) && (q.From === undefined || c.from === q.From) && (Number.isNaN(after) || c.createdAt.getTime() >= after),
+        (c) => c.accountSid === account && (q.To === undefined || c.to === q.To) && (q.From === undefined || c.from === q.From) && (Number.isNaN(after) || c.createdAt.getTime() >= after),
       );
       return send(res, 200, page('calls', list.map(callJson), rest));
     }
     if ((m = /^\/Calls\/(CA[0-9a-f]{32})\.json$/.exec(rest))) {
-      const c = calls.get(m[1] ?? '');
+      const c = own(calls.get(m[1] ?? ''));
       if (!c) return notFound(res);
       if (req.method === 'POST') {
         const status = one(form.Status);
@@ -267,12 +292,12 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
       return send(res, 200, callJson(c));
     }
     if ((m = /^\/Calls\/(CA[0-9a-f]{32})\/Recordings\.json$/.exec(rest))) {
-      const c = calls.get(m[1] ?? '');
+      const c = own(calls.get(m[1] ?? ''));
       return send(res, 200, page('recordings', c?.recordingSid ? [recordingJson(c)] : [], rest));
     }
     if ((m = /^\/Recordings\/(RE[0-9a-f]{32})(\.wav)?$/.exec(rest)) && req.method === 'GET') {
       const recSid = m[1] ?? '';
-      const c = recordings.get(recSid);
+      const c = own(recordings.get(recSid));
       if (!c) return notFound(res);
       stats.mediaDownloads.set(recSid, (stats.mediaDownloads.get(recSid) ?? 0) + 1);
       const seconds = Math.min(10, Math.max(1, c.durationS ?? 1));
@@ -285,7 +310,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
     return notFound(res);
   }
 
-  async function createCall(form: Record<string, string | string[] | undefined>, res: ServerResponse): Promise<void> {
+  async function createCall(form: Record<string, string | string[] | undefined>, res: ServerResponse, accountSid: string, authToken: string): Promise<void> {
     const to = one(form.To);
     const from = one(form.From);
     if (!to || !from || (!form.Twiml && !form.Url && !form.ApplicationSid)) {
@@ -303,6 +328,8 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
     let resolveFinal: () => void = () => undefined;
     const call: SimCall = {
       sid: sid('CA'),
+      accountSid,
+      authToken,
       to,
       from,
       status: 'queued',
@@ -380,7 +407,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
   function deliverInOrder(c: SimCall, target: string, params: Record<string, string>, onSend?: () => void): Promise<void> {
     const next = (chains.get(c.sid) ?? Promise.resolve()).then(() => {
       onSend?.();
-      return deliver(target, params);
+      return deliver(target, params, c.authToken);
     });
     chains.set(c.sid, next);
     void next.then(() => {
@@ -424,7 +451,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
   let sequence = 0;
   function statusParams(c: SimCall): Record<string, string> {
     const p: Record<string, string> = {
-      AccountSid: opts.accountSid,
+      AccountSid: c.accountSid,
       ApiVersion: '2010-04-01',
       CallSid: c.sid,
       CallStatus: c.status,
@@ -446,10 +473,10 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
 
   function recordingParams(c: SimCall): Record<string, string> {
     return {
-      AccountSid: opts.accountSid,
+      AccountSid: c.accountSid,
       CallSid: c.sid,
       RecordingSid: c.recordingSid ?? '',
-      RecordingUrl: `https://api.twilio.com${base}/Recordings/${c.recordingSid ?? ''}`,
+      RecordingUrl: `https://api.twilio.com${baseOf(c.accountSid)}/Recordings/${c.recordingSid ?? ''}`,
       RecordingStatus: 'completed',
       RecordingDuration: String(Math.max(1, c.durationS ?? 1)),
       RecordingChannels: '1',
@@ -458,10 +485,10 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
     };
   }
 
-  async function deliver(target: string, params: Record<string, string>): Promise<void> {
+  async function deliver(target: string, params: Record<string, string>, authToken: string): Promise<void> {
     const times = sim.faults.duplicateCallbacks ? 2 : 1;
     for (let i = 0; i < times && !stopped; i++) {
-      const signature = twilio.getExpectedTwilioSignature(opts.authToken, target, params);
+      const signature = twilio.getExpectedTwilioSignature(authToken, target, params);
       try {
         const status = await sender.post(target, {
           'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature, 'i-twilio-idempotency-token': randomBytes(8).toString('hex'),

@@ -20,6 +20,12 @@ export interface TwilioAdapterOptions {
   timeoutMs?: number;
   /** Sees each request the SDK builds (tests). */
   onRequest?: (opts: RequestOptions) => void;
+  /**
+   * The transport to use (its connection pool). The adapters of several accounts (the
+   * businesses' subaccounts) share one: the SDK passes each request's credentials itself, so
+   * one pool of 64 connections serves them all instead of one per account.
+   */
+  httpClient?: RewritingRequestClient;
 }
 
 /** Events we want status callbacks for; 'completed' carries busy / no-answer / failed too. */
@@ -64,7 +70,7 @@ function classifyTwilioError(err: unknown): ProviderError {
 
 /** Telephony through the official `twilio` SDK (pointed at the simulator when apiBase is set). */
 export function createTwilioProvider(opts: TwilioAdapterOptions): TelephonyProvider {
-  const httpClient = new RewritingRequestClient(opts.apiBase, {
+  const httpClient = opts.httpClient ?? new RewritingRequestClient(opts.apiBase, {
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     ...(opts.onRequest ? { onRequest: opts.onRequest } : {}),
   });
