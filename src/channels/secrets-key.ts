@@ -23,6 +23,13 @@ export function generatedKeyPath(dataDir: string): string {
 export async function loadSecretBox(config: Pick<Config, 'secrets' | 'dataDir'>, log: Logger): Promise<SecretBox> {
   const current = config.secrets.key !== null ? secretKeyFrom(config.secrets.key, 'SECRETS_KEY') : await generatedKey(config.dataDir, log);
   const previous: SecretKey[] = config.secrets.previous !== null ? [secretKeyFrom(config.secrets.previous, 'SECRETS_KEY_PREVIOUS')] : [];
+  // Moving from the generated key to a SECRETS_KEY of one's own: values sealed under the
+  // generated one still open (until `bulkhead secrets rotate` seals them under SECRETS_KEY).
+  if (config.secrets.key !== null) {
+    const file = generatedKeyPath(config.dataDir);
+    const text = await readKeyFile(file);
+    if (text !== null) previous.push(secretKeyFrom(text, file));
+  }
   return new SecretBox(current, previous);
 }
 

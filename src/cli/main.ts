@@ -6,6 +6,7 @@ import { EXIT } from './commands/exit-codes.js';
 import { registerImportCommand } from './commands/import.js';
 import { registerJobCommands } from './commands/jobs.js';
 import { registerLoginCommands } from './commands/login.js';
+import { registerSecretsCommands } from './commands/secrets.js';
 import { registerTokenCommands } from './commands/tokens.js';
 import { registerTrashCommands } from './commands/trash.js';
 
@@ -84,6 +85,7 @@ registerJobCommands(program);
 registerImportCommand(program);
 registerTokenCommands(program);
 registerTrashCommands(program);
+registerSecretsCommands(program);
 
 program.parseAsync(process.argv).catch((err) => {
   if (err instanceof CommanderError) {

@@ -7,7 +7,12 @@ export function createLogger(level: LevelWithSilent, name = 'bulkhead'): Logger 
     name,
     level,
     base: { pid: process.pid },
-    redact: { paths: ['req.headers.authorization', 'token', '*.token'], censor: '[redacted]' },
+    // Defence in depth for provider secrets (they are never passed to a logger on purpose; a test
+    // greps a debug run's logs for them): the names they go by anywhere one level deep.
+    redact: {
+      paths: ['req.headers.authorization', ...['token', 'authToken', 'auth_token', 'accessToken', 'access_token', 'appSecret', 'app_secret'].flatMap((k) => [k, `*.${k}`])],
+      censor: '[redacted]',
+    },
   });
 }
 
