@@ -13,3 +13,4 @@ export * from './admin.js';
 export * from './ops.js';
 export * from './trash.js';
 export * from './people.js';
+export * from './channels.js';
