@@ -141,10 +141,13 @@ export interface ReminderRow extends NoteRow {
   due_at: Date;
 }
 
+// FOR KEY SHARE on the lead: a child has no foreign key to its lead any more
+// (012_children_without_cascade.sql), so an insert waits for a bulk delete that holds the lead
+// and then finds it gone (404) instead of leaving an orphan in no trash.
 export async function insertNote(db: Queryable, businessId: number, leadId: number, userId: number, text: string): Promise<NoteRow | null> {
   const { rows } = await db.query<NoteRow>(
     `INSERT INTO lead_notes (business_id, lead_id, text, created_by)
-     SELECT $1, l.id, $3, $4 FROM leads l WHERE l.business_id = $1 AND l.id = $2
+     SELECT $1, l.id, $3, $4 FROM leads l WHERE l.business_id = $1 AND l.id = $2 FOR KEY SHARE
      RETURNING id, lead_id, text, created_by, created_at`,
     [businessId, leadId, text, userId],
   );
@@ -160,7 +163,7 @@ export async function insertActivity(
 ): Promise<ActivityRow | null> {
   const { rows } = await db.query<ActivityRow>(
     `INSERT INTO lead_activities (business_id, lead_id, type, text, created_by)
-     SELECT $1, l.id, $3, $4, $5 FROM leads l WHERE l.business_id = $1 AND l.id = $2
+     SELECT $1, l.id, $3, $4, $5 FROM leads l WHERE l.business_id = $1 AND l.id = $2 FOR KEY SHARE
      RETURNING id, lead_id, type, text, created_by, created_at`,
     [businessId, leadId, a.type, a.text, userId],
   );
@@ -176,7 +179,7 @@ export async function insertReminder(
 ): Promise<ReminderRow | null> {
   const { rows } = await db.query<ReminderRow>(
     `INSERT INTO lead_reminders (business_id, lead_id, due_at, text, created_by)
-     SELECT $1, l.id, $3, $4, $5 FROM leads l WHERE l.business_id = $1 AND l.id = $2
+     SELECT $1, l.id, $3, $4, $5 FROM leads l WHERE l.business_id = $1 AND l.id = $2 FOR KEY SHARE
      RETURNING id, lead_id, due_at, text, created_by, created_at`,
     [businessId, leadId, r.dueAt, r.text, userId],
   );

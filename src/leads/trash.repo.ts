@@ -40,17 +40,26 @@ export async function moveLeadsToTrash(
     `SELECT 1 FROM leads WHERE business_id = $1 AND id = ANY($2::bigint[]) AND (NOT $3::boolean OR source = 'import') ORDER BY id FOR UPDATE`,
     [businessId, ids, importedOnly],
   );
+  // Children go in the same statement, by lead id (no cascade: 012_children_without_cascade.sql);
+  // grouped once per batch rather than one correlated scan per lead.
   const { rowCount } = await db.query(
     `WITH gone AS (
        DELETE FROM leads l
         WHERE l.business_id = $1 AND l.id = ANY($2::bigint[]) AND (NOT $3::boolean OR l.source = 'import')
-       RETURNING l.id, l.business_id, l AS lead)
+       RETURNING l.id, l.business_id, l AS lead),
+     n AS (DELETE FROM lead_notes c WHERE c.lead_id IN (SELECT id FROM gone) RETURNING c.lead_id, c AS row),
+     a AS (DELETE FROM lead_activities c WHERE c.lead_id IN (SELECT id FROM gone) RETURNING c.lead_id, c AS row),
+     r AS (DELETE FROM lead_reminders c WHERE c.lead_id IN (SELECT id FROM gone) RETURNING c.lead_id, c AS row),
+     ng AS (SELECT lead_id, array_agg(row) AS rows FROM n GROUP BY lead_id),
+     ag AS (SELECT lead_id, array_agg(row) AS rows FROM a GROUP BY lead_id),
+     rg AS (SELECT lead_id, array_agg(row) AS rows FROM r GROUP BY lead_id)
      INSERT INTO trash_leads (business_id, lead_id, deleted_by_job_id, lead, notes, activities, reminders)
      SELECT g.business_id, g.id, $4::bigint, g.lead,
-            ARRAY(SELECT n FROM lead_notes n WHERE n.lead_id = g.id),
-            ARRAY(SELECT a FROM lead_activities a WHERE a.lead_id = g.id),
-            ARRAY(SELECT r FROM lead_reminders r WHERE r.lead_id = g.id)
-       FROM gone g`,
+            coalesce(ng.rows, '{}'), coalesce(ag.rows, '{}'), coalesce(rg.rows, '{}')
+       FROM gone g
+       LEFT JOIN ng ON ng.lead_id = g.id
+       LEFT JOIN ag ON ag.lead_id = g.id
+       LEFT JOIN rg ON rg.lead_id = g.id`,
     [businessId, ids, importedOnly, jobId],
   );
   return rowCount ?? 0;

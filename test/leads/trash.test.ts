@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { insertNote } from '../../src/leads/leads.repo.js';
+import { moveLeadsToTrash } from '../../src/leads/trash.repo.js';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { insertJob } from '../../src/jobs/jobs.repo.js';
@@ -176,9 +178,9 @@ describe('the trash', () => {
     assert.ok(x);
     const adder = await env.pool.connect();
     try {
-      // As POST /leads/:id/notes does it: the foreign key check holds a key-share lock on the lead until commit.
+      // POST /leads/:id/notes's own statement: it holds a key-share lock on the lead until commit.
       await adder.query('BEGIN');
-      await adder.query(`INSERT INTO lead_notes (business_id, lead_id, text) VALUES ($1, $2, 'added at the last moment')`, [a.businessId, x]);
+      assert.ok(await insertNote(adder, a.businessId, x, a.userId, 'added at the last moment'));
       const jobId = await accepted(await apiA('POST', '/leads/bulk-delete', { lead_ids: [x] }));
       await waitFor(async () => (await count(
         `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`, [],
@@ -191,6 +193,26 @@ describe('the trash', () => {
     } finally {
       await adder.query('ROLLBACK').catch(() => undefined);
       adder.release();
+    }
+  });
+
+  test('a note sent while a delete batch holds its lead waits, then finds the lead gone: no orphan without the foreign key', async () => {
+    const [x] = await seed(a, 1);
+    assert.ok(x);
+    const batch = await env.pool.connect();
+    try {
+      await batch.query('BEGIN');
+      await moveLeadsToTrash(batch, a.businessId, [x], 0);
+      const note = insertNote(env.pool, a.businessId, x, a.userId, 'too late');
+      await waitFor(async () => (await count(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`, [],
+      )) === 1, 'the note waits for the batch');
+      await batch.query('COMMIT');
+      assert.equal(await note, null);
+      assert.equal(await count(`SELECT count(*)::int AS n FROM lead_notes WHERE lead_id = $1`, [x]), 0);
+    } finally {
+      await batch.query('ROLLBACK').catch(() => undefined);
+      batch.release();
     }
   });
 
