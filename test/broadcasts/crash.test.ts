@@ -62,22 +62,26 @@ test('kill -9 mid-send: nothing is sent twice, the webhooks settle the orphans t
   const jobId = res.body.job_id as number;
 
   const first = await workerProcess();
-  // Mid-batch, not at a boundary: 300 is a multiple of the batch size (50), so "300 accepted" alone
-  // often meant a batch had just finished and nothing was sending when the kill came. At least 10
-  // recipients still `sending` is ≥ 50 ms of work left at 200/s, far more than the kill takes.
+  // Mid-send by construction, not by timing: from the 300th message on the provider accepts but
+  // keeps its answers, so the batch in flight cannot finish; the kill finds it sending. (Waiting
+  // for "300 accepted and 10 sending" and then killing lost the race under load: the batch could
+  // end between the check and the kill.)
+  // The status webhooks are held from then on until the job has completed: the orphans are
+  // reconciled as unknown first, and their statuses arrive late (the worst order). Held before
+  // the first held answer, so no orphan's status slips through before the kill.
+  b.holdWebhooks(true);
+  b.sim.holdAnswersAfter(300);
   await waitFor(async () => {
-    if (b.sim.accepted.length < 300) return false;
+    if (b.sim.heldAnswers < 1) return false;
     const { rows } = await b.env.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM whatsapp_recipients WHERE broadcast_id = $1 AND status = 'sending'`,
       [id],
     );
-    return (rows[0]?.n ?? 0) >= 10;
-  }, '300 messages accepted and a batch in flight', 30_000);
-  // The status webhooks are held from the kill until the job has completed: the orphans are
-  // reconciled as unknown first, and their statuses arrive late (the worst order).
-  b.holdWebhooks(true);
+    return (rows[0]?.n ?? 0) >= 1;
+  }, 'a send accepted by the provider and its answer held, with recipients sending', 30_000);
   first.kill('SIGKILL');
   await first.exited;
+  b.sim.releaseAnswers();
   const { rows: leftSending } = await b.env.pool.query<{ id: number; phone: string; started: boolean }>(
     `SELECT id, phone, send_started_at IS NOT NULL AS started FROM whatsapp_recipients WHERE broadcast_id = $1 AND status = 'sending'`,
     [id],

@@ -121,6 +121,8 @@ export class WhatsAppSimulator {
   readonly #numbers = new Map<string, SimNumber>();
   readonly #lastToRecipient = new Map<string, number>();
   readonly #acceptedByPhone = new Map<string, number>();
+  #holdAfter: number | null = null;
+  readonly #held: Array<() => void> = [];
   readonly #rules = new Map<string, FailureRule>();
   #restricted = false;
   #queue: QueuedEvent[] = [];
@@ -187,6 +189,25 @@ export class WhatsAppSimulator {
   /** A number of its own app: sends must carry `token`, its webhooks are signed with `appSecret`. */
   addNumber(phoneNumberId: string, account: SimNumber): void {
     this.#numbers.set(phoneNumberId, account);
+  }
+
+  /**
+   * Tests: from the `n`th accepted message on, accept and record messages but keep their answers
+   * until releaseAnswers() — a provider that took the message and whose answer is still on the
+   * way, so a test can kill a worker with sends provably in flight.
+   */
+  holdAnswersAfter(n: number): void {
+    this.#holdAfter = n;
+  }
+
+  /** How many accepted messages wait for their answer. */
+  get heldAnswers(): number {
+    return this.#held.length;
+  }
+
+  releaseAnswers(): void {
+    this.#holdAfter = null;
+    for (const send of this.#held.splice(0)) send();
   }
 
   /** The messages accepted from this sender number. */
@@ -286,7 +307,10 @@ export class WhatsAppSimulator {
     this.accepted.push({ id, to, type: msg.type, phoneNumberId, at: now, tokenTail: account.token.slice(-4), callbackData: callbackData ?? null });
     this.#acceptedByPhone.set(to, (this.#acceptedByPhone.get(to) ?? 0) + 1);
     this.#scheduleStatuses(id, to, phoneNumberId, account.appSecret, now, rule?.async ? rule.code : null, callbackData ?? null);
-    answer(200, { messaging_product: 'whatsapp', contacts: [{ input: msg.to, wa_id: toWaId(to) }], messages: [{ id, message_status: 'accepted' }] });
+    const ok = () => answer(200, { messaging_product: 'whatsapp', contacts: [{ input: msg.to, wa_id: toWaId(to) }], messages: [{ id, message_status: 'accepted' }] });
+    // A held answer to a client that died meanwhile goes nowhere; that is the point.
+    if (this.#holdAfter !== null && this.accepted.length >= this.#holdAfter) this.#held.push(() => { if (!res.destroyed) ok(); });
+    else ok();
   }
 
   #ruleFor(e164: string): FailureRule | null {
