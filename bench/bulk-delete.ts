@@ -322,7 +322,18 @@ async function viaRawDelete(ctx: ScenarioContext, leads: number): Promise<number
   const { db, tenant, ids } = await prepare(ctx, 'bulk_delete_raw', leads);
   try {
     const t0 = performance.now();
-    const { rowCount } = await db.pool.query(`DELETE FROM leads WHERE business_id = $1 AND id = ANY($2::bigint[])`, [tenant.businessId, ids]);
+    // Children have no cascade (012_children_without_cascade.sql): one statement deletes them by
+    // lead id and the leads, the fastest way PostgreSQL removes this data (with the cascades it
+    // was the same DELETE FROM leads, and slower).
+    const { rows } = await db.pool.query<{ n: number }>(
+      `WITH n AS (DELETE FROM lead_notes WHERE lead_id = ANY($2::bigint[])),
+            a AS (DELETE FROM lead_activities WHERE lead_id = ANY($2::bigint[])),
+            r AS (DELETE FROM lead_reminders WHERE lead_id = ANY($2::bigint[])),
+            l AS (DELETE FROM leads WHERE business_id = $1 AND id = ANY($2::bigint[]) RETURNING 1)
+       SELECT count(*)::int AS n FROM l`,
+      [tenant.businessId, ids],
+    );
+    const rowCount = rows[0]?.n ?? 0;
     const ms = since(t0);
     if (rowCount !== leads) throw new Error(`raw DELETE removed ${rowCount} of ${leads} leads`);
     const left = await remainingRows(db.pool, tenant.businessId);
