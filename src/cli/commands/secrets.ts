@@ -25,31 +25,14 @@ Examples:
   DATABASE_URL=postgres://bulkhead@db/bulkhead SECRETS_KEY=… SECRETS_KEY_PREVIOUS=… bulkhead secrets rotate
   SECRETS_KEY=\`openssl rand -base64 32\` bulkhead secrets rotate     (from the generated key of npm start)`)
     .action(async () => {
-      const { loadConfig, ConfigError } = await import('../../config/config.js');
+      const { load, openDatabaseOrExit } = await import('./server.js');
       const { createLogger } = await import('../../lib/logger.js');
-      const { openDatabase } = await import('../../app/database.js');
       const { loadSecretBox } = await import('../../channels/secrets-key.js');
       const { rotateSecrets } = await import('../../channels/rotate.js');
-      let config;
-      try {
-        config = loadConfig(process.env);
-      } catch (err) {
-        if (err instanceof ConfigError) {
-          console.error(err.message);
-          process.exit(EXIT.config);
-        }
-        throw err;
-      }
+      const config = load();
       const log = createLogger(config.logLevel);
       const box = await loadSecretBox(config, log);
-      let db;
-      try {
-        db = await openDatabase(config, log);
-      } catch (err) {
-        log.fatal({ err }, 'cannot open the database');
-        console.error(`Cannot open the database: ${(err as Error).message}`);
-        process.exit(EXIT.unavailable);
-      }
+      const db = await openDatabaseOrExit(config, log);
       try {
         const report = await rotateSecrets(db.pool, box);
         console.log(`secrets rotated: ${report.rotated} re-encrypted under key ${report.keyId}, ${report.current} already under it`);

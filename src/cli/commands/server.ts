@@ -10,7 +10,8 @@ import type { ModuleRoles } from '../../app/module.js';
 import { startProcess, type BulkheadProcess } from '../../app/process.js';
 import { EXIT } from './exit-codes.js';
 
-function load(env: NodeJS.ProcessEnv = process.env): Config {
+/** The configuration, or exit 3 with the message naming the bad variable. */
+export function load(env: NodeJS.ProcessEnv = process.env): Config {
   try {
     return loadConfig(env);
   } catch (err) {
@@ -19,6 +20,17 @@ function load(env: NodeJS.ProcessEnv = process.env): Config {
       process.exit(EXIT.config);
     }
     throw err;
+  }
+}
+
+/** The database (migrated), or exit 4 with a clear line. */
+export async function openDatabaseOrExit(config: Config, log: Logger): Promise<Database> {
+  try {
+    return await openDatabase(config, log);
+  } catch (err) {
+    log.fatal({ err }, 'cannot open the database');
+    console.error(`Cannot open the database: ${(err as Error).message}`);
+    process.exit(EXIT.unavailable);
   }
 }
 
@@ -42,14 +54,7 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
 
 /** The composition root with the roles of the command; exits with a clear line when the database cannot be opened. */
 async function launch(config: Config, log: Logger, roles: ModuleRoles): Promise<BulkheadProcess> {
-  let db: Database;
-  try {
-    db = await openDatabase(config, log);
-  } catch (err) {
-    log.fatal({ err }, 'cannot open the database');
-    console.error(`Cannot open the database: ${(err as Error).message}`);
-    process.exit(EXIT.unavailable);
-  }
+  const db = await openDatabaseOrExit(config, log);
   try {
     const proc = await startProcess({ config, log, roles, db });
     onShutdown(log, async () => {
@@ -116,13 +121,7 @@ export async function worker(): Promise<void> {
 export async function migrate(): Promise<void> {
   const config = load();
   const log = createLogger(config.logLevel);
-  try {
-    const db = await openDatabase(config, log);
-    await db.close();
-  } catch (err) {
-    log.fatal({ err }, 'cannot open the database');
-    console.error(`Cannot open the database: ${(err as Error).message}`);
-    process.exit(EXIT.unavailable);
-  }
+  const db = await openDatabaseOrExit(config, log);
+  await db.close();
   console.log('migrations applied');
 }
