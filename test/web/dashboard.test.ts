@@ -180,8 +180,16 @@ describe('dashboard', () => {
     const row = page.locator(`table.jobs tr[data-job-id="${jobId}"]`);
     try {
       await row.locator('[data-status=running]').waitFor();
+      const answered = page.waitForResponse((r) => r.url().endsWith(`/api/v1/jobs/${jobId}/pause`));
       await row.getByRole('button', { name: `Pause job #${jobId}` }).click();
-      await waitFor(async () => (await env.pool.query('SELECT pause_requested FROM jobs WHERE id = $1', [jobId])).rows[0]?.pause_requested === true, 'the pause request');
+      // The API's answer says what happened, so a failure here names its cause (a refusal, or a
+      // job no worker held, which pauses at once) instead of a 30 s wait for a flag.
+      const answer = await answered;
+      const text = await answer.text();
+      assert.equal(answer.status(), 200, text);
+      const job = JSON.parse(text) as { status: string; pause_requested: boolean; locked_by?: unknown };
+      const row0 = (await env.pool.query('SELECT status, pause_requested, locked_by, attempts, last_error FROM jobs WHERE id = $1', [jobId])).rows[0] as unknown;
+      assert.equal(job.pause_requested, true, `the job was not held by its worker when paused: answer ${text}, row ${JSON.stringify(row0)}`);
     } finally {
       await locks.query('COMMIT');
       locks.release();
