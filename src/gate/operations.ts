@@ -19,7 +19,8 @@ export const OPERATIONS = {
   import_leads: { queue: 'default', priority: 0, ratePerMinute: 5, lock: 'none' },
   enqueue_outbound_calls: { queue: 'default', priority: 0, ratePerMinute: 3, lock: 'custom' },
   broadcast_whatsapp: { queue: 'broadcasts', priority: 0, ratePerMinute: 3, lock: 'operation' },
-  recording_download: { queue: 'recordings', priority: 10, ratePerMinute: 10, lock: 'custom' },
+  // Plays never pass the gate (recordings.service.ts ensureDownload): the rate is unused; the active job row is the dedup.
+  recording_download: { queue: 'recordings', priority: 10, ratePerMinute: 0, lock: 'custom' },
   delete_receipts_all: { queue: 'maintenance', priority: 0, ratePerMinute: 2, lock: 'operation' },
   // Locked per delete job (`restore:<job id>`); a restore by lead ids takes no lock (trash.service.ts).
   restore_leads: { queue: 'maintenance', priority: 0, ratePerMinute: 5, lock: 'custom' },

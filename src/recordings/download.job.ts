@@ -3,10 +3,10 @@ import { defineJob } from '../jobs/types.js';
 import { PermanentError } from '../lib/errors.js';
 import { getCallBySid, setRecording } from '../outbound/calls.repo.js';
 import { ProviderError, type TelephonyProvider } from '../providers/telephony/types.js';
-import { cachedSize, recordingPath, writeAtomically } from './cache.js';
+import type { RecordingsCache } from './cache.js';
 
 export interface DownloadJobDeps {
-  dataDir: string;
+  cache: RecordingsCache;
   /** The account the call was placed through (its business's own, or the deployment's). */
   providerFor: (businessId: number, accountSid: string | null) => Promise<TelephonyProvider>;
 }
@@ -26,10 +26,9 @@ export function downloadJob(deps: DownloadJobDeps) {
     batch: async ({ tx, job, params: { call_sid: sid }, log }) => {
       const call = await getCallBySid(tx, job.business_id, sid);
       if (!call) throw new PermanentError(`call ${sid} not found`);
-      const file = recordingPath(deps.dataDir, job.business_id, sid);
       const done = (result: Record<string, unknown>) => ({ processed: 1, succeeded: 1, failed: 0, checkpoint: null, done: true, result });
-      const cached = await cachedSize(file);
-      if (cached !== null) return done({ bytes: cached, cached: true });
+      const cached = await deps.cache.open(job.business_id, sid);
+      if (cached !== null) return done({ bytes: cached.size, cached: true });
       const provider = await deps.providerFor(job.business_id, call.account_sid).catch((err: unknown) => {
         // The business's subaccount is gone (channel changed): retrying cannot bring it back.
         if (err instanceof ProviderError && err.kind === 'rejected') throw new PermanentError(`the recording of ${sid} is at a Twilio account that is no longer the business's`);
@@ -42,7 +41,7 @@ export function downloadJob(deps: DownloadJobDeps) {
         return done({ recording: 'none' });
       }
       try {
-        const bytes = await writeAtomically(file, (out) => provider.downloadRecording(recordingSid, out));
+        const bytes = await deps.cache.store(job.business_id, sid, (out) => provider.downloadRecording(recordingSid, out));
         await setRecording(tx, job.business_id, call.id, { sid: recordingSid, status: 'completed', durationS: null });
         log.info({ callSid: sid, bytes }, 'recording cached');
         return done({ bytes });

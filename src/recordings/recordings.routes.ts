@@ -2,20 +2,19 @@ import { createReadStream } from 'node:fs';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
-import type { AcceptDeps } from '../gate/accept.js';
 import { errorResponses, RecordingProcessing } from '../contract/index.js';
 import { caller } from '../http/auth.js';
 import { AppError } from '../lib/errors.js';
 import { msg } from '../lib/messages.js';
 import { nonJsonResponse } from '../http/schemas.js';
+import type { RecordingsCache } from './cache.js';
 import { parseRange } from './range.js';
 import { playRecording } from './recordings.service.js';
 import { need } from '../http/roles.js';
 
 export interface RecordingRouteDeps {
   pool: pg.Pool;
-  accept: AcceptDeps;
-  dataDir: string;
+  cache: RecordingsCache;
 }
 
 const CallSidParam = z.object({ call_sid: z.string().regex(/^CA[0-9a-fA-F]{32}$/, 'must be a call sid (CA + 32 hex digits)') });
@@ -37,7 +36,7 @@ export const recordingRoutes = (deps: RecordingRouteDeps): FastifyPluginAsyncZod
       },
     },
   }, async (request, reply) => {
-    const answer = await playRecording(deps.pool, deps.accept, deps.dataDir, caller(request), request.params.call_sid);
+    const answer = await playRecording(deps.pool, deps.cache, caller(request), request.params.call_sid);
     if (answer.kind === 'processing') {
       return reply
         .status(202)

@@ -1,10 +1,15 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { acceptJob, type AcceptDeps, type Caller } from '../gate/accept.js';
+import { withTx } from '../db/pool.js';
+import type { Caller } from '../gate/accept.js';
+import { OPERATIONS } from '../gate/operations.js';
+import { isActiveLockViolation } from '../jobs/admission.js';
 import { activeJobByLockKey } from '../jobs/domain-api.js';
-import { GateRefusal, NotFoundError } from '../lib/errors.js';
+import { insertJob } from '../jobs/jobs.repo.js';
+import { NotFoundError } from '../lib/errors.js';
 import { isActiveCall, isFinalCall } from '../outbound/call-status.js';
 import { getCallBySid, type CallRow } from '../outbound/calls.repo.js';
-import { cachedSize, recordingPath } from './cache.js';
+import type { RecordingsCache } from './cache.js';
 
 export type PlayAnswer =
   | { kind: 'file'; file: string; size: number }
@@ -12,53 +17,63 @@ export type PlayAnswer =
 
 const RETRY_AFTER_S = 2;
 
-function recordingLockKey(callSid: string): string {
+export function recordingLockKey(callSid: string): string {
   return `recording:${callSid}`;
 }
 
-async function activeDownload(pool: pg.Pool, businessId: number, callSid: string): Promise<number | null> {
-  return activeJobByLockKey(pool, businessId, recordingLockKey(callSid));
-}
-
-function hasNoRecording(call: CallRow): boolean {
+export function hasNoRecording(call: CallRow): boolean {
   if (call.recording_status === 'absent' || call.recording_status === 'failed') return true;
   if (isActiveCall(call.status)) return true;
   return isFinalCall(call.status) && call.status !== 'completed';
 }
 
 /**
- * Play a recording: the cached file; else the pending download job, found by its lock key
- * BEFORE the gate — so repeated plays answer 202 with the same job, enqueue nothing and do not
- * spend the operation's rate limit (10/min); else a new high-priority download job. The job's
- * active row is the de-duplication marker: concurrent first plays meet at the gate's lock and
- * all but one are told the job id that holds it.
+ * Play a recording: the cached file; else the pending download job, found by its lock key; else
+ * a new high-priority download job. Plays never pass the gate (DESIGN.md: "none (plays are never
+ * refused)"): no rate limit, no dedup window — the job's active row is the only de-duplication
+ * marker, and the unique index over active lock keys (jobs_active_lock) makes concurrent first
+ * plays meet there: all but one are told the job id that holds it. Why not the gate with a high
+ * limit: a per-business override in businesses.rate_limits would bring the refusal back, and the
+ * dedup window would answer a replay after an eviction with a finished job.
  */
-export async function playRecording(pool: pg.Pool, accept: AcceptDeps, dataDir: string, who: Caller, callSid: string): Promise<PlayAnswer> {
+export async function playRecording(pool: pg.Pool, store: RecordingsCache, who: Caller, callSid: string): Promise<PlayAnswer> {
   const call = await getCallBySid(pool, who.businessId, callSid);
   if (!call) throw new NotFoundError('Call');
-  const file = recordingPath(dataDir, who.businessId, callSid);
-  const size = await cachedSize(file);
-  if (size !== null) return { kind: 'file', file, size };
+  const cached = await store.open(who.businessId, callSid);
+  if (cached) return { kind: 'file', ...cached };
   if (hasNoRecording(call)) throw new NotFoundError('A recording of this call');
-  const pending = await activeDownload(pool, who.businessId, callSid);
-  if (pending !== null) return { kind: 'processing', jobId: pending, retryAfterS: RETRY_AFTER_S };
+  const jobId = await ensureDownload(pool, who, callSid);
+  // The download may have finished between the cache check and here.
+  const now = await store.open(who.businessId, callSid);
+  if (now) return { kind: 'file', ...now };
+  return { kind: 'processing', jobId, retryAfterS: RETRY_AFTER_S };
+}
+
+/** The active download job of a call's recording, enqueued if there is none. */
+export async function ensureDownload(pool: pg.Pool, who: { businessId: number; userId: number | null }, callSid: string): Promise<number> {
+  const lockKey = recordingLockKey(callSid);
+  const pending = await activeJobByLockKey(pool, who.businessId, lockKey);
+  if (pending !== null) return pending;
+  const spec = OPERATIONS.recording_download;
   try {
-    const accepted = await acceptJob(accept, {
-      caller: who,
-      op: 'recording_download',
-      params: { call_sid: callSid },
-      lockKey: recordingLockKey(callSid),
-      total: 1,
-    });
-    return { kind: 'processing', jobId: Number(accepted.body.job_id), retryAfterS: RETRY_AFTER_S };
+    const job = await withTx(pool, (tx) =>
+      insertJob(tx, {
+        businessId: who.businessId,
+        type: 'recording_download',
+        queue: spec.queue,
+        priority: spec.priority,
+        params: { call_sid: callSid },
+        paramsHash: createHash('sha256').update(callSid).digest('hex'),
+        lockKey,
+        total: 1,
+        createdBy: who.userId,
+      }),
+    );
+    return job.id;
   } catch (err) {
-    const jobId = err instanceof GateRefusal ? err.details?.job_id : undefined;
-    if (err instanceof GateRefusal && err.gateCode !== 'rate_limited' && typeof jobId === 'number') {
-      // Another play won the race (or just finished): serve the file if it is there now.
-      const now = await cachedSize(file);
-      if (now !== null) return { kind: 'file', file, size: now };
-      return { kind: 'processing', jobId, retryAfterS: RETRY_AFTER_S };
-    }
-    throw err;
+    if (!isActiveLockViolation(err)) throw err;
+    const holder = await activeJobByLockKey(pool, who.businessId, lockKey);
+    // The holder finished between the violation and the look-up: one more round finds the file.
+    return holder ?? ensureDownload(pool, who, callSid);
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTenant, waitFor, waitForJob, type Tenant } from '../helpers/harness.js';
-import { api, makeLeads, startOutboundEnv, type OutboundEnv } from '../outbound/helpers.js';
+import { api, makeLeads, startOutboundEnv, startRun, type OutboundEnv } from '../outbound/helpers.js';
 
 let env: OutboundEnv;
 let t: Tenant;
@@ -9,7 +9,7 @@ let t: Tenant;
 before(async () => {
   env = await startOutboundEnv();
   t = await createTenant(env);
-  await makeLeads(env, t, 10);
+  await makeLeads(env, t, 70);
 });
 
 after(async () => {
@@ -94,5 +94,38 @@ describe('recordings', () => {
       [t.businessId, sid],
     );
     assert.equal(rows[0]?.n, 0);
+  });
+
+  test('200 concurrent plays of 50 uncached recordings: never a 429, one download job and one provider download each', async () => {
+    const leads = await env.pool.query<{ id: number }>(
+      `SELECT id FROM leads WHERE business_id = $1 AND id NOT IN (SELECT lead_id FROM calls WHERE business_id = $1 AND lead_id IS NOT NULL) ORDER BY id LIMIT 50`,
+      [t.businessId],
+    );
+    assert.equal(leads.rows.length, 50);
+    env.sim.faults.outcomeFor = () => 'completed';
+    await env.pool.query(`UPDATE businesses SET max_outbound_calls = 50 WHERE id = $1`, [t.businessId]);
+    const { jobId } = await startRun(env, t, leads.rows.map((l) => l.id), 50);
+    await waitForJob(env, jobId, 'completed', 30_000);
+    const calls = await waitFor(async () => {
+      const { rows } = await env.pool.query<{ call_sid: string }>(
+        `SELECT call_sid FROM calls WHERE business_id = $1 AND lead_id = ANY($2::bigint[]) AND recording_status = 'completed'`,
+        [t.businessId, leads.rows.map((l) => l.id)],
+      );
+      return rows.length === 50 ? rows : null;
+    }, '50 recordings');
+    const before = new Map(env.sim.stats.mediaDownloads);
+    const plays = await Promise.all(Array.from({ length: 200 }, (_, i) => api(env, t, 'GET', `/calls/${calls[i % 50]?.call_sid ?? ''}/recording`)));
+    for (const p of plays) assert.ok(p.status === 202 || p.status === 200, `play answered ${p.status} ${JSON.stringify(p.body)}`);
+    const { rows: jobs } = await env.pool.query<{ id: number; sid: string }>(
+      `SELECT id, params->>'call_sid' AS sid FROM jobs WHERE business_id = $1 AND type = 'recording_download' AND params->>'call_sid' = ANY($2)`,
+      [t.businessId, calls.map((c) => c.call_sid)],
+    );
+    assert.equal(jobs.length, 50, 'one download job per recording');
+    for (const j of jobs) await waitForJob(env, j.id, 'completed');
+    const again = await Promise.all(calls.map((c) => api(env, t, 'GET', `/calls/${c.call_sid}/recording`)));
+    for (const p of again) assert.equal(p.status, 200);
+    let downloads = 0;
+    for (const [sid, n] of env.sim.stats.mediaDownloads) downloads += n - (before.get(sid) ?? 0);
+    assert.equal(downloads, 50, 'the provider served each recording once');
   });
 });
