@@ -130,6 +130,25 @@ const EnvSchema = z.object({
   DIALER_MAX_CALL_S: intFrom(3_600, 10),
   /** Create-call HTTP timeout. */
   DIALER_CREATE_TIMEOUT_MS: intFrom(15_000, 100),
+
+  // Transcripts (issue 16): any OpenAI-compatible POST /v1/audio/transcriptions; unset key = the simulator.
+  TRANSCRIBE_API_BASE: z.string().url().optional(),
+  TRANSCRIBE_API_KEY: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
+  TRANSCRIBE_MODEL: z.string().min(1).default('whisper-1'),
+  /** Transcriptions one process runs at once, on its own worker for the `transcripts` queue (0: none here). */
+  TRANSCRIBE_CONCURRENCY: intFrom(2, 0),
+  TRANSCRIBE_TIMEOUT_MS: intFrom(120_000, 100),
+  /** The simulator's Retry-After on its 429 answers (tests make it short). */
+  SIM_TRANSCRIBE_RETRY_AFTER_S: intFrom(1, 0),
+  // Recordings store (issue 16): the local cache under DATA_DIR, optionally backed by an S3-compatible bucket.
+  RECORDINGS_STORE: z.enum(['local', 's3']).default('local'),
+  RECORDINGS_CACHE_MAX_MB: intFrom(1_024, 1),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_BUCKET: z.string().min(1).optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: z.enum(['0', '1']).default('0'),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -162,6 +181,25 @@ export interface Config {
   secrets: SecretsConfig;
   sim: { callMs: number; outcomes: string; whatsappMps: number };
   dialer: DialerConfig;
+  transcription: TranscriptionConfig;
+  recordings: RecordingsStoreConfig;
+}
+
+export interface TranscriptionConfig {
+  /** false: the simulator (in-process), reached through the same SDK. */
+  real: boolean;
+  apiBase: string | undefined;
+  apiKey: string | undefined;
+  model: string;
+  concurrency: number;
+  timeoutMs: number;
+  simRetryAfterS: number;
+}
+
+export interface RecordingsStoreConfig {
+  store: 'local' | 's3';
+  cacheMaxBytes: number;
+  s3: { endpoint: string | undefined; bucket: string; region: string; accessKeyId: string | undefined; secretAccessKey: string | undefined; forcePathStyle: boolean };
 }
 
 export interface PeopleConfig {
@@ -282,6 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       throw new ConfigError(`Invalid configuration:\n  ${name}: ${(err as Error).message}`);
     }
   }
+  if (e.RECORDINGS_STORE === 's3' && !e.S3_BUCKET) throw new ConfigError('RECORDINGS_STORE=s3: S3_BUCKET must be set');
   if (e.TWILIO_ACCOUNT_SID && (!e.TWILIO_AUTH_TOKEN || !e.TWILIO_FROM)) {
     throw new ConfigError('TWILIO_ACCOUNT_SID is set: TWILIO_AUTH_TOKEN and TWILIO_FROM must be set too');
   }
@@ -372,6 +411,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       runPollMs: e.DIALER_RUN_POLL_MS,
       maxCallS: e.DIALER_MAX_CALL_S,
       createTimeoutMs: e.DIALER_CREATE_TIMEOUT_MS,
+    }),
+    transcription: Object.freeze({
+      real: e.TRANSCRIBE_API_KEY !== undefined,
+      apiBase: e.TRANSCRIBE_API_BASE,
+      apiKey: e.TRANSCRIBE_API_KEY,
+      model: e.TRANSCRIBE_MODEL,
+      concurrency: e.TRANSCRIBE_CONCURRENCY,
+      timeoutMs: e.TRANSCRIBE_TIMEOUT_MS,
+      simRetryAfterS: e.SIM_TRANSCRIBE_RETRY_AFTER_S,
+    }),
+    recordings: Object.freeze({
+      store: e.RECORDINGS_STORE,
+      cacheMaxBytes: e.RECORDINGS_CACHE_MAX_MB * 1024 * 1024,
+      s3: Object.freeze({
+        endpoint: e.S3_ENDPOINT,
+        bucket: e.S3_BUCKET ?? '',
+        region: e.S3_REGION,
+        accessKeyId: e.S3_ACCESS_KEY_ID,
+        secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+        forcePathStyle: e.S3_FORCE_PATH_STYLE === '1',
+      }),
     }),
   });
 }
