@@ -5,6 +5,13 @@ import { TEST_ENV } from './harness.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/**
+ * Worker settings under which a killed worker's jobs are taken over in ~1.5 s instead of the
+ * default ~10 s (heartbeat 2 s, stale after 10 s). For tests whose subject is what happens after
+ * the takeover, not its timing (test/jobs/crash.test.ts keeps one test on the defaults).
+ */
+export const FAST_TAKEOVER = { WORKER_HEARTBEAT_MS: '200', WORKER_STALE_MS: '1500' } as const;
+
 export interface Child {
   proc: ChildProcess;
   pid: number;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { waitFor, waitForJob } from '../helpers/harness.js';
-import { spawnProbeWorker, spawnTs, type Child } from '../helpers/processes.js';
+import { FAST_TAKEOVER, spawnProbeWorker, spawnTs, type Child } from '../helpers/processes.js';
 import { insertJob } from '../../src/jobs/jobs.repo.js';
 import { duplicateBatches, insertProbeJob, openProbeDatabase, type ProbeDatabase } from '../fixtures/probe.js';
 
@@ -91,7 +91,9 @@ describe('worker processes', () => {
       businessId, type: 'delete_leads_bulk', queue: 'maintenance', params: { lead_count: ids.length },
       targets: ids, paramsHash: 'crash', lockKey: 'delete_leads_bulk', total: ids.length, createdBy: null,
     });
-    const cliEnv = { DATABASE_URL: probe.url, JOB_BATCH_SIZE: '50', JOB_BATCH_PAUSE_MS: '5' };
+    // The takeover after a kill -9 at the default heartbeat settings is the previous test's subject;
+    // this one is about the real CLI worker's batches, so a killed worker goes stale in 1.5 s, not 10.
+    const cliEnv = { DATABASE_URL: probe.url, JOB_BATCH_SIZE: '50', JOB_BATCH_PAUSE_MS: '5', ...FAST_TAKEOVER };
     const first = await spawnTs('src/cli/main.ts', cliEnv, ['worker'], /worker started/);
     children.push(first);
     await waitForJob({ pool }, job.id, (j) => j.processed >= 600, 30_000);
@@ -130,7 +132,7 @@ describe('worker processes', () => {
   });
 
   test('a frozen worker (SIGSTOP) loses its claim; after SIGCONT its late commit is rejected', async () => {
-    const fast = { WORKER_HEARTBEAT_MS: '200', WORKER_STALE_MS: '1500', DB_IDLE_IN_TX_TIMEOUT_MS: '1500' };
+    const fast = { ...FAST_TAKEOVER, DB_IDLE_IN_TX_TIMEOUT_MS: '1500' };
     const a = await worker(fast);
     const job = await insertProbeJob(pool, businessId, { batches: 80, sleepMs: 30 });
     await waitFor(async () => (await holder(job.id)) === a.id, 'A holds the job');

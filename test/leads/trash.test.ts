@@ -7,7 +7,7 @@ import { insertJob } from '../../src/jobs/jobs.repo.js';
 import { addFailures, RESTORE_FAILURES_SHOWN, restoreFailures } from '../../src/leads/restore-leads.job.js';
 import { purgeTrash } from '../../src/leads/trash.repo.js';
 import { createTenant, startTestEnv, waitFor, waitForJob, type Tenant, type TestEnv } from '../helpers/harness.js';
-import { spawnTs, type Child } from '../helpers/processes.js';
+import { FAST_TAKEOVER, spawnTs, type Child } from '../helpers/processes.js';
 import { client, liftRateLimits, seedLeads } from './helpers.js';
 
 /**
@@ -376,7 +376,7 @@ describe('restore_leads and a crash', () => {
   });
 
   async function worker(): Promise<Child> {
-    const c = await spawnTs('src/cli/main.ts', { DATABASE_URL: crashEnv.url, JOB_BATCH_SIZE: '50', JOB_BATCH_PAUSE_MS: '5' }, ['worker'], /worker started/);
+    const c = await spawnTs('src/cli/main.ts', { DATABASE_URL: crashEnv.url, JOB_BATCH_SIZE: '50', JOB_BATCH_PAUSE_MS: '5', ...FAST_TAKEOVER }, ['worker'], /worker started/);
     children.push(c);
     return c;
   }
