@@ -180,7 +180,8 @@ describe('Gmail message parsing', () => {
     const att = pdfAttachment(parseGmailMessage(built.message));
     assert.ok(att?.attachmentId);
     const bytes = built.attachments.get(att.attachmentId);
-    assert.ok(bytes?.subarray(0, 5).equals(Buffer.from('%PDF-')));
+    assert.ok(bytes);
+    assert.ok(bytes.subarray(0, 5).equals(Buffer.from('%PDF-')));
     assert.match(bytes.toString('latin1'), /%%EOF\n$/);
   });
 
