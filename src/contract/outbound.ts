@@ -6,6 +6,33 @@ export const CALL_STATUSES = ['dialing', 'queued', 'initiated', 'ringing', 'in-p
 export const CallStatus = z.enum(CALL_STATUSES);
 export type CallStatus = z.infer<typeof CallStatus>;
 
+export const ANSWERED_BY = ['human', 'machine', 'unknown'] as const;
+export const CALL_OUTCOMES = ['connected', 'message_played', 'voicemail_left', 'opted_out', 'hung_up', 'no_answer', 'busy', 'failed'] as const;
+export type CallOutcome = (typeof CALL_OUTCOMES)[number];
+
+/** What a lead hears once answered (API.md "Channels, locale, call flows"); requests are validated by src/outbound/call-flow.ts. */
+const OnMachine = z.union([z.literal('hangup'), z.object({ voicemail: z.object({ say: z.string().optional(), play_url: z.string().optional() }) })])
+  .describe('answering-machine detection said "machine": hang up at once, or leave this message after the beep');
+export const CallFlow = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('connect'),
+    agents: z.array(z.string()).describe('E.164 numbers of the agents (1–10)'),
+    strategy: z.enum(['simultaneous', 'sequential']),
+    ring_s: Int.optional().describe('seconds each ring lasts (5–120)'),
+    on_machine: OnMachine.optional(),
+  }),
+  z.object({
+    kind: z.literal('message'),
+    say: z.string().optional(),
+    play_url: z.string().optional(),
+    language: z.enum(['he-IL', 'en-US']).optional(),
+    press_1_connect_to: z.array(z.string()).optional().describe('"press 1 to talk to us" rings these numbers'),
+    on_machine: OnMachine.optional(),
+  }),
+  z.object({ kind: z.literal('webhook'), url: z.string().describe('the business\'s own TwiML (IVR, AI agent)'), on_machine: OnMachine.optional() }),
+]).describe('A call flow; every flow also offers "press 9 to stop these calls"');
+export type CallFlow = z.infer<typeof CallFlow>;
+
 /** A call (API.md "Outbound calls"); `id` is ours, set before the provider's `call_sid` exists. */
 export const Call = z.object({
   call_sid: z.string().nullable(),
@@ -22,6 +49,10 @@ export const Call = z.object({
   answered_at: Timestamp.nullable(),
   ended_at: Timestamp.nullable(),
   error: z.string().nullable(),
+  answered_by: z.enum(ANSWERED_BY).nullable().describe('answering-machine detection: who picked up (null: not answered, or no verdict yet)'),
+  outcome: z.enum(CALL_OUTCOMES).nullable().describe('what came of the call (null while it is in progress)'),
+  agent: z.string().nullable().describe('the agent number the lead was connected to'),
+  digits: z.string().nullable().describe('the keys the lead pressed'),
 }).describe('A call');
 export type Call = z.infer<typeof Call>;
 
@@ -29,7 +60,8 @@ export const RUN_ITEM_STATUSES = ['queued', 'dialing', 'calling', 'completed', '
 export const RunItemStatus = z.enum(RUN_ITEM_STATUSES);
 export type RunItemStatus = z.infer<typeof RunItemStatus>;
 
-export const RunCounts = countsBy(RUN_ITEM_STATUSES);
+/** Items per status, and calls per outcome that matter to a campaign. */
+export const RunCounts = countsBy(RUN_ITEM_STATUSES).extend({ connected: Int, voicemail_left: Int, opted_out: Int });
 export type RunCounts = z.infer<typeof RunCounts>;
 
 /** A run: the items of an enqueue_outbound_calls job; its status is the job's. */
@@ -63,6 +95,8 @@ export const DialerSettings = z.object({
   calling_hours: z.object({ start: z.string(), end: z.string(), default: z.boolean().describe('true: the deployment\'s default hours apply') }),
   retry: z.object({ busy: Int, no_answer: Int, delay_s: Int }),
   max_call_s: Int,
+  call_flow: CallFlow,
+  call_flow_default: z.boolean().describe('true: the business set no flow; call_flow is the default message'),
 }).describe('Dialer rules');
 export type DialerSettings = z.infer<typeof DialerSettings>;
 

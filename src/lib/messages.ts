@@ -538,6 +538,10 @@ const MESSAGES = {
   ),
   'issue.two_decimals': def('must have at most 2 decimals', 'מותרות לכל היותר 2 ספרות אחרי הנקודה העשרונית'),
   'issue.role_or_disabled': def('give role or disabled', 'צריך לשלוח role או disabled'),
+  'issue.business_change_empty': def(
+    'give at least one of default_country, timezone, locale',
+    'צריך לשלוח לפחות אחד מהשדות default_country, timezone, locale',
+  ),
   'issue.bulk_set_empty': def(
     'set at least one of status, owner_user_id, tags_add, tags_remove',
     'צריך לקבוע לפחות אחד מהשדות status, owner_user_id, tags_add, tags_remove',
@@ -550,6 +554,11 @@ const MESSAGES = {
   'issue.not_lead_of_business': def('is not a lead of your business', 'אינו ליד של העסק שלכם'),
   'issue.no_lead_of_business': def('no lead of your business', 'אף אחד מהם אינו ליד של העסק שלכם'),
   'issue.phone_invalid': def('is not a valid phone number', 'אינו מספר טלפון תקין'),
+  'issue.e164': def('must be a phone number in international form, e.g. +972501234567', 'צריך להיות מספר טלפון בפורמט בינלאומי, למשל +972501234567'),
+  'issue.flow_url': def('must be an http(s) URL without a user name or password', 'צריך להיות כתובת http(s) בלי שם משתמש או סיסמה'),
+  'issue.flow_url_https': def('must be an https URL without a user name or password', 'צריך להיות כתובת https בלי שם משתמש או סיסמה'),
+  'issue.flow_say_or_play': def('give say or play_url (or both)', 'צריך לתת say או play_url (או את שניהם)'),
+  'issue.flow_agents_repeated': def('lists a number more than once', 'מופיע בה מספר יותר מפעם אחת'),
   'issue.phone_invalid_here': def(
     'is not a valid phone number for the business\'s default country or in international (+…) form',
     'אינו מספר טלפון תקין במדינת ברירת המחדל של העסק, וגם לא בפורמט בינלאומי (+…)',

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool.js';
+import type { CallOutcome } from '../contract/outbound.js';
 import { ACTIVE_CALL_STATUSES, FINAL_CALL_STATUSES, sqlList, type CallStatus } from './call-status.js';
 
 export interface CallRow {
@@ -22,6 +23,11 @@ export interface CallRow {
   callback_token: string | null;
   /** The business's own Twilio account the call was placed through (011_channels.sql); null: the deployment's. */
   account_sid: string | null;
+  /** Answering-machine detection's verdict, what came of the call, who took it, what was pressed (013_call_flows.sql). */
+  answered_by: 'human' | 'machine' | 'unknown' | null;
+  outcome: CallOutcome | null;
+  agent: string | null;
+  digits: string | null;
   created_at: Date;
   answered_at: Date | null;
   ended_at: Date | null;
@@ -29,7 +35,7 @@ export interface CallRow {
 }
 
 export const CALL_COLUMNS = `id, business_id, lead_id, run_id, run_item_id, attempt, direction, from_number, to_number, status,
-  call_sid, duration_s, error, recording_sid, recording_status, recording_duration_s, callback_token, account_sid, created_at, answered_at, ended_at, updated_at`;
+  call_sid, duration_s, error, recording_sid, recording_status, recording_duration_s, callback_token, account_sid, answered_by, outcome, agent, digits, created_at, answered_at, ended_at, updated_at`;
 
 /** The statuses that hold a call slot, as a SQL list for `status IN …`. */
 export const ACTIVE_SQL = sqlList(ACTIVE_CALL_STATUSES);
@@ -91,12 +97,16 @@ export interface NewCall {
   accountSid?: string | null;
 }
 
-/** Inserts claimed calls (status 'dialing') in one statement; returns them in input order. */
+/**
+ * Inserts claimed calls (status 'dialing') in one statement; returns them in input order. A call
+ * without a run remembers the business's flow as it is now (a run's calls read their run's).
+ */
 export async function insertCalls(db: Queryable, businessId: number, calls: NewCall[]): Promise<CallRow[]> {
   if (calls.length === 0) return [];
   const { rows } = await db.query<CallRow & { ord: number }>(
-    `INSERT INTO calls (business_id, lead_id, run_id, run_item_id, attempt, from_number, to_number, account_sid)
-     SELECT $1, c.lead_id, c.run_id, c.run_item_id, c.attempt, c.from_number, c.to_number, c.account_sid
+    `INSERT INTO calls (business_id, lead_id, run_id, run_item_id, attempt, from_number, to_number, account_sid, call_flow)
+     SELECT $1, c.lead_id, c.run_id, c.run_item_id, c.attempt, c.from_number, c.to_number, c.account_sid,
+            CASE WHEN c.run_id IS NULL THEN (SELECT s.call_flow FROM dialer_settings s WHERE s.business_id = $1) END
        FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::int[], $6::text[], $7::text[], $8::text[])
             WITH ORDINALITY AS c(lead_id, run_id, run_item_id, attempt, from_number, to_number, account_sid, ord)
       ORDER BY c.ord

@@ -97,7 +97,7 @@ export function createOutboundModule(deps: ModuleDeps, own: OutboundModuleDeps =
       return requireAccounts();
     },
     jobs: [runJob({ requestFill: (b) => requireDialer().requestFill(b), pollMs: config.dialer.runPollMs })],
-    routes: outboundRoutes({ pool, accept: deps.accept, dialer: requireDialer, defaults }),
+    routes: outboundRoutes({ pool, accept: deps.accept, dialer: requireDialer, defaults, allowHttpFlowUrls: !config.production }),
     webhooks: twilioWebhooks({
       pool,
       authToken: config.twilio.authToken,

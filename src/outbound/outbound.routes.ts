@@ -18,7 +18,8 @@ import { addDnc, listDnc, removeDnc } from './dnc.repo.js';
 import { callView, dncView, itemView, runView, settingsView } from './outbound.view.js';
 import { emptyCounts, getRun, listRunItems, listRuns, runCounts, runCountsOf } from './runs.repo.js';
 import { acceptRun } from './runs.service.js';
-import { getSettings, upsertSettings, type SettingsDefaults } from './settings.repo.js';
+import { getBusinessFlow, getSettings, setCallFlow, upsertSettings, type SettingsDefaults } from './settings.repo.js';
+import { CallFlowInput, callFlowIssues, type CallFlow } from './call-flow.js';
 import { need } from '../http/roles.js';
 import { withTx } from '../db/pool.js';
 import { actorOf } from '../people/actor.js';
@@ -29,6 +30,8 @@ export interface OutboundRouteDeps {
   accept: AcceptDeps;
   dialer: () => Dialer;
   defaults: SettingsDefaults;
+  /** Call flows may name plain-http URLs (not in production: https only). */
+  allowHttpFlowUrls: boolean;
 }
 
 const CallSidParam = z.object({ call_sid: z.string().regex(/^CA[0-9a-fA-F]{32}$/, zodMessage(msg('issue.call_sid'))) });
@@ -45,20 +48,39 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
     return s;
   }
 
+  async function settingsWithFlow(businessId: number) {
+    const s = await settingsOf(businessId);
+    const flow = await getBusinessFlow(pool, businessId);
+    if (!flow) throw new NotFoundError('Business');
+    return settingsView({ ...s, ...flow });
+  }
+
+  /** A flow of the right shape that is also right (URLs, numbers, something to say): else 400 naming each problem. */
+  function checkFlow(flow: CallFlow | null | undefined, path: string): void {
+    if (!flow) return;
+    const issues = callFlowIssues(flow, path, { allowHttp: deps.allowHttpFlowUrls });
+    if (issues.length > 0) throw new ValidationError(msg('request.invalid', { issues }), issues);
+  }
+
   app.post('/outbound/runs', {
     config: need('admin'),
     schema: {
       tags: ['outbound'],
       summary: 'Call a list of leads (enqueue_outbound_calls job; the job is the run)',
       headers: IdempotencyHeaders,
-      body: z.strictObject({ lead_ids: LeadIds, concurrency: z.number().int().min(1).max(1000).optional() }),
+      body: z.strictObject({
+        lead_ids: LeadIds,
+        concurrency: z.number().int().min(1).max(1000).optional(),
+        call_flow: CallFlowInput.optional().describe('this run only; default: the business\'s flow (outbound settings)'),
+      }),
       response: { 202: Accepted, ...errorResponses },
     },
   }, async (request, reply) => {
     const who = caller(request);
     const s = await settingsOf(who.businessId);
     const b = request.body;
-    const stored = await acceptRun(deps.accept, who, b.lead_ids, b.concurrency, s.maxOutboundCalls, idempotencyOf(request, b));
+    checkFlow(b.call_flow, 'body.call_flow');
+    const stored = await acceptRun(deps.accept, who, b.lead_ids, b.concurrency, s.maxOutboundCalls, idempotencyOf(request, b), b.call_flow ?? null);
     return sendAccepted(reply, stored);
   });
 
@@ -151,14 +173,14 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
 
   app.get('/outbound/settings', {
     config: need('agent'),
-    schema: { tags: ['outbound'], summary: 'Dialer rules: calling hours, retries, maximum call duration', response: { 200: DialerSettings, ...errorResponses } },
-  }, async (request) => settingsView(await settingsOf(caller(request).businessId)));
+    schema: { tags: ['outbound'], summary: 'Dialer rules: calling hours, retries, maximum call duration, call flow', response: { 200: DialerSettings, ...errorResponses } },
+  }, async (request) => settingsWithFlow(caller(request).businessId));
 
   app.patch('/outbound/settings', {
     config: need('admin'),
     schema: {
       tags: ['outbound'],
-      summary: 'Change dialer rules (calling_hours null = back to the default)',
+      summary: 'Change dialer rules (calling_hours or call_flow null = back to the default)',
       body: z.strictObject({
         calling_hours: z.strictObject({ start: HHMM, end: HHMM }).nullable().optional(),
         retry: z.strictObject({
@@ -167,6 +189,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
           delay_s: z.number().int().min(1).max(604_800).optional(),
         }).optional(),
         max_call_s: z.number().int().min(10).max(14_400).nullable().optional(),
+        call_flow: CallFlowInput.nullable().optional(),
       }),
       response: { 200: DialerSettings, ...errorResponses },
     },
@@ -174,7 +197,9 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
     const who = caller(request);
     const businessId = who.businessId;
     const b = request.body;
+    checkFlow(b.call_flow, 'body.call_flow');
     await withTx(pool, async (tx) => {
+      if (b.call_flow !== undefined) await setCallFlow(tx, businessId, b.call_flow);
       await upsertSettings(tx, businessId, {
         calling_hours: b.calling_hours,
         retry_busy: b.retry?.busy,
@@ -184,7 +209,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
       });
       await recordAudit(tx, { businessId, actor: actorOf(who), action: 'settings.update', targetType: 'settings', targetId: 'outbound', details: b });
     });
-    return settingsView(await settingsOf(businessId));
+    return settingsWithFlow(businessId);
   });
 
   app.post('/outbound/dnc', {

@@ -1,8 +1,8 @@
 import type { Call, DialerSettings as DialerSettingsView, DncNumber, Run, RunItem } from '../contract/outbound.js';
 import type { CallRow } from './calls.repo.js';
 import type { DncRow } from './dnc.repo.js';
-import type { ItemStatus, RunItemRow, RunRow } from './runs.repo.js';
-import type { DialerSettings } from './settings.repo.js';
+import type { RunCountsRow, RunItemRow, RunRow } from './runs.repo.js';
+import type { BusinessFlow, DialerSettings } from './settings.repo.js';
 
 /** The public shape of a call (API.md "Outbound calls"); `id` is our own id, set before the provider's sid exists. */
 export function callView(c: CallRow): Call {
@@ -21,10 +21,14 @@ export function callView(c: CallRow): Call {
     answered_at: c.answered_at?.toISOString() ?? null,
     ended_at: c.ended_at?.toISOString() ?? null,
     error: c.error,
+    answered_by: c.answered_by,
+    outcome: c.outcome,
+    agent: c.agent,
+    digits: c.digits,
   };
 }
 
-export function runView(r: RunRow, counts: Record<ItemStatus, number>): Run {
+export function runView(r: RunRow, counts: RunCountsRow): Run {
   return {
     id: r.id,
     job_id: r.job_id,
@@ -47,12 +51,14 @@ function hhmm(min: number): string {
   return `${String(Math.floor(min / 60)).padStart(2, '0')}:${String(min % 60).padStart(2, '0')}`;
 }
 
-export function settingsView(s: DialerSettings): DialerSettingsView {
+export function settingsView(s: DialerSettings & BusinessFlow): DialerSettingsView {
   return {
     timezone: s.timezone,
     max_outbound_calls: s.maxOutboundCalls,
     calling_hours: { start: hhmm(s.callingHours.startMin), end: hhmm(s.callingHours.endMin), default: !s.customHours },
     retry: { busy: s.retry.busy, no_answer: s.retry.noAnswer, delay_s: s.retry.delayS },
     max_call_s: s.maxCallS,
+    call_flow: s.callFlow,
+    call_flow_default: s.callFlowDefault,
   };
 }

@@ -1,3 +1,4 @@
+import { sqlList } from './call-status.js';
 import { ACTIVE_SQL } from './calls.repo.js';
 import type { Queryable } from '../db/pool.js';
 import { jobJoin, jobSummariesOf, jobSummaryOf } from '../jobs/domain-api.js';
@@ -26,10 +27,15 @@ export interface RunItemRow {
   error: string | null;
 }
 
-export async function insertRun(db: Queryable, businessId: number, jobId: number, concurrency: number, userId: number): Promise<number> {
+/**
+ * A run remembers its flow: the override it was accepted with, else the business's flow at this
+ * moment (NULL when the business has none: the default message, call-flow.ts).
+ */
+export async function insertRun(db: Queryable, businessId: number, jobId: number, concurrency: number, userId: number, callFlow: unknown = null): Promise<number> {
   const { rows } = await db.query<{ id: number }>(
-    `INSERT INTO outbound_runs (business_id, job_id, concurrency, created_by) VALUES ($1, $2, $3, $4) RETURNING id`,
-    [businessId, jobId, concurrency, userId],
+    `INSERT INTO outbound_runs (business_id, job_id, concurrency, created_by, call_flow)
+     VALUES ($1, $2, $3, $4, coalesce($5::jsonb, (SELECT call_flow FROM dialer_settings WHERE business_id = $1))) RETURNING id`,
+    [businessId, jobId, concurrency, userId, callFlow === null ? null : JSON.stringify(callFlow)],
   );
   const id = rows[0]?.id;
   if (id === undefined) throw new Error('INSERT … RETURNING gave no row');
@@ -95,11 +101,21 @@ export async function listRuns(db: Queryable, businessId: number, beforeId: numb
   }
 }
 
-/** Item counts per status of several runs, in one statement (a list page, not one query per run). */
-export async function runCountsOf(db: Queryable, businessId: number, runIds: number[]): Promise<Map<number, Record<ItemStatus, number>>> {
-  const { rows } = await db.query<{ run_id: number; status: ItemStatus; n: number }>(
+/** The call outcomes a run counts besides its items' statuses (leads connected, voicemails left, opt-outs). */
+export const COUNTED_OUTCOMES = ['connected', 'voicemail_left', 'opted_out'] as const;
+export type RunCountsRow = Record<ItemStatus | (typeof COUNTED_OUTCOMES)[number], number>;
+
+/**
+ * Item counts per status of several runs, and their leads per counted call outcome, in one
+ * statement (a list page, not one query per run). An outcome counts a lead once, whatever its attempts.
+ */
+export async function runCountsOf(db: Queryable, businessId: number, runIds: number[]): Promise<Map<number, RunCountsRow>> {
+  const { rows } = await db.query<{ run_id: number; status: keyof RunCountsRow; n: number }>(
     `SELECT run_id, status, count(*)::int AS n FROM run_items
-      WHERE business_id = $1 AND run_id = ANY($2::bigint[]) GROUP BY run_id, status`,
+      WHERE business_id = $1 AND run_id = ANY($2::bigint[]) GROUP BY run_id, status
+     UNION ALL
+     SELECT run_id, outcome, count(DISTINCT run_item_id)::int FROM calls
+      WHERE business_id = $1 AND run_id = ANY($2::bigint[]) AND outcome IN ${sqlList(COUNTED_OUTCOMES)} GROUP BY run_id, outcome`,
     [businessId, runIds],
   );
   const out = new Map(runIds.map((id) => [id, emptyCounts()]));
@@ -110,11 +126,11 @@ export async function runCountsOf(db: Queryable, businessId: number, runIds: num
   return out;
 }
 
-export function emptyCounts(): Record<ItemStatus, number> {
-  return Object.fromEntries(ITEM_STATUSES.map((s) => [s, 0])) as Record<ItemStatus, number>;
+export function emptyCounts(): RunCountsRow {
+  return Object.fromEntries([...ITEM_STATUSES, ...COUNTED_OUTCOMES].map((s) => [s, 0])) as RunCountsRow;
 }
 
-export async function runCounts(db: Queryable, businessId: number, runId: number): Promise<Record<ItemStatus, number>> {
+export async function runCounts(db: Queryable, businessId: number, runId: number): Promise<RunCountsRow> {
   return (await runCountsOf(db, businessId, [runId])).get(runId) ?? emptyCounts();
 }
 

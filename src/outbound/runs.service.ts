@@ -5,6 +5,7 @@ import { setJobTotal } from '../jobs/domain-api.js';
 import { ValidationError } from '../lib/errors.js';
 import { msg } from '../lib/messages.js';
 import { DIALER_CHANNEL } from './call-state.js';
+import type { CallFlow } from './call-flow.js';
 import { insertRun, insertRunItems } from './runs.repo.js';
 
 /** Runs over the same set of leads share a lock: one active run per lead set. */
@@ -24,6 +25,7 @@ export async function acceptRun(
   concurrency: number | undefined,
   maxOutboundCalls: number,
   idempotency: Idempotency | undefined,
+  callFlow: CallFlow | null = null,
 ): Promise<Accepted> {
   const targets = distinctSorted(leadIds);
   const conc = concurrency ?? maxOutboundCalls;
@@ -32,12 +34,12 @@ export async function acceptRun(
     op: 'enqueue_outbound_calls',
     params: { lead_count: targets.length, concurrency: conc },
     // The ids are the run's items; kept out of the job's targets, which every claim would reload.
-    identity: { leads: targets, concurrency: conc },
+    identity: { leads: targets, concurrency: conc, ...(callFlow ? { call_flow: callFlow } : {}) },
     lockKey: leadSetLockKey(targets),
     total: targets.length,
     idempotency,
     prepare: async (tx, job) => {
-      const runId = await insertRun(tx, who.businessId, job.id, conc, who.userId);
+      const runId = await insertRun(tx, who.businessId, job.id, conc, who.userId, callFlow);
       const items = await insertRunItems(tx, who.businessId, runId, targets);
       if (items === 0) {
         throw new ValidationError(msg('outbound.no_leads'), [{ path: 'body.lead_ids', message: msg('issue.no_lead_of_business') }]);

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool.js';
+import { defaultCallFlow, storedFlow, type CallFlow } from './call-flow.js';
 import type { CallingWindow } from './calling-hours.js';
 import { parseHours, timeToMinutes } from './calling-hours.js';
 import type { RetryPolicy } from './retry.js';
@@ -85,5 +86,32 @@ export async function upsertSettings(db: Queryable, businessId: number, p: Setti
       hoursGiven,
       p.max_call_s !== undefined,
     ],
+  );
+}
+
+/** The business's call flow, or the default one (call-flow.ts) when it set none. */
+export interface BusinessFlow {
+  callFlow: CallFlow;
+  callFlowDefault: boolean;
+}
+
+/** Kept out of SETTINGS_SELECT: the claim reads that on every fill and never needs the flow. */
+export async function getBusinessFlow(db: Queryable, businessId: number): Promise<BusinessFlow | null> {
+  const { rows } = await db.query<{ name: string; locale: string; call_flow: unknown }>(
+    `SELECT b.name, b.locale, s.call_flow FROM businesses b LEFT JOIN dialer_settings s ON s.business_id = b.id WHERE b.id = $1`,
+    [businessId],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  const own = storedFlow(r.call_flow);
+  return own ? { callFlow: own, callFlowDefault: false } : { callFlow: defaultCallFlow(r), callFlowDefault: true };
+}
+
+/** Sets the business's flow (null: back to the default). */
+export async function setCallFlow(db: Queryable, businessId: number, flow: CallFlow | null): Promise<void> {
+  await db.query(
+    `INSERT INTO dialer_settings (business_id, call_flow) VALUES ($1, $2::jsonb)
+     ON CONFLICT (business_id) DO UPDATE SET call_flow = EXCLUDED.call_flow, updated_at = now()`,
+    [businessId, flow === null ? null : JSON.stringify(flow)],
   );
 }
