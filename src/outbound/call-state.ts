@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { withTx, type Queryable } from '../db/pool.js';
 import { wakeJobSql } from '../jobs/domain-api.js';
-import { advance, isFinalCall, outcomeOf, rankSql, type CallStatus } from './call-status.js';
+import { advance, finalOutcomeSql, isFinalCall, outcomeOf, rankSql, type CallStatus } from './call-status.js';
 import { ACTIVE_SQL, lockCall, updateCall, type CallRow } from './calls.repo.js';
 import { isRetriedOutcome, nextRetry, NO_RETRY, retryDueSql, type RetryPolicy } from './retry.js';
 
@@ -59,6 +59,7 @@ async function endActiveCall(db: Queryable, businessId: number, callId: number, 
     text: `WITH c AS (
              UPDATE calls c
                 SET status = $3::text, call_sid = coalesce(c.call_sid, $4), duration_s = coalesce($5, c.duration_s), error = coalesce($6, c.error),
+                    outcome = coalesce(c.outcome, ${finalOutcomeSql('$3::text')}),
                     ended_at = coalesce(c.ended_at, now()), updated_at = now(), checked_at = now()
               WHERE c.business_id = $1 AND c.id = $2 AND c.status IN ${ACTIVE_SQL}
                 AND ($4::text IS NULL OR c.call_sid IS NULL OR c.call_sid = $4)

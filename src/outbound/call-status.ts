@@ -76,3 +76,13 @@ export function outcomeOf(final: CallStatus): CallOutcome {
       return 'failed';
   }
 }
+
+/**
+ * SQL: the call outcome (contract CALL_OUTCOMES) a final status gives a call the flow did not
+ * settle otherwise: answered and ended with nothing else recorded is `hung_up`. The flow's own
+ * outcomes (connected, message_played, voicemail_left, opted_out) are set by its webhooks first
+ * and kept: callers write `coalesce(outcome, …)`.
+ */
+export function finalOutcomeSql(statusExpr: string): string {
+  return `(CASE ${statusExpr} WHEN 'completed' THEN 'hung_up' WHEN 'busy' THEN 'busy' WHEN 'no-answer' THEN 'no_answer' ELSE 'failed' END)`;
+}

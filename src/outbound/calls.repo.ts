@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/pool.js';
 import type { CallOutcome } from '../contract/outbound.js';
-import { ACTIVE_CALL_STATUSES, FINAL_CALL_STATUSES, sqlList, type CallStatus } from './call-status.js';
+import { ACTIVE_CALL_STATUSES, FINAL_CALL_STATUSES, finalOutcomeSql, sqlList, type CallStatus } from './call-status.js';
 
 export interface CallRow {
   id: number;
@@ -148,6 +148,7 @@ export async function updateCall(db: Queryable, businessId: number, id: number, 
             error = coalesce($6, error),
             answered_at = CASE WHEN $3 = 'in-progress' AND answered_at IS NULL THEN now() ELSE answered_at END,
             ended_at = CASE WHEN $3 IN ${FINAL_SQL} AND ended_at IS NULL THEN now() ELSE ended_at END,
+            outcome = CASE WHEN $3 IN ${FINAL_SQL} THEN coalesce(outcome, ${finalOutcomeSql('$3::text')}) ELSE outcome END,
             updated_at = now(), checked_at = now()
       WHERE business_id = $1 AND id = $2
       RETURNING id)
@@ -168,7 +169,7 @@ export async function noteUnconfirmedDial(db: Queryable, businessId: number, id:
 export async function requeueThrottledDial(db: Queryable, businessId: number, id: number, runItemId: number): Promise<void> {
   await db.query(
     `WITH c AS (
-       UPDATE calls SET status = 'failed', error = 'throttled by the provider; not placed', ended_at = now(), updated_at = now()
+       UPDATE calls SET status = 'failed', outcome = 'failed', error = 'throttled by the provider; not placed', ended_at = now(), updated_at = now()
         WHERE business_id = $1 AND id = $2 AND status = 'dialing')
      UPDATE run_items SET status = 'queued', next_attempt_at = now() + interval '2 seconds', updated_at = now()
       WHERE business_id = $1 AND id = $3 AND call_id = $2`,

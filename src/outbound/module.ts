@@ -105,6 +105,7 @@ export function createOutboundModule(deps: ModuleDeps, own: OutboundModuleDeps =
       ...(own.channels ? { authTokenFor: (businessId: number, accountSid: string) => requireAccounts().authTokenFor(businessId, accountSid) } : {}),
       log,
       publicBaseUrl: deps.publicBaseUrl,
+      providerFor: (businessId: number, accountSid: string | null) => requireAccounts().providerFor(businessId, accountSid),
     }),
 
     async start(roles: ModuleRoles) {

@@ -4,6 +4,7 @@ import { maskPhone, type Logger } from '../lib/logger.js';
 import { ProviderError, type TelephonyProvider } from '../providers/telephony/types.js';
 import { applyProviderState } from './call-state.js';
 import { noteUnconfirmedDial, requeueThrottledDial, type CallRow } from './calls.repo.js';
+import { voiceUrl, type VoiceHook } from './voice-urls.js';
 
 export interface CallPlacerDeps {
   pool: pg.Pool;
@@ -34,16 +35,7 @@ export function createCallPlacer(deps: CallPlacerDeps): CallPlacer {
   const { pool, log } = deps;
   const providerFor = deps.providerFor ?? (() => Promise.resolve(deps.provider));
 
-  /**
-   * Our ids and the call's callback token (006_webhook_binding.sql), signed with the URL by Twilio:
-   * the webhook accepts a callback only for the call whose token it carries (twilio.webhooks.ts).
-   * A call row without a token (placed before 006) gets the old URL, which the webhook accepts
-   * only when the CallSid matches the stored one.
-   */
-  function callbackUrl(kind: 'status' | 'recording', call: CallRow): string {
-    const token = call.callback_token === null ? '' : `&t=${call.callback_token}`;
-    return `${deps.publicBaseUrl()}/webhooks/twilio/voice/${kind}?b=${call.business_id}&call_id=${call.id}${token}`;
-  }
+  const callbackUrl = (hook: VoiceHook, call: CallRow): string => voiceUrl(deps.publicBaseUrl(), hook, call);
 
   async function dial(call: CallRow, maxCallS: number): Promise<void> {
     const callLog = log.child({ businessId: call.business_id, callId: call.id, to: maskPhone(call.to_number) });
@@ -57,6 +49,12 @@ export function createCallPlacer(deps: CallPlacerDeps): CallPlacer {
         recordingStatusCallback: callbackUrl('recording', call),
         record: true,
         timeLimitS: maxCallS,
+        // The call flow: Twilio fetches it from us once answered; asynchronous AMD runs beside
+        // it (a human is not kept waiting) and waits for the end of a machine's greeting, so a
+        // voicemail starts after the beep (twilio.webhooks.ts, /amd).
+        url: callbackUrl('answer', call),
+        machineDetection: 'DetectMessageEnd',
+        asyncAmdStatusCallback: callbackUrl('amd', call),
         timeoutMs: deps.createTimeoutMs,
       });
       await applyProviderState(pool, call.business_id, call.id, { status: placed.status, sid: placed.sid });

@@ -10,9 +10,11 @@ import { NoContent } from '../http/schemas.js';
 import { AppError, ValidationError, type Issue } from '../lib/errors.js';
 import { msg, zodMessage, type Message } from '../lib/messages.js';
 import type { Logger } from '../lib/logger.js';
-import { isProviderCallStatus } from '../providers/telephony/types.js';
+import { isProviderCallStatus, type TelephonyProvider } from '../providers/telephony/types.js';
 import { applyProviderState } from './call-state.js';
 import { getCall, setRecordingOfCall } from './calls.repo.js';
+import { voiceWebhooks } from './voice.webhooks.js';
+import { transcribeAfterRecording } from '../transcripts/transcripts.service.js';
 
 export interface TwilioWebhookDeps {
   pool: pg.Pool;
@@ -27,6 +29,8 @@ export interface TwilioWebhookDeps {
   accountSid: string;
   log: Logger;
   publicBaseUrl(): string;
+  /** The provider of the account a call went through (the call flow's AMD acts on the live call); absent: no call flow webhooks. */
+  providerFor?: (businessId: number, accountSid: string | null) => Promise<TelephonyProvider>;
 }
 
 /**
@@ -232,6 +236,11 @@ export const twilioWebhooks = (deps: TwilioWebhookDeps): FastifyPluginAsyncZod =
     return reply.status(204).send();
   });
 
+  // The call flow's webhooks (answer, gather, amd, dial-status): verified by the hook above.
+  if (deps.providerFor) {
+    await voiceWebhooks({ pool: deps.pool, log: deps.log, publicBaseUrl: deps.publicBaseUrl, providerFor: deps.providerFor, bind: bindCallback })(app, {});
+  }
+
   app.post('/twilio/voice/recording', {
     schema: {
       tags: ['webhooks'],
@@ -249,6 +258,8 @@ export const twilioWebhooks = (deps: TwilioWebhookDeps): FastifyPluginAsyncZod =
       await setRecordingOfCall(deps.pool, request.query.b, request.query.call_id, {
         callSid, sid: field(form, 'RecordingSid') ?? null, status, durationS: intField(form, 'RecordingDuration'),
       });
+      // Transcripts (src/transcripts/): every completed recording is queued for transcription.
+      if (status === 'completed') await transcribeAfterRecording(deps.pool, request.query.b, request.query.call_id);
     }
     return reply.status(204).send();
   });

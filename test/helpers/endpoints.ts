@@ -91,6 +91,9 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'GET', url: '/api/v1/calls', auth: 'tenant' },
   { method: 'GET', url: '/api/v1/calls/:call_sid', auth: 'tenant', owns: 'call' },
   { method: 'GET', url: '/api/v1/calls/:call_sid/recording', auth: 'tenant', owns: 'call' },
+  // Transcripts (issue 16).
+  { method: 'GET', url: '/api/v1/calls/:call_sid/transcript', auth: 'tenant', owns: 'call' },
+  { method: 'POST', url: '/api/v1/calls/transcribe', auth: 'tenant' },
 
   { method: 'POST', url: '/api/v1/whatsapp/broadcasts', auth: 'tenant' },
   { method: 'GET', url: '/api/v1/whatsapp/broadcasts', auth: 'tenant' },
@@ -102,6 +105,10 @@ export const ENDPOINTS: readonly Endpoint[] = [
   // Provider webhooks: no bearer; verified by signature (403 when forged or missing).
   { method: 'POST', url: '/webhooks/twilio/voice/status', auth: 'none' },
   { method: 'POST', url: '/webhooks/twilio/voice/recording', auth: 'none' },
+  { method: 'POST', url: '/webhooks/twilio/voice/answer', auth: 'none' },
+  { method: 'POST', url: '/webhooks/twilio/voice/gather', auth: 'none' },
+  { method: 'POST', url: '/webhooks/twilio/voice/amd', auth: 'none' },
+  { method: 'POST', url: '/webhooks/twilio/voice/dial-status', auth: 'none' },
   { method: 'GET', url: '/webhooks/whatsapp', auth: 'none' },
   { method: 'POST', url: '/webhooks/whatsapp', auth: 'none' },
 
@@ -110,6 +117,10 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'PUT', url: '/api/v1/channels/voice', auth: 'tenant' },
   { method: 'GET', url: '/api/v1/channels/whatsapp', auth: 'tenant' },
   { method: 'PUT', url: '/api/v1/channels/whatsapp', auth: 'tenant' },
+
+  // The caller's own business (issue 14): its country, time zone and language.
+  { method: 'GET', url: '/api/v1/business', auth: 'tenant' },
+  { method: 'PATCH', url: '/api/v1/business', auth: 'tenant' },
 ];
 
 export const endpointKey = (e: { method: string; url: string }): string => `${e.method} ${e.url}`;

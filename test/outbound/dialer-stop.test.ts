@@ -22,6 +22,7 @@ test('stop is bounded by its timeout when a dial never gets an answer, and idemp
     fetchCall: unused,
     findCalls: unused,
     endCall: unused,
+    redirectCall: unused,
     findRecording: unused,
     downloadRecording: unused,
   };

@@ -34,6 +34,7 @@ function providerAnswering(answers: Map<string, ProviderCall | Error>): Telephon
     fetchCall: unused,
     findCalls: unused,
     endCall: unused,
+    redirectCall: unused,
     findRecording: unused,
     downloadRecording: unused,
   };

@@ -92,7 +92,7 @@ export function createTwilioProvider(opts: TwilioAdapterOptions): TelephonyProvi
           await client.calls.create({
             to: req.to,
             from: req.from,
-            twiml: req.twiml ?? DEFAULT_TWIML,
+            ...(req.url !== undefined ? { url: req.url, method: 'POST' } : { twiml: req.twiml ?? DEFAULT_TWIML }),
             statusCallback: req.statusCallback,
             statusCallbackMethod: 'POST',
             statusCallbackEvent: STATUS_CALLBACK_EVENTS,
@@ -102,6 +102,9 @@ export function createTwilioProvider(opts: TwilioAdapterOptions): TelephonyProvi
             recordingStatusCallbackEvent: ['completed', 'absent'],
             timeLimit: req.timeLimitS,
             ...(req.machineDetection ? { machineDetection: req.machineDetection } : {}),
+            ...(req.machineDetection && req.asyncAmdStatusCallback !== undefined
+              ? { asyncAmd: 'true', asyncAmdStatusCallback: req.asyncAmdStatusCallback, asyncAmdStatusCallbackMethod: 'POST' }
+              : {}),
           }),
         ),
       ),
@@ -120,6 +123,8 @@ export function createTwilioProvider(opts: TwilioAdapterOptions): TelephonyProvi
       guarded(async () => (await client.calls.list({ to: q.to, from: q.from, startTimeAfter: q.startedAfter, limit: 20 })).map(toCall)),
 
     endCall: (sid) => guarded(async () => toCall(await client.calls(sid).update({ status: 'completed' }))),
+
+    redirectCall: (sid, twiml) => guarded(async () => toCall(await client.calls(sid).update({ twiml }))),
 
     findRecording: (callSid) =>
       guarded(async (): Promise<ProviderRecording | null> => {

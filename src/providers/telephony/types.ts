@@ -22,7 +22,14 @@ export interface CreateCallRequest {
   /** Twilio hangs up after this many seconds (the maximum call duration). */
   timeLimitS: number;
   machineDetection?: 'Enable' | 'DetectMessageEnd';
-  /** What the callee hears; a real deployment bridges to an agent here. */
+  /**
+   * Asynchronous answering-machine detection (AsyncAmd=true): the call's TwiML runs at once and
+   * the verdict (AnsweredBy) is POSTed here. Only with machineDetection.
+   */
+  asyncAmdStatusCallback?: string;
+  /** Where Twilio fetches the call's TwiML when it is answered (POST, signed): the call flow. */
+  url?: string;
+  /** Inline TwiML, when there is no `url`. */
   twiml?: string;
   timeoutMs?: number;
 }
@@ -69,8 +76,10 @@ export interface TelephonyProvider {
   fetchCall(sid: string): Promise<ProviderCall | null>;
   /** Calls to `to` from `from` started at or after `startedAfter` (reconciling unconfirmed dials). */
   findCalls(q: { to: string; from: string; startedAfter: Date }): Promise<ProviderCall[]>;
-  /** Hangs up a call in progress (maximum duration exceeded). */
+  /** Hangs up a call in progress (maximum duration exceeded, a machine answered). */
   endCall(sid: string): Promise<ProviderCall>;
+  /** Replaces what a call in progress is doing with this TwiML (a voicemail after the beep). */
+  redirectCall(sid: string, twiml: string): Promise<ProviderCall>;
   /** The call's recording, null when it has none. */
   findRecording(callSid: string): Promise<ProviderRecording | null>;
   /** Streams the recording's audio (WAV) into `dest`; resolves with the byte count. */
