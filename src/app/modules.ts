@@ -6,6 +6,7 @@ import { createOutboundModule } from '../outbound/module.js';
 import { createPeopleModule } from '../people/module.js';
 import { createReceiptsModule } from '../receipts/module.js';
 import { createRecordingsModule } from '../recordings/module.js';
+import { createTranscriptsModule } from '../transcripts/module.js';
 import type { DomainModule, ModuleDeps } from './module.js';
 
 /**
@@ -16,14 +17,17 @@ export function createModules(deps: ModuleDeps): DomainModule[] {
   // Channels start first: their key is loaded before a dial, a send or a webhook needs a secret.
   const channels = createChannelsModule(deps);
   const outbound = createOutboundModule(deps, { channels: channels.store });
+  // Recordings are fetched through the outbound module's accounts (the call's own account).
+  const recordings = createRecordingsModule(deps, { telephonyFor: (businessId, accountSid) => outbound.accounts.providerFor(businessId, accountSid) });
   return [
     channels,
     createPeopleModule(deps),
     createLeadsModule(deps),
     createReceiptsModule(deps),
     outbound,
-    // Recordings are fetched through the outbound module's accounts (the call's own account).
-    createRecordingsModule(deps, { telephonyFor: (businessId, accountSid) => outbound.accounts.providerFor(businessId, accountSid) }),
+    recordings,
+    // Transcripts share the recordings cache (and its one download per call with plays).
+    createTranscriptsModule(deps, { cache: recordings.cache }),
     createBroadcastsModule(deps, { channels: channels.store }),
   ];
 }

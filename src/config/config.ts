@@ -137,7 +137,8 @@ const EnvSchema = z.object({
   TRANSCRIBE_MODEL: z.string().min(1).default('whisper-1'),
   /** Transcriptions one process runs at once, on its own worker for the `transcripts` queue (0: none here). */
   TRANSCRIBE_CONCURRENCY: intFrom(2, 0),
-  TRANSCRIBE_TIMEOUT_MS: intFrom(120_000, 100),
+  /** Below DB_IDLE_IN_TX_TIMEOUT_MS: the transcription runs inside its batch transaction. */
+  TRANSCRIBE_TIMEOUT_MS: intFrom(25_000, 100),
   /** The simulator's Retry-After on its 429 answers (tests make it short). */
   SIM_TRANSCRIBE_RETRY_AFTER_S: intFrom(1, 0),
   // Recordings store (issue 16): the local cache under DATA_DIR, optionally backed by an S3-compatible bucket.

@@ -14,3 +14,4 @@ export * from './ops.js';
 export * from './trash.js';
 export * from './people.js';
 export * from './channels.js';
+export * from './transcripts.js';

@@ -21,7 +21,14 @@ export const OPERATIONS = {
   broadcast_whatsapp: { queue: 'broadcasts', priority: 0, ratePerMinute: 3, lock: 'operation' },
   // Plays never pass the gate (recordings.service.ts ensureDownload): the rate is unused; the active job row is the dedup.
   recording_download: { queue: 'recordings', priority: 10, ratePerMinute: 0, lock: 'custom' },
+  // Transcripts (issue 16): their own low-priority queue, run by the transcripts module's own worker,
+  // so a backlog never takes a slot from a play, a bulk job or a call. transcribe_call is queued
+  // by the recording webhook without the gate (one per recorded call; the lock key is the dedup).
+  transcribe_call: { queue: 'transcripts', priority: -10, ratePerMinute: 0, lock: 'custom' },
+  transcribe_calls_bulk: { queue: 'transcripts', priority: -5, ratePerMinute: 2, lock: 'operation' },
   delete_receipts_all: { queue: 'maintenance', priority: 0, ratePerMinute: 2, lock: 'operation' },
+  // Gmail receipts (issue 17): the `low` queue, behind every other job of a worker.
+  sync_gmail_receipts: { queue: 'low', priority: -10, ratePerMinute: 2, lock: 'operation' },
   // Locked per delete job (`restore:<job id>`); a restore by lead ids takes no lock (trash.service.ts).
   restore_leads: { queue: 'maintenance', priority: 0, ratePerMinute: 5, lock: 'custom' },
 } as const satisfies Record<string, OperationSpec>;

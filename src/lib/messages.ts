@@ -342,6 +342,12 @@ const MESSAGES = {
     (p) => `אין גישה למסד הנתונים (מזהה שגיאה ${p.errorId}).`,
   ),
   'recordings.range_not_satisfiable': def<{ size: number }>((p) => `The file has ${p.size} bytes.`, (p) => `בקובץ יש ${p.size} בתים.`),
+  // Transcripts (src/transcripts/)
+  'transcripts.no_recorded_calls': def(
+    'None of these calls is a recorded call of your business.',
+    'אף אחת מהשיחות האלה אינה שיחה מוקלטת של העסק שלכם.',
+  ),
+  'issue.transcribe_target': def('give exactly one of call_sids or run_id', 'צריך לשלוח בדיוק אחד מהשדות call_sids או run_id'),
 
   // ── Leads and imports ───────────────────────────────────────────────────────────────────────
   'leads.phone_invalid': def<{ raw: string }>(

@@ -24,6 +24,7 @@ import { need } from '../http/roles.js';
 import { withTx } from '../db/pool.js';
 import { actorOf } from '../people/actor.js';
 import { recordAudit } from '../people/audit.repo.js';
+import { searchCallsPage, transcriptSearchQuery } from '../transcripts/search.js';
 
 export interface OutboundRouteDeps {
   pool: pg.Pool;
@@ -154,11 +155,13 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
     schema: {
       tags: ['outbound'],
       summary: 'Calls, newest first',
-      querystring: z.object({ ...listQuery, lead_id: IdParam.shape.id.optional(), status: z.enum(CALL_STATUSES).optional() }),
+      querystring: z.object({ ...listQuery, lead_id: IdParam.shape.id.optional(), status: z.enum(CALL_STATUSES).optional(), ...transcriptSearchQuery }),
       response: { 200: pageOf(Call), ...errorResponses },
     },
   }, async (request) => {
     const q = request.query;
+    // Transcripts (src/transcripts/search.ts): with q, the calls whose transcript matches, best first.
+    if (q.q !== undefined) return searchCallsPage(pool, caller(request).businessId, { ...q, q: q.q }, (shown) => shown.map(callView));
     return paged(q, (beforeId, limit) => listCalls(pool, caller(request).businessId, { leadId: q.lead_id, status: q.status, beforeId, limit }), (shown) => shown.map(callView));
   });
 

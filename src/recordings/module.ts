@@ -29,3 +29,7 @@ export function createRecordingsModule(deps: ModuleDeps, own: RecordingsModuleDe
     routes: recordingRoutes({ pool: deps.pool, cache }),
   };
 }
+
+export function isRecordingsModule(m: DomainModule): m is RecordingsModule {
+  return m.name === 'recordings';
+}

@@ -87,7 +87,7 @@ before(async () => {
   fx.otherJobId = otherImport.job_id;
   fx.otherLeadId = (await ok(other, 'POST', '/api/v1/leads', { phone: '+12125550100' }, 201)).id;
   await env.pool.query(
-    `UPDATE businesses SET rate_limits = rate_limits || '{"enqueue_outbound_calls":1000,"broadcast_whatsapp":1000,"recording_download":1000}'::jsonb WHERE id = ANY($1::bigint[])`,
+    `UPDATE businesses SET rate_limits = rate_limits || '{"enqueue_outbound_calls":1000,"broadcast_whatsapp":1000,"recording_download":1000,"transcribe_calls_bulk":1000}'::jsonb WHERE id = ANY($1::bigint[])`,
     [[t.businessId, other.businessId]],
   );
 
@@ -1344,6 +1344,15 @@ function specs(): Record<string, Spec> {
   const callsE = E('POST', '/api/v1/outbound/calls');
   const callsList = E('GET', '/api/v1/calls');
   const recordingE = E('GET', '/api/v1/calls/:call_sid/recording');
+  const transcriptE = E('GET', '/api/v1/calls/:call_sid/transcript');
+  const transcribeE = E('POST', '/api/v1/calls/transcribe');
+  const transcribeModel = (): BodyModel => ({
+    valid: fc.oneof(fc.constant({ call_sids: [fx.callSid] }), fc.constant({ run_id: fx.runId })),
+    bad: { call_sids: fc.oneof(fc.constant([]), badSid.map((s) => [s]), fc.constant('CA'), fc.constant(null)), run_id: fc.constantFrom(0, -1, 1.5, '1', null, 2 ** 53) },
+    required: [],
+    // Well-formed but naming no recorded call of the business.
+    semantic: (b) => (b.call_sids !== undefined && JSON.stringify(b.call_sids) === JSON.stringify([fx.callSid])) || b.run_id === fx.runId ? null : { status: 404, code: 'not_found' },
+  });
   const broadcastE = E('POST', '/api/v1/whatsapp/broadcasts');
   const broadcastsList = E('GET', '/api/v1/whatsapp/broadcasts');
   const runsList = E('GET', '/api/v1/outbound/runs');
@@ -1597,6 +1606,8 @@ function specs(): Record<string, Spec> {
           valid: fc.constantFrom('completed', 'dialing', 'no-answer', 'in-progress'),
           bad: fc.oneof(fc.constantFrom('', 'COMPLETED', 'no_answer', 'done', 'completed ', 'a\u0000'), twoOrMore(fc.constant('completed')), urlString),
         },
+        // Transcript search (issue 16).
+        q: { valid: fc.constantFrom('hello', 'שלום', '"call back" tomorrow', 'or -x'), bad: fc.oneof(fc.constantFrom('', '   ', 'x'.repeat(201)), twoOrMore(fc.constant('hello'))) },
       }),
       valid: async () => ({ req: { method: 'GET', url: `/api/v1/calls?lead_id=${fx.leadId}&status=completed&limit=1` }, status: 200 }),
     },
@@ -1611,6 +1622,13 @@ function specs(): Record<string, Spec> {
       valid: async () => ({ req: { method: 'GET', url: pathOf(recordingE, fx.callSid) }, status: 202 }),
       cleanup: cancelJob,
     },
+
+    // ---- Transcripts (issue 16).
+    [endpointKey(transcriptE)]: byId(transcriptE, () => fx.callSid),
+    [endpointKey(transcribeE)]: jobCreating(transcribeE, transcribeModel, () => ({ call_sids: [fx.callSid] }), () => [
+      { label: 'a busy call has no recording', ...jsonReq('POST', pathOf(transcribeE), { call_sids: [fx.busyCallSid] }), expect: { status: 404, code: 'not_found' } },
+      { label: 'both targets', ...jsonReq('POST', pathOf(transcribeE), { call_sids: [fx.callSid], run_id: fx.runId }), expect: { status: 400, at: 'body' } },
+    ]),
 
     // ---- WhatsApp.
     [endpointKey(broadcastE)]: jobCreating(broadcastE, broadcastModel, () => ({ text: 'Opening at 9 tomorrow', recipients: [{ phone: freshPhone() }] }), () => [
