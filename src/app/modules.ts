@@ -7,6 +7,7 @@ import { createPeopleModule } from '../people/module.js';
 import { createReceiptsModule } from '../receipts/module.js';
 import { createRecordingsModule } from '../recordings/module.js';
 import { createTranscriptsModule } from '../transcripts/module.js';
+import { createBusinessModule } from '../tenancy/business.module.js';
 import type { DomainModule, ModuleDeps } from './module.js';
 
 /**
@@ -22,6 +23,7 @@ export function createModules(deps: ModuleDeps): DomainModule[] {
   return [
     channels,
     createPeopleModule(deps),
+    createBusinessModule(deps),
     createLeadsModule(deps),
     createReceiptsModule(deps),
     outbound,

@@ -14,4 +14,5 @@ export * from './ops.js';
 export * from './trash.js';
 export * from './people.js';
 export * from './channels.js';
+export * from './business.js';
 export * from './transcripts.js';

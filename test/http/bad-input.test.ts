@@ -1764,6 +1764,34 @@ function specs(): Record<string, Spec> {
         [endpointKey(putWhatsApp)]: put(putWhatsApp, whatsAppModel, () => ({ phone_number_id: '300000000000009', access_token: 'EAAG'.repeat(10), app_secret: 's'.repeat(32) })),
       };
     })(E('GET', '/api/v1/channels/voice'), E('PUT', '/api/v1/channels/voice'), E('GET', '/api/v1/channels/whatsapp'), E('PUT', '/api/v1/channels/whatsapp')),
+
+    // ---- The caller's own business (issue 14): no id in the path, so nothing of another business
+    // can be named; the valid PATCH keeps the tenant's country (US) and language (en).
+    ...((getOwn: Endpoint, patchOwn: Endpoint): Record<string, Spec> => {
+      const model = (): BodyModel => ({
+        valid: fc.record({ default_country: fc.constantFrom('US', 'GB', 'IL'), timezone: fc.constantFrom('UTC', 'Asia/Jerusalem', 'America/New_York'), locale: fc.constantFrom('en', 'he') }, { requiredKeys: [] }),
+        bad: {
+          default_country: fc.constantFrom('us', 'USA', '1', '', 'ÜS', 'XX', 'AQ', 'EU', 5, null, ['IL']),
+          timezone: fc.constantFrom('Mars/Olympus', '', 'x'.repeat(65), 'utc+99', 'UTC\u0000', 5, null),
+          locale: fc.constantFrom('fr', 'HE', 'he-IL', '', 5, null),
+        },
+        required: [],
+      });
+      return {
+        [endpointKey(getOwn)]: ops(pathOf(getOwn), ['PATCH']),
+        [endpointKey(patchOwn)]: {
+          cases: () => fc.oneof(
+            { weight: 4, arbitrary: bodyCases(patchOwn, model()) },
+            { weight: 1, arbitrary: transportCases(patchOwn, pathOf(patchOwn), { csvIsBad: true }) },
+          ),
+          once: () => [
+            { label: 'nothing to change', method: 'PATCH', url: pathOf(patchOwn), headers: JSON_CT, payload: '{}', expect: { status: 400, at: 'body' } },
+            { label: 'the call limit is the platform\'s', method: 'PATCH', url: pathOf(patchOwn), headers: JSON_CT, payload: '{"max_outbound_calls": 50}', expect: { status: 400, at: 'body' } },
+          ],
+          valid: async () => ({ req: jsonReq('PATCH', pathOf(patchOwn), { timezone: 'Asia/Jerusalem', default_country: 'US', locale: 'en' }), status: 200 }),
+        },
+      };
+    })(E('GET', '/api/v1/business'), E('PATCH', '/api/v1/business')),
   };
 }
 

@@ -5,60 +5,35 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { createTenant, waitFor, waitForJob, type Tenant } from '../helpers/harness.js';
 import { makeLeads, startOutboundEnv, type OutboundEnv } from '../outbound/helpers.js';
-import { launch, screenshot } from './browser.js';
+import { screenshot, signInWithToken, startWithChromium, type Chromium } from './browser.js';
 
 let env: OutboundEnv;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-/** Uncaught exceptions in any page of any test; the last test asserts there were none. */
-const pageErrors: string[] = [];
+let chromium: Chromium;
 
 before(async () => {
-  // Both settle before anything is thrown: a missing Chromium must not leave the started
-  // environment unclosed (the file then never exits and the whole suite hangs).
-  const [started, launched] = await Promise.allSettled([
-    startOutboundEnv({
-      // Calls last long enough for the gauge (polled every second) to see them.
-      SIM_CALL_MS: '1500',
-      // Small, paced batches: a job of a few hundred leads runs for seconds, long enough to pause.
-      JOB_BATCH_SIZE: '5',
-      JOB_BATCH_PAUSE_MS: '100',
-    }),
-    launch(),
-  ]);
-  if (started.status === 'fulfilled') env = started.value;
-  if (launched.status === 'fulfilled') browser = launched.value;
-  if (started.status === 'rejected') throw started.reason;
-  if (launched.status === 'rejected') throw launched.reason;
+  ({ env, chromium } = await startWithChromium(startOutboundEnv({
+    // Calls last long enough for the gauge (polled every second) to see them.
+    SIM_CALL_MS: '1500',
+    // Small, paced batches: a job of a few hundred leads runs for seconds, long enough to pause.
+    JOB_BATCH_SIZE: '5',
+    JOB_BATCH_PAUSE_MS: '100',
+  })));
 });
 
 after(async () => {
-  await Promise.all(contexts.map((c) => c.close()));
-  await browser?.close();
+  await chromium?.close();
   await env?.close();
 });
 
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  // tsx compiles the functions given to page.evaluate with esbuild's keepNames, which calls a
-  // __name helper that exists only in Node.
-  await context.addInitScript('window.__name = (f) => f');
-  contexts.push(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
-  return page;
-}
+const newPage = (): Promise<Page> => chromium.newPage();
 
 /** The link `npm start` prints. */
 async function signedIn(t: Tenant, hash = ''): Promise<Page> {
   const page = await newPage();
-  await page.goto(`${env.baseUrl}/#token=${encodeURIComponent(t.token)}`);
-  await page.locator('h1', { hasText: 'Leads' }).waitFor();
-  if (hash) await page.evaluate((h) => (location.hash = h), hash);
+  await signInWithToken(page, env.baseUrl, t.token, hash);
   return page;
 }
 
@@ -394,6 +369,6 @@ describe('dashboard', () => {
   });
 
   test('no page threw an uncaught exception during these tests', () => {
-    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(chromium.pageErrors, []);
   });
 });

@@ -6,49 +6,27 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { ADMIN_TOKEN, startTestEnv, waitFor, waitForJob, type TestEnv } from '../helpers/harness.js';
 import { makeLeads } from '../outbound/helpers.js';
-import { launch, screenshot } from './browser.js';
+import { screenshot, signInWithPassword, startWithChromium, type Chromium } from './browser.js';
 
 let env: TestEnv;
-let browser: Browser;
-const contexts: BrowserContext[] = [];
-const pageErrors: string[] = [];
+let chromium: Chromium;
 const PASSWORD = 'correct horse battery';
 
 before(async () => {
-  // Both settle before anything is thrown: a missing Chromium must not leave the started
-  // environment unclosed (the file then never exits).
-  const [started, launched] = await Promise.allSettled([
-    // Small batches: a restore of a few dozen leads takes several batches.
-    startTestEnv({ listen: true, env: { JOB_BATCH_SIZE: '10' } }),
-    launch(),
-  ]);
-  if (started.status === 'fulfilled') env = started.value;
-  if (launched.status === 'fulfilled') browser = launched.value;
-  if (started.status === 'rejected') throw started.reason;
-  if (launched.status === 'rejected') throw launched.reason;
+  // Small batches: a restore of a few dozen leads takes several batches.
+  ({ env, chromium } = await startWithChromium(startTestEnv({ listen: true, env: { JOB_BATCH_SIZE: '10' } })));
 });
 
 after(async () => {
-  await Promise.all(contexts.map((c) => c.close()));
-  await browser?.close();
+  await chromium?.close();
   await env?.close();
 });
 
 /** A fresh browser context: its own cookies and storage, as another person's browser. */
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  // tsx compiles the functions given to page.evaluate with esbuild's keepNames, which calls a
-  // __name helper that exists only in Node.
-  await context.addInitScript('window.__name = (f) => f');
-  contexts.push(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
-  return page;
-}
+const newPage = (): Promise<Page> => chromium.newPage();
 
 interface Owner {
   businessId: number;
@@ -84,12 +62,8 @@ function leadsOf(owner: Owner, n: number): Promise<Array<{ id: number; phone: st
   return makeLeads(env, { businessId: owner.businessId, userId: 0, token: '', headers: owner.headers }, n);
 }
 
-async function signIn(page: Page, email: string, password = PASSWORD, hash = ''): Promise<void> {
-  await page.goto(`${env.baseUrl}/${hash}`);
-  await page.getByLabel('Email', { exact: true }).fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('header .who').waitFor();
+function signIn(page: Page, email: string, password = PASSWORD, hash = ''): Promise<void> {
+  return signInWithPassword(page, env.baseUrl, email, password, hash);
 }
 
 async function navLinks(page: Page): Promise<string[]> {
@@ -153,7 +127,7 @@ describe('dashboard: people', () => {
     // The cookie session survives a reload: GET /me answers for it.
     await page.reload();
     await page.locator('h1', { hasText: 'Leads' }).waitFor();
-    assert.deepEqual(await navLinks(page), ['Leads', 'Jobs', 'Calls', 'Broadcasts', 'Users', 'API tokens', 'Audit', 'Trash']);
+    assert.deepEqual(await navLinks(page), ['Leads', 'Jobs', 'Calls', 'Broadcasts', 'Users', 'API tokens', 'Audit', 'Trash', 'Settings']);
 
     // The spent invitation says so instead of failing silently.
     const again = await newPage();
@@ -201,7 +175,7 @@ describe('dashboard: people', () => {
     await agent.locator('table.jobs tr[data-job-id]').first().waitFor();
     assert.equal(await agent.locator('table.jobs button').count(), 0, 'no pause, resume or cancel');
 
-    for (const [hash, title] of [['#/users', 'Users'], ['#/tokens', 'API tokens'], ['#/audit', 'Audit'], ['#/trash', 'Trash']] as const) {
+    for (const [hash, title] of [['#/users', 'Users'], ['#/tokens', 'API tokens'], ['#/audit', 'Audit'], ['#/trash', 'Trash'], ['#/settings', 'Settings']] as const) {
       await agent.evaluate((h) => (location.hash = h), hash);
       await agent.locator('h1', { hasText: title }).waitFor();
       await agent.getByRole('alert').filter({ hasText: 'for admins and owners' }).waitFor();
@@ -214,6 +188,8 @@ describe('dashboard: people', () => {
     assert.deepEqual(await fetchAsPage(agent, 'POST', '/tokens', { name: 'x' }), [403, 'forbidden']);
     assert.deepEqual(await fetchAsPage(agent, 'GET', '/audit'), [403, 'forbidden']);
     assert.deepEqual(await fetchAsPage(agent, 'GET', '/trash/leads'), [403, 'forbidden']);
+    assert.deepEqual(await fetchAsPage(agent, 'PATCH', '/business', { timezone: 'UTC' }), [403, 'forbidden']);
+    assert.deepEqual(await fetchAsPage(agent, 'PUT', '/channels/voice', { caller_ids: [] }), [403, 'forbidden']);
     await screenshot(agent, 'leads-agent');
 
     // The owner sees the agent active now, and makes them an admin: the agent's menu grows.
@@ -373,6 +349,6 @@ describe('dashboard: people', () => {
   });
 
   test('no page threw an uncaught exception during these tests', () => {
-    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(chromium.pageErrors, []);
   });
 });

@@ -2,22 +2,19 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type pg from 'pg';
-import { isSupportedCountry } from 'libphonenumber-js';
-import { isTimeZone, type Config } from '../../config/config.js';
+import type { Config } from '../../config/config.js';
 import { BusinessAnswer, CreatedBusiness, CreatedUser, errorResponses, RoleName, type Business as BusinessView, type User as UserView } from '../../contract/index.js';
 import { withTx } from '../../db/pool.js';
 import { NotFoundError, ConflictError } from '../../lib/errors.js';
-import { msg, zodMessage } from '../../lib/messages.js';
+import { msg } from '../../lib/messages.js';
 import { OPERATION_TYPES } from '../../gate/operations.js';
+import { Country, Locale, Timezone } from '../../tenancy/business.schemas.js';
 import { getBusiness, insertBusiness, insertUserWithToken, updateBusiness, type Business, type User } from '../../tenancy/tenancy.repo.js';
 import { adminAuth } from '../auth.js';
 import { recordAudit, type Actor } from '../../people/audit.repo.js';
 import { emailInBusiness } from '../../people/users.repo.js';
 import { IdParam } from '../schemas.js';
 
-const Timezone = z.string().min(1).max(64).refine(isTimeZone, zodMessage(msg('issue.timezone')));
-const Country = z.string().regex(/^[A-Z]{2}$/, zodMessage(msg('issue.country_code'))).refine(isSupportedCountry, zodMessage(msg('issue.country_unsupported')));
-const Locale = z.enum(['he', 'en']);
 const Email = z.email().max(254);
 
 function businessView(b: Business): BusinessView {

@@ -135,6 +135,11 @@ export async function patch<T>(path: string, body: unknown): Promise<T> {
   return res.json() as Promise<T>;
 }
 
+export async function put<T>(path: string, body: unknown): Promise<T> {
+  const res = await request('PUT', path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  return res.json() as Promise<T>;
+}
+
 export async function del(path: string): Promise<void> {
   await request('DELETE', path);
 }

@@ -7,6 +7,7 @@ import { broadcastsPage } from './pages/broadcasts.js';
 import { callsPage } from './pages/calls.js';
 import { jobsPage } from './pages/jobs.js';
 import { leadsPage } from './pages/leads.js';
+import { settingsPage } from './pages/settings.js';
 import { tokensPage } from './pages/tokens.js';
 import { trashPage } from './pages/trash.js';
 import { usersPage } from './pages/users.js';
@@ -25,6 +26,7 @@ const PAGES: Record<string, { title: Key; render: PageRender; role: Role }> = {
   tokens: { title: 'nav.tokens', render: tokensPage, role: 'admin' },
   audit: { title: 'nav.audit', render: auditPage, role: 'admin' },
   trash: { title: 'nav.trash', render: trashPage, role: 'admin' },
+  settings: { title: 'nav.settings', render: settingsPage, role: 'admin' },
 };
 
 const root = document.getElementById('app') ?? document.body;

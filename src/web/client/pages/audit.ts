@@ -11,9 +11,9 @@ const ACTIONS = [
   'job.accepted', 'job.pause', 'job.resume', 'job.cancel',
   'user.invite', 'user.accept_invite', 'user.update', 'user.create',
   'token.create', 'token.revoke', 'settings.update', 'dnc.remove',
-  'business.create', 'business.update',
+  'business.create', 'business.update', 'channel.update',
 ] as const;
-const TARGETS = ['job', 'user', 'token', 'business', 'lead'] as const;
+const TARGETS = ['job', 'user', 'token', 'business', 'lead', 'channel', 'settings'] as const;
 const PAGE_SIZE = 50;
 
 const known = <T extends string>(list: readonly T[], v: string | null): v is T => v !== null && (list as readonly string[]).includes(v);

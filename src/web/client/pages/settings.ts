@@ -1,0 +1,382 @@
+/// <reference lib="dom" />
+import type { DialerSettings, OwnBusiness, VoiceChannel, WhatsAppChannel } from '../../../contract/index.js';
+import { ApiError, get, patch, put } from '../api.js';
+import { PHONE_COUNTRIES } from '../countries.js';
+import { clear, field, h, option, type Child } from '../dom.js';
+import { currentLang, dateTime, forgetChosenLang, t, type Key } from '../i18n.js';
+import { errorBox, type Cleanup } from '../ui.js';
+
+type Control = HTMLInputElement | HTMLSelectElement;
+
+/**
+ * Settings (admins and owners; the menu hides it from agents and the API refuses them anyway):
+ * the business's country, time zone and language (`PATCH /business`), its calling hours
+ * (`PATCH /outbound/settings`, in the business's zone) and call limit (read-only: the platform
+ * operator's), its voice channel and its WhatsApp sender (`PUT /channels/…`). Each section saves
+ * on its own; a refusal shows the API's message, and each issue next to the field it names.
+ * Secrets are never shown: a stored one appears as its "…last4" hint, and an empty field keeps it.
+ */
+export function settingsPage(main: HTMLElement): Cleanup {
+  const abort = new AbortController();
+  const sections = h('div', { class: 'settings', 'aria-busy': 'true' }, h('p', { role: 'status' }, t('common.loading')));
+  clear(main, h('h1', { tabindex: -1 }, t('settings.title')), h('p', { class: 'muted' }, t('settings.help')), sections);
+
+  void (async () => {
+    const [business, dialer, voice, whatsapp] = await Promise.allSettled([
+      get<OwnBusiness>('/business', abort.signal),
+      get<DialerSettings>('/outbound/settings', abort.signal),
+      get<VoiceChannel>('/channels/voice', abort.signal),
+      get<WhatsAppChannel>('/channels/whatsapp', abort.signal),
+    ]);
+    if (abort.signal.aborted) return;
+    const zone = new Zone(business.status === 'fulfilled' ? business.value.timezone : dialer.status === 'fulfilled' ? dialer.value.timezone : 'UTC');
+    const or = <T>(r: PromiseSettledResult<T>, build: (v: T) => HTMLElement, id: string, title: Key): HTMLElement =>
+      r.status === 'fulfilled' ? build(r.value) : section(id, title, errorBox(r.reason));
+    clear(sections,
+      or(business, (b) => businessSection(b, zone), 'business', 'settings.business'),
+      or(dialer, (d) => callingSection(d, zone), 'calling', 'settings.calling'),
+      or(voice, voiceSection, 'voice', 'settings.voice'),
+      or(whatsapp, whatsAppSection, 'whatsapp', 'settings.whatsapp'));
+    sections.setAttribute('aria-busy', 'false');
+  })();
+
+  return () => {
+    abort.abort();
+    zoneClock.stop();
+  };
+}
+
+// ---- shared parts -------------------------------------------------------------------------------
+
+function section(id: string, title: Key, ...content: Child[]): HTMLElement {
+  return h('section', { class: `settings-${id}`, 'aria-labelledby': `settings-${id}-title` },
+    h('h2', { id: `settings-${id}-title` }, t(title)), ...content);
+}
+
+const checkbox = (name: string, checked: boolean): HTMLInputElement => h('input', { type: 'checkbox', name, checked });
+const checkField = (label: string, input: HTMLInputElement): HTMLElement => h('label', { class: 'check' }, input, ' ', label);
+/** Codes, numbers and secrets read left to right in a Hebrew page too. */
+const ltrInput = (name: string, value: string, attrs: Record<string, string | boolean> = {}): HTMLInputElement =>
+  h('input', { type: 'text', name, value, dir: 'ltr', spellcheck: 'false', autocomplete: 'off', ...attrs });
+const secretInput = (name: string): HTMLInputElement =>
+  h('input', { type: 'password', name, value: '', dir: 'ltr', spellcheck: 'false', autocomplete: 'new-password' });
+const secretNote = (hint: string | null): HTMLElement => h('p', { class: 'muted hint' }, hint ? t('settings.secretStored', { hint }) : t('settings.secretNone'));
+const saveButton = (): HTMLButtonElement => h('button', { type: 'submit', class: 'primary' }, t('settings.save'));
+
+/**
+ * A section's form and what saving it says. `save` answers what to say when it is done (null:
+ * "Saved."); a refusal marks the fields its issues name (`fields` maps an issue's path to one)
+ * and shows the API's message.
+ */
+function saving(form: HTMLFormElement, status: HTMLElement, save: () => Promise<Key | null>, fields: () => Map<string, Control>): void {
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const button = form.querySelector<HTMLButtonElement>('button[type=submit]');
+    form.querySelectorAll<HTMLElement>('[aria-invalid]').forEach(unmark);
+    form.querySelectorAll('.field-issue').forEach((el) => el.remove());
+    if (button) button.disabled = true;
+    form.setAttribute('aria-busy', 'true');
+    clear(status, h('p', { role: 'status' }, t('settings.saving')));
+    void save().then(
+      (said) => clear(status, h('p', { role: 'status', class: 'saved' }, t(said ?? 'settings.saved'))),
+      (err: unknown) => {
+        clear(status, errorBox(err));
+        markIssues(err, fields())?.focus();
+      },
+    ).finally(() => {
+      if (button) button.disabled = false;
+      form.setAttribute('aria-busy', 'false');
+    });
+  });
+}
+
+/** Each issue of a 400 next to its field; returns the first field marked. */
+function markIssues(err: unknown, fields: Map<string, Control>): Control | null {
+  if (!(err instanceof ApiError)) return null;
+  const issues = Array.isArray(err.details.issues) ? (err.details.issues as Array<{ path?: unknown; message?: unknown }>) : [];
+  let first: Control | null = null;
+  for (const issue of issues) {
+    const control = typeof issue.path === 'string' ? fields.get(issue.path) ?? fields.get(issue.path.replace(/\.[^.]+$/, '')) : undefined;
+    if (!control || typeof issue.message !== 'string') continue;
+    mark(control, issue.message);
+    first ??= control;
+  }
+  return first;
+}
+
+/** The issue's text after the field, read with it (aria-describedby, after what described it before). */
+function mark(control: Control, message: string): void {
+  const id = `${control.id || control.name}-issue`;
+  if (control.dataset.describedBy === undefined) control.dataset.describedBy = control.getAttribute('aria-describedby') ?? '';
+  control.setAttribute('aria-invalid', 'true');
+  control.setAttribute('aria-describedby', [control.dataset.describedBy, id].filter(Boolean).join(' '));
+  control.parentElement?.querySelector(`#${CSS.escape(id)}`)?.remove();
+  control.parentElement?.append(h('p', { class: 'field-issue', id }, message));
+}
+
+function unmark(control: HTMLElement): void {
+  control.removeAttribute('aria-invalid');
+  const before = control.dataset.describedBy;
+  if (before === undefined) return;
+  if (before) control.setAttribute('aria-describedby', before);
+  else control.removeAttribute('aria-describedby');
+  delete control.dataset.describedBy;
+}
+
+/** The business's time zone as the calling section says it: "it is 14:05 there now", kept current. */
+class Zone {
+  constructor(public name: string) {}
+
+  now(): string {
+    try {
+      return new Intl.DateTimeFormat(currentLang(), { timeZone: this.name, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date());
+    } catch {
+      return '—';
+    }
+  }
+}
+
+/** One timer for the "now there" clock of the page on screen. */
+const zoneClock = {
+  timer: null as ReturnType<typeof setInterval> | null,
+  start(tick: () => void): void {
+    this.stop();
+    this.timer = setInterval(tick, 15_000);
+  },
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  },
+};
+let onZoneChange: (() => void) | null = null;
+
+// ---- Business: country, time zone, language ----------------------------------------------------
+
+function countryOptions(selected: string): HTMLOptionElement[] {
+  const names = new Intl.DisplayNames([currentLang()], { type: 'region' });
+  const codes = PHONE_COUNTRIES.includes(selected) ? PHONE_COUNTRIES : [...PHONE_COUNTRIES, selected];
+  return codes
+    .map((code) => ({ code, name: names.of(code) ?? code }))
+    .sort((a, b) => a.name.localeCompare(b.name, currentLang()))
+    .map((c) => option(c.code, `${c.name} (${c.code})`, c.code === selected));
+}
+
+function zoneOptions(selected: string): HTMLOptionElement[] {
+  const zones = new Set(Intl.supportedValuesOf('timeZone'));
+  zones.add('UTC');
+  zones.add(selected);
+  return [...zones].sort().map((z) => option(z, z.replace(/_/g, ' '), z === selected));
+}
+
+function businessSection(initial: OwnBusiness, zone: Zone): HTMLElement {
+  let b = initial;
+  const country = h('select', { name: 'default_country' }, countryOptions(b.default_country));
+  const timezone = h('select', { name: 'timezone' }, zoneOptions(b.timezone));
+  const locale = h('select', { name: 'locale', 'aria-describedby': 'settings-locale-help' },
+    option('he', 'עברית', b.locale === 'he'), option('en', 'English', b.locale === 'en'));
+  const status = h('div', { class: 'status', 'aria-live': 'polite' });
+  const form = h('form', { novalidate: true, 'aria-labelledby': 'settings-business-title' },
+    h('p', {}, `${t('settings.name')}: `, h('strong', { class: 'business-name' }, b.name)),
+    field(t('settings.country'), country),
+    field(t('settings.timezone'), timezone),
+    field(t('settings.locale'), locale),
+    h('p', { class: 'muted', id: 'settings-locale-help' }, t('settings.localeHelp')),
+    saveButton(), status);
+  saving(form, status, async () => {
+    const change: Record<string, string> = {};
+    if (country.value !== b.default_country) change.default_country = country.value;
+    if (timezone.value !== b.timezone) change.timezone = timezone.value;
+    if (locale.value !== b.locale) change.locale = locale.value;
+    if (Object.keys(change).length === 0) return 'settings.unchanged';
+    b = await patch<OwnBusiness>('/business', change);
+    if (change.locale) {
+      // The whole dashboard, in the business's new language: this browser follows the business again.
+      forgetChosenLang();
+      setTimeout(() => location.reload(), 0);
+      return 'settings.reloading';
+    }
+    zone.name = b.timezone;
+    onZoneChange?.();
+    return null;
+  }, () => new Map<string, Control>([['body.default_country', country], ['body.timezone', timezone], ['body.locale', locale]]));
+  return section('business', 'settings.business', form);
+}
+
+// ---- Calling: hours in the business's zone, the call limit --------------------------------------
+
+function callingSection(initial: DialerSettings, zone: Zone): HTMLElement {
+  let s = initial;
+  const useDefault = checkbox('calling_hours_default', s.calling_hours.default);
+  const start = ltrInput('calling_hours_start', s.calling_hours.start, { inputmode: 'numeric', placeholder: 'HH:MM', maxlength: '5' });
+  const end = ltrInput('calling_hours_end', s.calling_hours.end, { inputmode: 'numeric', placeholder: 'HH:MM', maxlength: '5' });
+  const zoneNote = h('p', { class: 'zone-note' });
+  const sync = (): void => {
+    start.disabled = useDefault.checked;
+    end.disabled = useDefault.checked;
+    zoneNote.textContent = t('settings.hoursZone', { zone: zone.name, time: zone.now() });
+  };
+  useDefault.addEventListener('change', sync);
+  onZoneChange = sync;
+  zoneClock.start(sync);
+  sync();
+  const status = h('div', { class: 'status', 'aria-live': 'polite' });
+  const form = h('form', { novalidate: true, 'aria-labelledby': 'settings-calling-title' },
+    zoneNote,
+    checkField(t('settings.hoursDefault'), useDefault),
+    h('div', { class: 'row' }, field(t('settings.hoursStart'), start), field(t('settings.hoursEnd'), end)),
+    h('p', { class: 'call-limit' }, t('settings.callLimit', { n: s.max_outbound_calls }), ' ', h('span', { class: 'muted' }, t('settings.callLimitHelp'))),
+    saveButton(), status);
+  saving(form, status, async () => {
+    let hours: { start: string; end: string } | null;
+    if (useDefault.checked) {
+      if (s.calling_hours.default) return 'settings.unchanged';
+      hours = null;
+    } else {
+      hours = { start: start.value.trim(), end: end.value.trim() };
+      if (!s.calling_hours.default && hours.start === s.calling_hours.start && hours.end === s.calling_hours.end) return 'settings.unchanged';
+    }
+    s = await patch<DialerSettings>('/outbound/settings', { calling_hours: hours });
+    useDefault.checked = s.calling_hours.default;
+    start.value = s.calling_hours.start;
+    end.value = s.calling_hours.end;
+    sync();
+    return null;
+  }, () => new Map<string, Control>([['body.calling_hours.start', start], ['body.calling_hours.end', end], ['body.calling_hours', start]]));
+  return section('calling', 'settings.calling', form);
+}
+
+// ---- Voice channel: caller ids, the business's own Twilio subaccount ----------------------------
+
+function voiceSection(initial: VoiceChannel): HTMLElement {
+  const status = h('div', { class: 'status', 'aria-live': 'polite' });
+  const box = h('div');
+  let v = initial;
+  let inputs: HTMLInputElement[] = [];
+  /** The inputs whose values were sent, in the order sent: `body.caller_ids.2` is the third of these. */
+  let sent: HTMLInputElement[] = [];
+  const list = h('ol', { class: 'caller-ids' });
+  const none = h('p', { class: 'muted' }, t('settings.callerIdsNone'));
+
+  const drawIds = (values: string[], focus: number | null = null): void => {
+    inputs = values.map((value, i) => ltrInput(`caller_ids.${i}`, value, { inputmode: 'tel', class: 'phone' }));
+    clear(list, inputs.map((input, i) => h('li', {},
+      field(t('settings.callerId', { n: i + 1 }), input),
+      h('button', { type: 'button', class: 'secondary remove', 'aria-label': t('settings.callerIdRemove', { n: i + 1 }), onclick: () => {
+        const rest = inputs.map((x) => x.value).filter((_, j) => j !== i);
+        drawIds(rest, Math.min(i, rest.length - 1));
+      } }, t('settings.remove')))));
+    none.hidden = inputs.length > 0;
+    if (focus !== null && focus >= 0) inputs[focus]?.focus();
+  };
+  const add = h('button', { type: 'button', class: 'secondary add', onclick: () => drawIds([...inputs.map((x) => x.value), ''], inputs.length) }, t('settings.callerIdAdd'));
+
+  const own = checkbox('twilio_own', v.twilio !== null);
+  const sid = ltrInput('twilio.account_sid', v.twilio?.account_sid ?? '', { placeholder: 'AC…' });
+  const token = secretInput('twilio.auth_token');
+  const tokenNote = secretNote(v.twilio?.auth_token ?? null);
+  const twilio = h('fieldset', { class: 'twilio' }, h('legend', {}, 'Twilio'),
+    checkField(t('settings.twilioOwn'), own), field(t('settings.accountSid'), sid), field(t('settings.authToken'), token), tokenNote);
+  const syncOwn = (): void => {
+    sid.disabled = !own.checked;
+    token.disabled = !own.checked;
+  };
+  own.addEventListener('change', syncOwn);
+
+  const redraw = (): void => {
+    drawIds(v.caller_ids);
+    own.checked = v.twilio !== null;
+    sid.value = v.twilio?.account_sid ?? '';
+    token.value = '';
+    clear(tokenNote, v.twilio ? t('settings.secretStored', { hint: v.twilio.auth_token }) : t('settings.secretNone'));
+    syncOwn();
+    clear(box, v.updated_at ? h('p', { class: 'muted' }, t('settings.lastChanged', { when: dateTime(v.updated_at) })) : null);
+  };
+  redraw();
+
+  const form = h('form', { novalidate: true, 'aria-labelledby': 'settings-voice-title' },
+    box,
+    h('fieldset', { class: 'caller-ids' }, h('legend', {}, t('settings.callerIds')), h('p', { class: 'muted' }, t('settings.callerIdsHelp')), list, none, add),
+    twilio, saveButton(), status);
+  saving(form, status, async () => {
+    sent = inputs.filter((x) => x.value.trim() !== '');
+    const callerIds = sent.map((x) => x.value.trim());
+    const account = own.checked
+      // An empty token field keeps the stored token: its hint sent back says so (the API checks it is this account's).
+      ? { account_sid: sid.value.trim(), auth_token: token.value.trim() || v.twilio?.auth_token || '' }
+      : null;
+    const sameIds = callerIds.length === v.caller_ids.length && callerIds.every((c, i) => c === v.caller_ids[i]);
+    const sameAccount = account === null ? v.twilio === null : v.twilio !== null && account.account_sid === v.twilio.account_sid && account.auth_token === v.twilio.auth_token;
+    if (sameIds && sameAccount) return 'settings.unchanged';
+    try {
+      v = await put<VoiceChannel>('/channels/voice', { caller_ids: callerIds, twilio: account });
+    } catch (err) {
+      // 409: numbers of another business, named in the details.
+      if (err instanceof ApiError && Array.isArray(err.details.caller_ids)) {
+        const taken = new Set(err.details.caller_ids as string[]);
+        for (const x of sent) if (taken.has(x.value.trim())) mark(x, err.message);
+      }
+      throw err;
+    }
+    redraw();
+    return null;
+  }, () => new Map<string, Control>([
+    ...sent.map((x, i) => [`body.caller_ids.${i}`, x] as [string, Control]),
+    ['body.caller_ids', inputs[0] ?? sid],
+    ['body.twilio.account_sid', sid],
+    ['body.twilio.auth_token', token],
+  ]));
+  return section('voice', 'settings.voice', form);
+}
+
+// ---- WhatsApp channel: the business's own sender -----------------------------------------------
+
+function whatsAppSection(initial: WhatsAppChannel): HTMLElement {
+  let w = initial;
+  const status = h('div', { class: 'status', 'aria-live': 'polite' });
+  const about = h('p', { class: 'sender' });
+  const phone = ltrInput('phone_number_id', '', { inputmode: 'numeric' });
+  const access = secretInput('access_token');
+  const accessNote = secretNote(null);
+  const secret = secretInput('app_secret');
+  const secretNoteEl = secretNote(null);
+  const drop = checkbox('app_secret_drop', false);
+  const dropField = checkField(t('settings.appSecretDrop'), drop);
+  drop.addEventListener('change', () => (secret.disabled = drop.checked));
+
+  const redraw = (): void => {
+    clear(about, w.own ? t('settings.whatsappOwn') : t('settings.whatsappShared', { id: w.phone_number_id }),
+      w.updated_at ? [' ', h('span', { class: 'muted' }, t('settings.lastChanged', { when: dateTime(w.updated_at) }))] : null);
+    phone.value = w.own ? w.phone_number_id : '';
+    access.value = '';
+    secret.value = '';
+    secret.disabled = false;
+    drop.checked = false;
+    dropField.hidden = w.app_secret === null;
+    clear(accessNote, w.access_token ? t('settings.secretStored', { hint: w.access_token }) : t('settings.secretNone'));
+    clear(secretNoteEl, w.app_secret ? t('settings.secretStored', { hint: w.app_secret }) : t('settings.secretNone'));
+  };
+  redraw();
+
+  const form = h('form', { novalidate: true, 'aria-labelledby': 'settings-whatsapp-title' },
+    about,
+    field(t('settings.phoneNumberId'), phone),
+    field(t('settings.accessToken'), access), accessNote,
+    field(t('settings.appSecret'), secret), secretNoteEl, dropField,
+    saveButton(), status);
+  saving(form, status, async () => {
+    const id = phone.value.trim();
+    const newAccess = access.value.trim();
+    const newSecret = secret.value.trim();
+    if (w.own && id === w.phone_number_id && newAccess === '' && newSecret === '' && !drop.checked) return 'settings.unchanged';
+    // Empty secret fields keep the stored secrets: their hints sent back say so (the API checks they are this number's).
+    const body = {
+      phone_number_id: id,
+      access_token: newAccess || w.access_token || '',
+      app_secret: drop.checked ? null : newSecret || w.app_secret || null,
+    };
+    w = await put<WhatsAppChannel>('/channels/whatsapp', body);
+    redraw();
+    return null;
+  }, () => new Map<string, Control>([['body.phone_number_id', phone], ['body.access_token', access], ['body.app_secret', secret]]));
+  return section('whatsapp', 'settings.whatsapp', form);
+}
