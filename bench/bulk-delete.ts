@@ -344,7 +344,7 @@ async function viaRawDelete(ctx: ScenarioContext, leads: number): Promise<number
   }
 }
 
-/** What the job does per batch (trash.repo.ts moveLeadsToTrash: lock, then delete into the trash) for all ids in one transaction. */
+/** What the job does per batch (trash.repo.ts moveLeadsToTrash: leads, then children, into the trash) for all ids in one transaction. */
 async function viaRawTrash(ctx: ScenarioContext, leads: number): Promise<number> {
   const { db, tenant, ids } = await prepare(ctx, 'bulk_delete_raw_trash', leads);
   try {
@@ -364,7 +364,10 @@ async function viaRawTrash(ctx: ScenarioContext, leads: number): Promise<number>
 /** Every deleted lead is in the trash once, with the one note, activity and reminder it had. */
 async function checkTrash(pool: pg.Pool, businessId: number, leads: number): Promise<void> {
   const { rows } = await pool.query<{ n: number; children: number }>(
-    `SELECT count(*)::int AS n, coalesce(sum(cardinality(notes) + cardinality(activities) + cardinality(reminders)), 0)::int AS children
+    `SELECT count(*)::int AS n,
+            (SELECT count(*) FROM trash_lead_notes WHERE business_id = $1)::int
+              + (SELECT count(*) FROM trash_lead_activities WHERE business_id = $1)::int
+              + (SELECT count(*) FROM trash_lead_reminders WHERE business_id = $1)::int AS children
        FROM trash_leads WHERE business_id = $1`,
     [businessId],
   );
@@ -540,9 +543,10 @@ function report(results: SizeResult[], reader: ReaderOpts): ScenarioReport {
         + `After a 2 s warm-up: ${reader.seconds} s with the worker idle (unloaded), then the same load started ${LOAD_LEAD_MS} ms before the accept `
         + 'and stopped when the job reads `completed` (during). The API, the worker and the load generator share this one Node process, so the '
         + 'worker\'s own JavaScript time delays the reader too, and the reader\'s the worker (separate processes in a deployment).',
-      'Baseline: `DELETE FROM leads WHERE business_id = $1 AND id = ANY($2)` with the same ids; children go by `ON DELETE CASCADE` in both cases. '
-        + 'Informational: the job\'s own statements (src/leads/trash.repo.ts `moveLeadsToTrash`: the leads locked, then the same DELETE filing '
-        + 'each lead with its children into the trash) for all ids in one transaction, the floor of the work the job does since the trash (issue 13).',
+      'Baseline: one statement deleting the same ids (`DELETE FROM leads WHERE business_id = $1 AND id = ANY($2)`) and their children by lead id '
+        + '(no cascades since migration 012), keeping nothing. Informational: the job\'s own statements (src/leads/trash.repo.ts `moveLeadsToTrash`: '
+        + 'the leads deleted into trash_leads, then their children into the children\'s trash tables) for all ids in one transaction, the work '
+        + 'the job does since the trash (issue 13).',
       'Every run checks afterwards that no lead and no child of the business is left, that the trash holds every lead once with its three '
         + 'children (the job and the raw trash statement), and that the reader\'s leads are all there. Ratio = raw time ÷ job time.',
     ],

@@ -123,6 +123,17 @@ async function deleteAndWait(api: ReturnType<typeof client>, ids: number[]): Pro
 }
 
 describe('the trash', () => {
+  test('each trash table has the columns of the table it keeps, in order (a column added to one only would lose data)', async () => {
+    const columns = async (table: string): Promise<string[]> => (await env.pool.query<{ c: string }>(
+      `SELECT attname || ' ' || format_type(atttypid, atttypmod) || CASE WHEN attnotnull THEN ' not null' ELSE '' END AS c
+         FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+      [table],
+    )).rows.map((r) => r.c);
+    assert.deepEqual(await columns('trash_leads'), [
+      'deleted_by_job_id bigint not null', 'deleted_at timestamp with time zone not null', ...await columns('leads')]);
+    for (const table of CHILD_TABLES) assert.deepEqual(await columns(`trash_${table}`), await columns(table), table);
+  });
+
   test('a bulk delete moves leads with their children to the trash; restore by job puts back the same rows', async () => {
     const ids = await seed(a, 100);
     const keep = await seed(a, 5);
@@ -306,7 +317,7 @@ describe('the trash', () => {
     assert.deepEqual([done.succeeded, done.failed], [0, 6]);
     assert.deepEqual(done.result?.failed_by_reason, { not_in_trash: 6 });
     assert.equal(await count(`SELECT count(*)::int AS n FROM leads WHERE id = ANY($1::bigint[])`, [ids]), 0);
-    assert.equal(await count(`SELECT count(*)::int AS n FROM trash_leads WHERE business_id = $1 AND lead_id = ANY($2::bigint[])`, [a.businessId, ids]), 6);
+    assert.equal(await count(`SELECT count(*)::int AS n FROM trash_leads WHERE business_id = $1 AND id = ANY($2::bigint[])`, [a.businessId, ids]), 6);
   });
 
   test('restore refuses what is not a delete job of the business (404) and a delete still in progress (409)', async () => {
@@ -336,8 +347,8 @@ describe('the trash', () => {
     const jobId = await deleteAndWait(apiA, ids);
     const old = ids.slice(0, 4);
     const recent = ids.slice(4, 7);
-    await env.pool.query(`UPDATE trash_leads SET deleted_at = now() - interval '31 days' WHERE lead_id = ANY($1::bigint[])`, [old]);
-    await env.pool.query(`UPDATE trash_leads SET deleted_at = now() - interval '29 days' WHERE lead_id = ANY($1::bigint[])`, [recent]);
+    await env.pool.query(`UPDATE trash_leads SET deleted_at = now() - interval '31 days' WHERE id = ANY($1::bigint[])`, [old]);
+    await env.pool.query(`UPDATE trash_leads SET deleted_at = now() - interval '29 days' WHERE id = ANY($1::bigint[])`, [recent]);
 
     const left = await waitFor(async () => {
       const n = await count(`SELECT count(*)::int AS n FROM trash_leads WHERE deleted_by_job_id = $1`, [jobId]);
@@ -393,7 +404,7 @@ describe('restore_leads and a crash', () => {
     // A row lock on the 2001st trash row stops the restore inside a batch transaction there.
     holder = await pool.connect();
     await holder.query('BEGIN');
-    await holder.query(`SELECT 1 FROM trash_leads WHERE business_id = $1 AND lead_id = $2 FOR UPDATE`, [t.businessId, ids[2000]]);
+    await holder.query(`SELECT 1 FROM trash_leads WHERE business_id = $1 AND id = $2 FOR UPDATE`, [t.businessId, ids[2000]]);
     const restore = await accepted(await api('POST', '/trash/restore', { job_id: del }));
     await waitFor(async () => (await count(
       `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO lead_notes%'`, [], pool,
