@@ -6,6 +6,7 @@ import { EXIT } from './commands/exit-codes.js';
 import { registerImportCommand } from './commands/import.js';
 import { registerJobCommands } from './commands/jobs.js';
 import { registerLoginCommands } from './commands/login.js';
+import { registerReceiptsCommands } from './commands/receipts.js';
 import { registerSecretsCommands } from './commands/secrets.js';
 import { registerTokenCommands } from './commands/tokens.js';
 import { registerTrashCommands } from './commands/trash.js';
@@ -25,7 +26,7 @@ const program = new Command()
   // Inherited by every command added below: a parse error throws here instead of exiting 1.
   .exitOverride()
   .addHelpText('after', `
-Server commands run Bulkhead; client commands (admin, login, jobs, import, tokens, trash) talk
+Server commands run Bulkhead; client commands (admin, login, jobs, import, tokens, trash, receipts) talk
 to a running one over HTTP: --url (BULKHEAD_URL, default http://127.0.0.1:3000) and --token
 (BULKHEAD_TOKEN, else the token \`bulkhead login\` stored, with its URL; admin commands take
 ADMIN_TOKEN). \`bulkhead <command> --help\` shows each command's options and examples.
@@ -85,6 +86,7 @@ registerJobCommands(program);
 registerImportCommand(program);
 registerTokenCommands(program);
 registerTrashCommands(program);
+registerReceiptsCommands(program);
 registerSecretsCommands(program);
 
 program.parseAsync(process.argv).catch((err) => {

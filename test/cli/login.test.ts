@@ -307,7 +307,7 @@ describe('bulkhead login and the stored token', () => {
   });
 
   test('--help on every new command shows examples and exits 0', async () => {
-    const commands = [['login'], ['logout'], ['whoami'], ['tokens'], ['tokens', 'list'], ['tokens', 'create'], ['tokens', 'revoke'], ['trash'], ['trash', 'restore']];
+    const commands = [['login'], ['logout'], ['whoami'], ['tokens'], ['tokens', 'list'], ['tokens', 'create'], ['tokens', 'revoke'], ['trash'], ['trash', 'restore'], ['receipts'], ['receipts', 'sync']];
     const results = await Promise.all(commands.map((c) => run([...c, '--help'], {})));
     results.forEach((r, i) => {
       const name = commands[i]?.join(' ') ?? '';
