@@ -55,7 +55,7 @@ const EnvSchema = z.object({
   WORKER_CONCURRENCY: intFrom(4, 1),
   /** The share of a worker's slots one business may hold while another business has due jobs (README "Fair share between businesses"). */
   WORKER_BUSINESS_SHARE: z.coerce.number().gt(0, 'must be more than 0').max(1, 'must be at most 1').default(0.5),
-  WORKER_QUEUES: z.string().default('recordings,default,maintenance,broadcasts'),
+  WORKER_QUEUES: z.string().default('recordings,default,maintenance,broadcasts,low'),
   /** A fixed batch size; unset = adaptive (JOB_BATCH_TARGET_MS between JOB_BATCH_MIN and JOB_BATCH_MAX). */
   JOB_BATCH_SIZE: optionalInt(1),
   /** A fixed pause between batches; unset = paced by database pressure (JOB_PRESSURE_ACTIVE). */
@@ -114,6 +114,10 @@ const EnvSchema = z.object({
   WHATSAPP_API_VERSION: z.string().regex(/^v\d+\.\d+$/, 'must look like v21.0').default('v21.0'),
   SIM_CALL_MS: intFrom(2_000, 0),
   SIM_OUTCOMES: z.string().default('completed:0.8,no-answer:0.1,busy:0.1'),
+  /** Who answers a simulated call (answering-machine detection's verdict): human | machine | unknown with weights. */
+  SIM_ANSWERED_BY: z.string().regex(/^(human|machine|unknown)(:[0-9.]+)?(,(human|machine|unknown)(:[0-9.]+)?)*$/, 'must look like human:0.8,machine:0.2').default('human:0.8,machine:0.2'),
+  /** The key a simulated callee presses at the call flow's first <Gather>: none or a key, with weights. */
+  SIM_DIGITS: z.string().regex(/^(none|[0-9*#])(:[0-9.]+)?(,(none|[0-9*#])(:[0-9.]+)?)*$/, 'must look like none:0.8,1:0.15,9:0.05').default('none:0.8,1:0.15,9:0.05'),
   SIM_WHATSAPP_MPS: intFrom(80, 1),
 
   /** Default calling hours (business time zone) when a business has set none: HH:MM-HH:MM. */
@@ -141,6 +145,11 @@ const EnvSchema = z.object({
   TRANSCRIBE_TIMEOUT_MS: intFrom(25_000, 100),
   /** The simulator's Retry-After on its 429 answers (tests make it short). */
   SIM_TRANSCRIBE_RETRY_AFTER_S: intFrom(1, 0),
+  // Gmail receipts (issue 17): real Google when the client id is set; the in-process simulator otherwise.
+  GOOGLE_CLIENT_ID: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
+  GOOGLE_CLIENT_SECRET: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
+  /** How often each connected business's mailbox is synced (spread out between businesses). */
+  GMAIL_SYNC_EVERY_MS: intFrom(900_000, 1_000),
   // Recordings store (issue 16): the local cache under DATA_DIR, optionally backed by an S3-compatible bucket.
   RECORDINGS_STORE: z.enum(['local', 's3']).default('local'),
   RECORDINGS_CACHE_MAX_MB: intFrom(1_024, 1),
@@ -180,10 +189,19 @@ export interface Config {
   twilio: TwilioConfig;
   whatsapp: WhatsAppConfig;
   secrets: SecretsConfig;
-  sim: { callMs: number; outcomes: string; whatsappMps: number };
+  sim: { callMs: number; outcomes: string; answeredBy: string; digits: string; whatsappMps: number };
   dialer: DialerConfig;
   transcription: TranscriptionConfig;
   recordings: RecordingsStoreConfig;
+  gmail: GmailConfig;
+}
+
+export interface GmailConfig {
+  /** false: the Google simulator, in-process, reached through the same clients. */
+  real: boolean;
+  clientId: string | undefined;
+  clientSecret: string | undefined;
+  syncEveryMs: number;
 }
 
 export interface TranscriptionConfig {
@@ -403,7 +421,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       apiVersion: e.WHATSAPP_API_VERSION,
     }),
     secrets: Object.freeze({ key: e.SECRETS_KEY ?? null, previous: e.SECRETS_KEY_PREVIOUS ?? null }),
-    sim: Object.freeze({ callMs: e.SIM_CALL_MS, outcomes: e.SIM_OUTCOMES, whatsappMps: e.SIM_WHATSAPP_MPS }),
+    sim: Object.freeze({ callMs: e.SIM_CALL_MS, outcomes: e.SIM_OUTCOMES, answeredBy: e.SIM_ANSWERED_BY, digits: e.SIM_DIGITS, whatsappMps: e.SIM_WHATSAPP_MPS }),
     dialer: Object.freeze({
       callingHours: e.DIALER_CALLING_HOURS,
       sweepMs: e.DIALER_SWEEP_MS,
@@ -421,6 +439,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       concurrency: e.TRANSCRIBE_CONCURRENCY,
       timeoutMs: e.TRANSCRIBE_TIMEOUT_MS,
       simRetryAfterS: e.SIM_TRANSCRIBE_RETRY_AFTER_S,
+    }),
+    gmail: Object.freeze({
+      real: e.GOOGLE_CLIENT_ID !== undefined,
+      clientId: e.GOOGLE_CLIENT_ID,
+      clientSecret: e.GOOGLE_CLIENT_SECRET,
+      syncEveryMs: e.GMAIL_SYNC_EVERY_MS,
     }),
     recordings: Object.freeze({
       store: e.RECORDINGS_STORE,

@@ -120,6 +120,8 @@ export function createOutboundModule(deps: ModuleDeps, own: OutboundModuleDeps =
           ...(channels ? { resolveAccount: (sid: string) => channels.twilioAccountTokens(sid) } : {}),
           callMs: config.sim.callMs,
           outcomes: config.sim.outcomes,
+          answeredBy: config.sim.answeredBy,
+          digits: config.sim.digits,
           log: log.child({ part: 'twilio-simulator' }),
         });
         apiBase = await simulator.start();

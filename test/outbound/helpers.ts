@@ -7,6 +7,10 @@ import type { TwilioSimulator } from '../../src/providers/telephony/simulator.js
 export const OUTBOUND_ENV: Record<string, string> = {
   SIM_CALL_MS: '60',
   SIM_OUTCOMES: 'completed:1',
+  // Every callee a person who presses nothing: the dialer's tests count calls, not flows
+  // (call-flows.test.ts scripts answering machines and keys per number).
+  SIM_ANSWERED_BY: 'human:1',
+  SIM_DIGITS: 'none:1',
   DIALER_CALLING_HOURS: '00:00-24:00',
   DIALER_SWEEP_MS: '200',
   DIALER_RUN_POLL_MS: '2000',

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import http, { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parse as parseQuery } from 'node:querystring';
 import twilio from 'twilio';
 import type { Logger } from '../../lib/logger.js';
 import type { ProviderCallStatus } from './types.js';
 import { WebhookSender } from '../webhook-sender.js';
-import { sineWav } from './wav.js';
+import { parseTwiml, type TwimlVerb } from './twiml.js';
+import { scriptedWav, sineWav, type SpokenScript } from './wav.js';
 
 export type SimOutcome = 'completed' | 'busy' | 'no-answer' | 'failed';
 
@@ -22,6 +24,44 @@ export function parseOutcomes(spec: string): Array<{ outcome: SimOutcome; weight
   }
   if (out.reduce((s, o) => s + o.weight, 0) <= 0) throw new Error('SIM_OUTCOMES: weights sum to 0');
   return out;
+}
+
+export type SimAnsweredBy = 'human' | 'machine' | 'unknown';
+/** A key the simulated callee presses at the first <Gather>, or 'none'. */
+export type SimDigit = 'none' | '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9' | '*' | '#';
+const DIGIT_CHOICES: readonly SimDigit[] = ['none', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#'];
+
+/** `human:0.8,machine:0.2` (SIM_ANSWERED_BY) or `none:0.8,1:0.15,9:0.05` (SIM_DIGITS) → weights. */
+export function parseWeights<T extends string>(spec: string, allowed: readonly T[], name: string): Array<{ outcome: T; weight: number }> {
+  const out: Array<{ outcome: T; weight: number }> = [];
+  for (const part of spec.split(',')) {
+    const [key, w] = part.split(':').map((x) => x.trim());
+    const found = allowed.find((a) => a === key);
+    if (found === undefined) throw new Error(`${name}: unknown value "${key}"`);
+    const weight = Number(w ?? '1');
+    if (!Number.isFinite(weight) || weight < 0) throw new Error(`${name}: bad weight for ${key}`);
+    out.push({ outcome: found, weight });
+  }
+  if (out.reduce((x, o) => x + o.weight, 0) <= 0) throw new Error(`${name}: weights sum to 0`);
+  return out;
+}
+
+export function parseAnsweredBy(spec: string): Array<{ outcome: SimAnsweredBy; weight: number }> {
+  return parseWeights(spec, ['human', 'machine', 'unknown'] as const, 'SIM_ANSWERED_BY');
+}
+
+export function parseDigits(spec: string): Array<{ outcome: SimDigit; weight: number }> {
+  return parseWeights(spec, DIGIT_CHOICES, 'SIM_DIGITS');
+}
+
+function pickWeighted<T extends string>(weights: Array<{ outcome: T; weight: number }>, r: number, fallback: T): T {
+  const total = weights.reduce((x, o) => x + o.weight, 0);
+  let x = r * total;
+  for (const o of weights) {
+    if (x < o.weight) return o.outcome;
+    x -= o.weight;
+  }
+  return weights.at(-1)?.outcome ?? fallback;
 }
 
 export function pickOutcome(weights: Array<{ outcome: SimOutcome; weight: number }>, r: number): SimOutcome {
@@ -52,6 +92,10 @@ export interface SimFaults {
   dropFinalCallbacks: number;
   /** Forces the outcome by destination number. */
   outcomeFor: ((to: string) => SimOutcome | undefined) | null;
+  /** Forces who answers (AMD's verdict) by destination number, instead of SIM_ANSWERED_BY. */
+  answeredByFor: ((to: string) => SimAnsweredBy | undefined) | null;
+  /** Forces the key the callee presses by destination number, instead of SIM_DIGITS. */
+  digitsFor: ((to: string) => SimDigit | undefined) | null;
 }
 
 const NO_FAULTS: SimFaults = {
@@ -63,6 +107,8 @@ const NO_FAULTS: SimFaults = {
   reorderCallbacks: false,
   dropFinalCallbacks: 0,
   outcomeFor: null,
+  answeredByFor: null,
+  digitsFor: null,
 };
 
 export interface SimCall {
@@ -90,6 +136,31 @@ export interface SimCall {
   finalDelivered: Promise<void>;
   /** performance.now() when the final status callback was sent (benchmarks time refills from it). */
   finalSentAt: number | null;
+  /** Where Twilio fetches the call's TwiML when answered (Url), or its inline TwiML. */
+  url: string | null;
+  twiml: string | null;
+  machineDetection: string | null;
+  amdCallback: string | null;
+  /** Who answered (AMD's verdict), decided when the call is answered. */
+  answeredBy: SimAnsweredBy | null;
+  /** The key the callee presses at the first <Gather> ('none': none), and the keys pressed. */
+  digitsPlanned: SimDigit | null;
+  digitsPressed: string[];
+  /** The verbs the call executed, in order (what the lead heard and did). */
+  heard: Array<{ verb: string; text: string; attrs: Record<string, string> }>;
+  /** What was said, in order: the flow's <Say>s, the callee's and an agent's lines, each in its language. */
+  said: Array<{ speaker: 'flow' | 'callee' | 'agent'; text: string; language: string }>;
+  /** The URLs the call's TwiML was fetched from, in order (answer, actions, redirects). */
+  fetched: string[];
+  /** The agent legs <Dial> placed, and the one that answered. */
+  agentLegs: Array<{ sid: string; to: string; answered: boolean }>;
+  /** <Dial record="…"> was asked (both legs recorded: the call's recording carries the agent). */
+  dialRecorded: boolean;
+  /** Bumped when the call's TwiML is replaced (an update with Twiml / Url): the old document stops. */
+  generation: number;
+  /** The callee hangs up (the call's time is over): ends a bridged <Dial> first, then the call. */
+  inDial: boolean;
+  calleeHungUp: (() => void) | null;
 }
 
 export interface SimStats {
@@ -97,6 +168,9 @@ export interface SimStats {
   createFailures: number;
   callbacksSent: number;
   callbacksFailed: number;
+  /** TwiML requests (answer Url, Gather / Dial actions, Redirect) and AMD callbacks, counted apart from status callbacks. */
+  twimlRequests: number;
+  amdCallbacks: number;
   mediaDownloads: Map<string, number>;
 }
 
@@ -111,6 +185,9 @@ export interface TwilioSimulatorOptions {
   resolveAccount?: (accountSid: string) => Promise<readonly string[]>;
   callMs: number;
   outcomes: string;
+  /** SIM_ANSWERED_BY (default `human:0.8,machine:0.2`) and SIM_DIGITS (default `none:0.8,1:0.15,9:0.05`). */
+  answeredBy?: string;
+  digits?: string;
   log: Logger;
   random?: () => number;
 }
@@ -159,9 +236,11 @@ function rfc2822(d: Date | null): string | null {
 export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimulator {
   const random = opts.random ?? Math.random;
   const weights = parseOutcomes(opts.outcomes);
+  const answeredByWeights = parseAnsweredBy(opts.answeredBy ?? 'human:0.8,machine:0.2');
+  const digitWeights = parseDigits(opts.digits ?? 'none:0.8,1:0.15,9:0.05');
   const calls = new Map<string, SimCall>();
   const recordings = new Map<string, SimCall>();
-  const stats: SimStats = { creates: 0, createFailures: 0, callbacksSent: 0, callbacksFailed: 0, mediaDownloads: new Map() };
+  const stats: SimStats = { creates: 0, createFailures: 0, callbacksSent: 0, callbacksFailed: 0, twimlRequests: 0, amdCallbacks: 0, mediaDownloads: new Map() };
   const baseOf = (accountSid: string) => `/2010-04-01/Accounts/${accountSid}`;
   const accounts = new Map<string, string[]>([[opts.accountSid, [opts.authToken]]]);
   const basic = (sid: string, token: string) => `Basic ${Buffer.from(`${sid}:${token}`).toString('base64')}`;
@@ -207,6 +286,8 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
       stopped = true;
       for (const c of calls.values()) for (const t of c.timers) clearTimeout(t);
       sender.close();
+      twimlHttp.destroy();
+      twimlHttps.destroy();
       const s = server;
       server = null;
       if (s) {
@@ -287,6 +368,11 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
         const status = one(form.Status);
         if ((status === 'completed' || status === 'canceled') && ACTIVE.has(c.status)) {
           finish(c, c.status === 'in-progress' ? 'completed' : 'canceled');
+        } else if (c.status === 'in-progress' && (form.Twiml !== undefined || form.Url !== undefined)) {
+          // Twilio's "modify a live call": the call leaves what it was doing for the new TwiML.
+          c.generation += 1;
+          const inline = one(form.Twiml);
+          void (inline !== undefined ? runDocument(c, inline, c.generation) : fetchAndRun(c, one(form.Url) ?? '', {}, c.generation));
         }
       }
       return send(res, 200, callJson(c));
@@ -301,7 +387,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
       if (!c) return notFound(res);
       stats.mediaDownloads.set(recSid, (stats.mediaDownloads.get(recSid) ?? 0) + 1);
       const seconds = Math.min(10, Math.max(1, c.durationS ?? 1));
-      let audio = wav.get(seconds);
+      let audio = c.said.length > 0 ? scriptedWav(seconds, scriptOf(c, seconds)) : wav.get(seconds);
       if (!audio) wav.set(seconds, (audio = sineWav(seconds)));
       res.writeHead(200, { 'content-type': 'audio/x-wav', 'content-length': audio.length });
       res.end(audio);
@@ -313,7 +399,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
   async function createCall(form: Record<string, string | string[] | undefined>, res: ServerResponse, accountSid: string, authToken: string): Promise<void> {
     const to = one(form.To);
     const from = one(form.From);
-    if (!to || !from || (!form.Twiml && !form.Url && !form.ApplicationSid)) {
+    if (!to || !from || (!form.Twiml && !form.Url && !form.ApplicationSid) || (one(form.AsyncAmd) === 'true' && !form.MachineDetection)) {
       return send(res, 400, { code: 21205, message: 'To, From and one of Url, Twiml, ApplicationSid are required', status: 400 });
     }
     const f = sim.faults;
@@ -347,6 +433,21 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
       timers: [],
       finalSentAt: null,
       finalDelivered: new Promise<void>((r) => (resolveFinal = r)),
+      url: one(form.Url) ?? null,
+      twiml: one(form.Twiml) ?? null,
+      machineDetection: one(form.MachineDetection) ?? null,
+      amdCallback: one(form.AsyncAmd) === 'true' ? (one(form.AsyncAmdStatusCallback) ?? null) : null,
+      answeredBy: null,
+      digitsPlanned: null,
+      digitsPressed: [],
+      heard: [],
+      said: [],
+      fetched: [],
+      agentLegs: [],
+      dialRecorded: false,
+      generation: 0,
+      inDial: false,
+      calleeHungUp: null,
     };
     finalResolvers.set(call.sid, resolveFinal);
     calls.set(call.sid, call);
@@ -374,7 +475,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
     if (c.outcome === 'completed') {
       at(0.35, () => progress(c, 'in-progress'));
       const limitMs = c.timeLimitS === null ? Infinity : c.timeLimitS * 1000;
-      at(Math.min(1, limitMs / total), () => finish(c, 'completed'));
+      at(Math.min(1, limitMs / total), () => calleeHangsUp(c));
     } else {
       at(0.6, () => finish(c, c.outcome));
     }
@@ -385,7 +486,10 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
   function progress(c: SimCall, status: ProviderCallStatus): void {
     if (!ACTIVE.has(c.status)) return;
     c.status = status;
-    if (status === 'in-progress') c.answeredAt = new Date();
+    if (status === 'in-progress') {
+      c.answeredAt = new Date();
+      if (c.url !== null || c.twiml !== null) void answer(c);
+    }
     const event = status === 'in-progress' ? 'answered' : status;
     if (!c.statusCallback || !c.events.includes(event)) return;
     const params = statusParams(c);
@@ -502,7 +606,290 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
     }
   }
 
+  // ── The call flow: the simulator runs the TwiML it gets, as Twilio does ──────────────────────
+
+  /**
+   * Simulated seconds of TwiML (a <Say>, a <Pause length>, a <Gather timeout>, a ring) in real ms:
+   * a twentieth of the call's length, so a flow fits in SIM_CALL_MS and tests stay fast.
+   */
+  const stepMs = (): number => Math.min(250, Math.max(2, Math.round(sim.callMs / 20)));
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  const live = (c: SimCall, gen: number): boolean => !stopped && c.status === 'in-progress' && c.generation === gen;
+
+  /** Answered: decide who answered and what they press, send the AMD verdict, run the call's TwiML. */
+  async function answer(c: SimCall): Promise<void> {
+    c.answeredBy = sim.faults.answeredByFor?.(c.to) ?? pickWeighted(answeredByWeights, random(), 'human');
+    // A machine presses nothing.
+    c.digitsPlanned = c.answeredBy === 'machine' ? 'none' : (sim.faults.digitsFor?.(c.to) ?? pickWeighted(digitWeights, random(), 'none'));
+    if (c.machineDetection !== null && c.amdCallback !== null) {
+      // DetectMessageEnd waits for a machine's greeting to end (the beep); a human is heard at once.
+      const delay = stepMs() * (c.answeredBy === 'human' ? 2 : c.answeredBy === 'machine' ? 4 : 6);
+      const target = c.amdCallback;
+      c.timers.push(setTimeout(() => {
+        if (!ACTIVE.has(c.status) || stopped) return;
+        stats.amdCallbacks += 1;
+        void deliver(target, {
+          AccountSid: c.accountSid,
+          CallSid: c.sid,
+          AnsweredBy: c.answeredBy === 'human' ? 'human' : c.answeredBy === 'machine' ? 'machine_end_beep' : 'unknown',
+          MachineDetectionDuration: String(delay),
+        }, c.authToken);
+      }, delay));
+    }
+    const gen = c.generation;
+    if (c.url !== null) {
+      // Synchronous AMD (no AsyncAmd) reports the verdict with the TwiML request instead.
+      const sync: Record<string, string> = c.machineDetection !== null && c.amdCallback === null ? { AnsweredBy: c.answeredBy === 'machine' ? 'machine_end_beep' : c.answeredBy } : {};
+      await fetchAndRun(c, c.url, sync, gen);
+    } else if (c.twiml !== null) {
+      await runDocument(c, c.twiml, gen);
+    }
+  }
+
+  /** The call's time is over: a bridged <Dial> ends first (its action is requested), then the call. */
+  function calleeHangsUp(c: SimCall): void {
+    if (c.inDial && c.calleeHungUp) c.calleeHungUp();
+    else finish(c, 'completed');
+  }
+
+  /** The parameters of every TwiML request Twilio makes for a call (voice webhook request). */
+  function voiceParams(c: SimCall): Record<string, string> {
+    return {
+      AccountSid: c.accountSid,
+      ApiVersion: '2010-04-01',
+      CallSid: c.sid,
+      CallStatus: c.status,
+      Called: c.to,
+      Caller: c.from,
+      Direction: 'outbound-api',
+      From: c.from,
+      To: c.to,
+    };
+  }
+
+  /** POSTs a signed TwiML request and runs the document it answers; an error or non-TwiML ends the call, as Twilio's "application error" does. */
+  async function fetchAndRun(c: SimCall, url: string, extra: Record<string, string>, gen: number): Promise<void> {
+    if (!live(c, gen)) return;
+    c.fetched.push(url);
+    stats.twimlRequests += 1;
+    const params = { ...voiceParams(c), ...extra };
+    let answer: { status: number; body: string };
+    try {
+      answer = await postForText(url, params, c.authToken);
+    } catch (err) {
+      opts.log.debug({ err, url }, 'twilio simulator: TwiML request failed');
+      if (live(c, gen)) finish(c, 'completed');
+      return;
+    }
+    if (answer.status < 200 || answer.status >= 300) {
+      if (live(c, gen)) finish(c, 'completed');
+      return;
+    }
+    await runDocument(c, answer.body, gen);
+  }
+
+  async function runDocument(c: SimCall, xml: string, gen: number): Promise<void> {
+    const verbs = parseTwiml(xml);
+    if (verbs === null) {
+      if (live(c, gen)) finish(c, 'completed');
+      return;
+    }
+    const next = await execute(c, verbs, gen);
+    // The end of a document hangs up, as with Twilio; a request that took over (an action, a redirect) runs on.
+    if (next === 'end' && live(c, gen)) finish(c, 'completed');
+  }
+
+  function languageOf(verbs: TwimlVerb[]): string | undefined {
+    for (const v of verbs) {
+      if (v.verb === 'Say' && v.attrs.language) return v.attrs.language;
+      const inner = languageOf(v.children);
+      if (inner) return inner;
+    }
+    return undefined;
+  }
+
+  /** The callee speaks first, once, in the call's language (a person's "hello", or a machine's greeting). */
+  function calleeGreets(c: SimCall, language: string): void {
+    if (c.said.some((x) => x.speaker === 'callee')) return;
+    const lines = LINES[language === 'he-IL' ? 'he-IL' : 'en-US'];
+    c.said.push({ speaker: 'callee', text: c.answeredBy === 'machine' ? lines.machine : lines.hello, language });
+  }
+
+  /** Runs verbs in order: 'end' when the document ran out, 'handed' when a request took over (or the call ended). */
+  async function execute(c: SimCall, verbs: TwimlVerb[], gen: number): Promise<'end' | 'handed'> {
+    const language = languageOf(verbs) ?? c.said.find((x) => x.speaker === 'flow')?.language ?? 'en-US';
+    for (const v of verbs) {
+      if (!live(c, gen)) return 'handed';
+      c.heard.push({ verb: v.verb, text: v.text, attrs: v.attrs });
+      switch (v.verb) {
+        case 'Say':
+          calleeGreets(c, v.attrs.language ?? language);
+          c.said.push({ speaker: 'flow', text: v.text, language: v.attrs.language ?? 'en-US' });
+          await sleep(stepMs());
+          break;
+        case 'Play':
+          calleeGreets(c, language);
+          await sleep(stepMs());
+          break;
+        case 'Pause':
+          await sleep(stepMs() * Math.min(60, Math.max(1, Number(v.attrs.length ?? '1') || 1)));
+          break;
+        case 'Record':
+          await sleep(stepMs());
+          break;
+        case 'Hangup':
+        case 'Reject':
+          finish(c, 'completed');
+          return 'handed';
+        case 'Redirect':
+          await fetchAndRun(c, v.text, {}, gen);
+          return 'handed';
+        case 'Gather': {
+          if ((await execute(c, v.children, gen)) === 'handed') return 'handed';
+          if (!live(c, gen)) return 'handed';
+          const planned = c.digitsPlanned;
+          const press = planned !== null && planned !== 'none' && c.digitsPressed.length === 0 ? planned : null;
+          if (press !== null) {
+            c.digitsPressed.push(press);
+            if (v.attrs.action) {
+              await fetchAndRun(c, v.attrs.action, { Digits: press, FinishedOnKey: '' }, gen);
+              return 'handed';
+            }
+            break;
+          }
+          await sleep(stepMs() * Math.min(30, Math.max(1, Number(v.attrs.timeout ?? '5') || 5)));
+          if (v.attrs.actionOnEmptyResult === 'true' && v.attrs.action) {
+            await fetchAndRun(c, v.attrs.action, { Digits: '', FinishedOnKey: '' }, gen);
+            return 'handed';
+          }
+          break;
+        }
+        case 'Dial':
+          if ((await dial(c, v, gen, language)) === 'handed') return 'handed';
+          break;
+        default:
+          break;
+      }
+    }
+    return 'end';
+  }
+
+  /**
+   * <Dial> with <Number>s: every leg rings, the first to answer (after a jittered ring) is bridged;
+   * its "answered" status callback goes to the <Number>'s statusCallback. The bridge lasts until
+   * the call's time is over; then the <Dial> action hears DialCallStatus=completed.
+   */
+  async function dial(c: SimCall, v: TwimlVerb, gen: number, language: string): Promise<'end' | 'handed'> {
+    const numbers = v.children.filter((n) => n.verb === 'Number').map((n) => ({ to: n.text, attrs: n.attrs }));
+    if (numbers.length === 0 && v.text) numbers.push({ to: v.text, attrs: {} });
+    if (v.attrs.record && v.attrs.record !== 'do-not-record') c.dialRecorded = true;
+    const legs = numbers.map((n) => ({ sid: sid('CA'), to: n.to, answered: false, attrs: n.attrs, after: stepMs() * (1 + random()) }));
+    for (const l of legs) c.agentLegs.push(l);
+    const winner = legs.reduce<(typeof legs)[number] | undefined>((w, l) => (w === undefined || l.after < w.after ? l : w), undefined);
+    let bridgedAt = 0;
+    if (winner) {
+      await sleep(winner.after);
+      if (!live(c, gen)) return 'handed';
+      winner.answered = true;
+      const leg = c.agentLegs.find((l) => l.sid === winner.sid);
+      if (leg) leg.answered = true;
+      bridgedAt = Date.now();
+      const events = (winner.attrs.statusCallbackEvent ?? '').split(' ');
+      if (winner.attrs.statusCallback && events.includes('answered')) {
+        void deliver(winner.attrs.statusCallback, {
+          AccountSid: c.accountSid,
+          ApiVersion: '2010-04-01',
+          CallSid: winner.sid,
+          ParentCallSid: c.sid,
+          CallStatus: 'in-progress',
+          Called: winner.to,
+          Caller: v.attrs.callerId ?? c.from,
+          Direction: 'outbound-dial',
+          From: v.attrs.callerId ?? c.from,
+          To: winner.to,
+          Timestamp: rfc2822(new Date()) ?? '',
+          CallbackSource: 'call-progress-events',
+          SequenceNumber: '0',
+        }, c.authToken);
+      }
+      const lines = LINES[language === 'he-IL' ? 'he-IL' : 'en-US'];
+      calleeGreets(c, language);
+      c.said.push({ speaker: 'agent', text: lines.agent, language }, { speaker: 'callee', text: lines.toAgent, language });
+      c.inDial = true;
+      await new Promise<void>((resolve) => (c.calleeHungUp = resolve));
+      c.inDial = false;
+      c.calleeHungUp = null;
+    }
+    if (c.generation !== gen || stopped) return 'handed';
+    if (v.attrs.action) {
+      const duration = winner ? Math.round((Date.now() - bridgedAt) / 1000) : 0;
+      stats.twimlRequests += 1;
+      c.fetched.push(v.attrs.action);
+      // The lead hung up: Twilio requests the action (the call is over, its answer is not run).
+      await postForText(v.attrs.action, {
+        ...voiceParams(c),
+        CallStatus: 'completed',
+        DialCallStatus: winner ? 'completed' : 'no-answer',
+        DialCallSid: winner?.sid ?? '',
+        DialCallDuration: String(duration),
+        DialBridged: winner ? 'true' : 'false',
+      }, c.authToken).catch((err: unknown) => opts.log.debug({ err }, 'twilio simulator: dial action failed'));
+    }
+    finish(c, 'completed');
+    return 'handed';
+  }
+
+  const twimlHttp = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const twimlHttps = new https.Agent({ keepAlive: true, maxSockets: 32 });
+
+  /** A signed form POST (as Twilio's TwiML requests) whose answer body is read. */
+  function postForText(url: string, params: Record<string, string>, authToken: string): Promise<{ status: number; body: string }> {
+    const body = new URLSearchParams(params).toString();
+    const target = new URL(url);
+    const secure = target.protocol === 'https:';
+    const headers = {
+      'content-type': 'application/x-www-form-urlencoded',
+      'content-length': String(Buffer.byteLength(body)),
+      'x-twilio-signature': twilio.getExpectedTwilioSignature(authToken, url, params),
+      'i-twilio-idempotency-token': randomBytes(8).toString('hex'),
+    };
+    return new Promise((resolve, reject) => {
+      const req = (secure ? https : http).request(target, { method: 'POST', agent: secure ? twimlHttps : twimlHttp, headers, signal: AbortSignal.timeout(15_000) }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (ch: Buffer) => chunks.push(ch));
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.once('error', reject);
+      });
+      req.once('error', reject);
+      req.end(body);
+    });
+  }
+
   return sim;
+}
+
+/** What the simulated people say, per language of the call. */
+const LINES = {
+  'he-IL': {
+    hello: 'הלו, מי מדבר?',
+    machine: 'הגעתם לתא הקולי. השאירו הודעה אחרי הצליל.',
+    agent: 'שלום, כאן הנציג. במה אפשר לעזור?',
+    toAgent: 'רציתי לשמוע עוד על ההצעה.',
+  },
+  'en-US': {
+    hello: 'Hello, who is this?',
+    machine: 'You have reached my voicemail. Please leave a message after the tone.',
+    agent: 'Hi, this is the agent. How can I help?',
+    toAgent: 'I would like to hear more about the offer.',
+  },
+} as const;
+
+/** The recording's script: what was said, in order, spread over the recording (wav.ts, read back by the transcription simulator). */
+export function scriptOf(c: Pick<SimCall, 'said'>, seconds: number): SpokenScript {
+  const language = c.said.find((x) => x.speaker === 'flow')?.language ?? c.said[0]?.language ?? 'en-US';
+  const slot = seconds / Math.max(1, c.said.length);
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return { language, segments: c.said.map((x, i) => ({ start_s: round(i * slot), end_s: round((i + 1) * slot), text: x.text })) };
 }
 
 function page(key: string, items: unknown[], uri: string) {
