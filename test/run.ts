@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../src/db/embedded.js';
+import { dropTemplateDatabase, migratedTemplateDatabase } from './helpers/template.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -52,6 +53,7 @@ async function main(): Promise<number> {
   await fs.mkdir(testTmp, { mode: 0o711 });
 
   let embedded: EmbeddedPostgresHandle | undefined;
+  let template: { name: string; serverUrl: string } | undefined;
   try {
     let databaseUrl = process.env.DATABASE_URL;
     if (!databaseUrl) {
@@ -60,6 +62,8 @@ async function main(): Promise<number> {
       databaseUrl = embedded.url;
       process.stderr.write(`test/run.ts: embedded PostgreSQL on 127.0.0.1:${embedded.port} (${Math.round(performance.now() - started)} ms)\n`);
     }
+    if (interrupted) return SIGNAL_EXIT_CODES[interrupted] ?? 1;
+    template = await migratedTemplateDatabase(databaseUrl, log);
     if (interrupted) return SIGNAL_EXIT_CODES[interrupted] ?? 1;
 
     const runner = spawn(process.execPath, [
@@ -70,7 +74,7 @@ async function main(): Promise<number> {
       '--test-reporter=spec',
       ...nodeFlags,
       ...files,
-    ], { cwd: ROOT, stdio: 'inherit', detached: true, env: { ...process.env, DATABASE_URL: databaseUrl, TMPDIR: testTmp } });
+    ], { cwd: ROOT, stdio: 'inherit', detached: true, env: { ...process.env, DATABASE_URL: databaseUrl, BULKHEAD_TEST_TEMPLATE: template.name, TMPDIR: testTmp } });
     child = runner;
 
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
@@ -81,6 +85,8 @@ async function main(): Promise<number> {
     if (code !== null) return code;
     return (signal && SIGNAL_EXIT_CODES[signal]) ?? 1;
   } finally {
+    // On a server of its own (DATABASE_URL) the template would outlive the run.
+    if (template && !embedded) await dropTemplateDatabase(template).catch(() => undefined);
     await embedded?.stop();
     // Servers started by killed test files may still be writing while they shut down.
     await fs.rm(runDir, { recursive: true, force: true, maxRetries: 5 });
