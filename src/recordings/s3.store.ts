@@ -43,6 +43,11 @@ export function s3StoreFromConfig(c: RecordingsStoreConfig['s3']): S3RecordingSt
   const client = new S3Client({
     region: c.region,
     forcePathStyle: c.forcePathStyle,
+    // Checksums only where S3 requires them: the SDK's default (a CRC trailer in aws-chunked
+    // uploads) is not understood by every S3-compatible server (older MinIO, R2, s3rver store the
+    // chunk framing as the object's bytes).
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
     ...(c.endpoint ? { endpoint: c.endpoint } : {}),
     ...(c.accessKeyId && c.secretAccessKey ? { credentials: { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey } } : {}),
   });
