@@ -230,23 +230,28 @@ const TRACKED = [
  */
 const TOUCHED_ON_USE = ['last_used_at', 'last_seen_at'];
 
+let snapshotSql: string | undefined;
+
+/** Every table's row count and content hash, in one statement (one round trip, not one per table). */
 async function snapshot(): Promise<Record<string, string>> {
-  const { rows: tables } = await env.pool.query<{ name: string }>(
-    `SELECT table_name AS name FROM information_schema.tables
-      WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1`,
-  );
-  const out: Record<string, string> = {};
-  for (const { name } of tables) {
-    const { rows } = await env.pool.query<{ n: number; h: string }>(
-      `SELECT count(*)::int AS n, md5(coalesce(string_agg(x.h, ',' ORDER BY x.h), '')) AS h
-         FROM (SELECT md5((to_jsonb(t) - $1::text[])::text) AS h FROM "${name}" t) x`,
-      [TOUCHED_ON_USE],
+  if (!snapshotSql) {
+    const { rows: tables } = await env.pool.query<{ name: string }>(
+      `SELECT table_name AS name FROM information_schema.tables
+        WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1`,
     );
-    out[name] = `${rows[0]?.n} rows ${rows[0]?.h}`;
+    snapshotSql = tables.map(({ name }) => `SELECT ${pgString(name)} AS name, count(*)::int AS n,
+        md5(coalesce(string_agg(x.h, ',' ORDER BY x.h), '')) AS h
+       FROM (SELECT md5((to_jsonb(t) - $1::text[])::text) AS h FROM ${pgIdent(name)} t) x`).join('\nUNION ALL\n');
   }
+  const { rows } = await env.pool.query<{ name: string; n: number; h: string }>(snapshotSql, [TOUCHED_ON_USE]);
+  const out: Record<string, string> = {};
+  for (const r of rows) out[r.name] = `${r.n} rows ${r.h}`;
   for (const table of TRACKED) assert.ok(out[table], `table ${table} is not in the schema any more`);
   return out;
 }
+
+const pgIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+const pgString = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 
 // ---------------------------------------------------------------------------------------------
 // Oracles and generators.
