@@ -2,7 +2,7 @@ import type { DomainModule, ModuleDeps, ModuleRoles } from '../app/module.js';
 import { PeriodicTask } from '../lib/periodic-task.js';
 import { pruneAudit } from './audit.repo.js';
 import { authRoutes } from './auth.routes.js';
-import { pruneSessions } from './sessions.repo.js';
+import { pruneLoginFailures, pruneSessions } from './sessions.repo.js';
 import { peopleRoutes } from './users.routes.js';
 
 /**
@@ -27,8 +27,9 @@ export function createPeopleModule(deps: ModuleDeps): DomainModule {
         log,
         run: async () => {
           const sessions = await pruneSessions(deps.pool, people.sessionIdleMs);
+          const failures = await pruneLoginFailures(deps.pool);
           const audit = await pruneAudit(deps.pool, people.auditRetentionDays);
-          if (sessions + audit > 0) log.info({ prunedSessions: sessions, prunedAudit: audit }, 'retention');
+          if (sessions + failures + audit > 0) log.info({ prunedSessions: sessions, prunedLoginFailures: failures, prunedAudit: audit }, 'retention');
         },
       });
       retention.start();

@@ -33,12 +33,17 @@ export async function deleteUserSessions(db: Queryable, businessId: number, user
   return rowCount ?? 0;
 }
 
-/** Sessions past their idle window or their end, and failed sign-ins older than the throttle's window. */
+/** Sessions past their idle window or their end. */
 export async function pruneSessions(db: Queryable, idleMs: number): Promise<number> {
   const { rowCount } = await db.query(
     `DELETE FROM sessions WHERE expires_at < now() OR last_seen_at < now() - make_interval(secs => $1::double precision / 1000)`,
     [idleMs],
   );
-  await db.query(`DELETE FROM login_failures WHERE at < now() - interval '1 day'`);
+  return rowCount ?? 0;
+}
+
+/** Failed sign-ins older than a day: far past the throttle's window (login.service.ts), kept only that long. */
+export async function pruneLoginFailures(db: Queryable): Promise<number> {
+  const { rowCount } = await db.query(`DELETE FROM login_failures WHERE at < now() - interval '1 day'`);
   return rowCount ?? 0;
 }
