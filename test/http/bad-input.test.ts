@@ -865,6 +865,8 @@ interface TwilioModel {
   /** Signed, but a stored field is malformed: 400 naming it, and the ringing call keeps its state. */
   bad: Record<string, fc.Arbitrary<string>>;
   valid: () => { callId: number; params: Record<string, string> };
+  /** The valid request's status: 204 for callbacks, 200 for the call flow's webhooks (TwiML). */
+  validStatus?: number;
 }
 
 function twilioSpec(e: Endpoint, m: TwilioModel): Spec {
@@ -914,7 +916,7 @@ function twilioSpec(e: Endpoint, m: TwilioModel): Spec {
     valid: async () => {
       const { callId, params } = m.valid();
       const u = url(t.businessId, callId);
-      return { req: twilioReq(u, params, twilioSignature(u, params)), status: 204 };
+      return { req: twilioReq(u, params, twilioSignature(u, params)), status: m.validStatus ?? 204 };
     },
   };
 }
@@ -1366,6 +1368,8 @@ function specs(): Record<string, Spec> {
   const optOutsList = E('GET', '/api/v1/whatsapp/opt-outs');
   const twilioStatus = E('POST', '/webhooks/twilio/voice/status');
   const twilioRecording = E('POST', '/webhooks/twilio/voice/recording');
+  const voiceHook = (hook: string) => E('POST', `/webhooks/twilio/voice/${hook}`);
+  const callSidBad = { CallSid: badSid.filter((v) => v !== '') };
   const waVerify = E('GET', '/webhooks/whatsapp');
   const waEvents = E('POST', '/webhooks/whatsapp');
 
@@ -1685,6 +1689,30 @@ function specs(): Record<string, Spec> {
         RecordingDuration: fc.constantFrom('1e300', 'abc', '1.5', '99999999999', '7s'),
       },
       valid: () => ({ callId: fx.callId, params: { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: fx.callSid, RecordingSid: `RE${'2'.repeat(32)}`, RecordingStatus: 'completed', RecordingDuration: '1' } }),
+    }),
+    // The call flow's webhooks (issue 15): on the completed fixture call, a harmless <Hangup/> or nothing.
+    [endpointKey(voiceHook('answer'))]: twilioSpec(voiceHook('answer'), {
+      forged: { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: fx.ringingCallSid, CallStatus: 'in-progress' },
+      bad: callSidBad,
+      valid: () => ({ callId: fx.callId, params: { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: fx.callSid, CallStatus: 'in-progress' } }),
+      validStatus: 200,
+    }),
+    [endpointKey(voiceHook('gather'))]: twilioSpec(voiceHook('gather'), {
+      forged: { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: fx.ringingCallSid, Digits: '9' },
+      bad: { ...callSidBad, Digits: fc.constantFrom('9\u0000', 'x', '1'.repeat(33), '9 ', '١') },
+      valid: () => ({ callId: fx.callId, params: { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: fx.callSid, Digits: '5' } }),
+      validStatus: 200,
+    }),
+    [endpointKey(voiceHook('amd'))]: twilioSpec(voiceHook('amd'), {
+      forged: { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: fx.ringingCallSid, AnsweredBy: 'machine_end_beep', MachineDetectionDuration: '3000' },
+      bad: callSidBad,
+      valid: () => ({ callId: fx.callId, params: { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: fx.callSid, AnsweredBy: 'human' } }),
+    }),
+    [endpointKey(voiceHook('dial-status'))]: twilioSpec(voiceHook('dial-status'), {
+      forged: { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: fx.ringingCallSid, DialCallStatus: 'completed', DialCallDuration: '9' },
+      bad: callSidBad,
+      valid: () => ({ callId: fx.callId, params: { AccountSid: SIM_TWILIO_ACCOUNT_SID, CallSid: fx.callSid, DialCallStatus: 'no-answer' } }),
+      validStatus: 200,
     }),
     [endpointKey(waVerify)]: {
       cases: () => queryCases(waVerify, {
