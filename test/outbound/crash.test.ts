@@ -5,7 +5,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { createTwilioSimulator, type TwilioSimulator } from '../../src/providers/telephony/simulator.js';
 import { createTenant, startTestEnv, waitFor, waitForJob, type TestEnv } from '../helpers/harness.js';
 import { spawnTs, type Child } from '../helpers/processes.js';
-import { makeLeads, OUTBOUND_ENV, simCallsTo, startRun } from './helpers.js';
+import { api, makeLeads, OUTBOUND_ENV, simCallsTo, startRun } from './helpers.js';
 
 /**
  * kill -9 of a real worker process in the middle of a run: the API (this process) keeps taking
@@ -17,7 +17,8 @@ let env: TestEnv;
 const children: Child[] = [];
 
 before(async () => {
-  sim = createTwilioSimulator({ accountSid: SIM_TWILIO_ACCOUNT_SID, authToken: SIM_TWILIO_AUTH_TOKEN, callMs: 250, outcomes: 'completed:1', log: createLogger('silent') });
+  // Every callee a person who presses nothing: the calls are bridged to agents (the connect flow below).
+  sim = createTwilioSimulator({ accountSid: SIM_TWILIO_ACCOUNT_SID, authToken: SIM_TWILIO_AUTH_TOKEN, callMs: 400, outcomes: 'completed:1', answeredBy: 'human:1', digits: 'none:1', log: createLogger('silent') });
   await sim.start();
   env = await startTestEnv({ listen: true, worker: false, env: { ...OUTBOUND_ENV, TWILIO_API_BASE: sim.url } });
 });
@@ -43,8 +44,10 @@ async function dialerWorker(): Promise<Child> {
   return c;
 }
 
-test('kill -9 of the worker mid-run: no lead called twice, the run finishes', async () => {
+test('kill -9 of the worker mid-run, with bridged calls in flight: no lead called twice, every outcome settled, the run finishes', async () => {
   const t = await createTenant(env, { max_outbound_calls: 3 });
+  const flow = await api(env, t, 'PATCH', '/outbound/settings', { call_flow: { kind: 'connect', agents: ['+972501234567', '+972521234568'], strategy: 'simultaneous' } });
+  assert.equal(flow.status, 200, JSON.stringify(flow.body));
   const leads = await makeLeads(env, t, 30);
   const a = await dialerWorker();
   const { jobId, runId } = await startRun(env, t, leads.map((l) => l.id));
@@ -72,6 +75,13 @@ test('kill -9 of the worker mid-run: no lead called twice, the run finishes', as
     const r = await env.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM calls WHERE business_id = $1 AND status IN ('dialing','queued','initiated','ringing','in-progress')`, [t.businessId]);
     return r.rows[0]?.n === 0;
   }, 'all slots free');
+  // The call flows ran on the API's webhooks while the worker died: every call has its outcome.
+  const { rows: outcomes } = await env.pool.query<{ outcome: string | null; n: number }>(
+    `SELECT outcome, count(*)::int AS n FROM calls WHERE business_id = $1 GROUP BY outcome`,
+    [t.businessId],
+  );
+  assert.ok(outcomes.every((o) => o.outcome !== null), JSON.stringify(outcomes));
+  assert.ok((outcomes.find((o) => o.outcome === 'connected')?.n ?? 0) > 0, `some calls bridged: ${JSON.stringify(outcomes)}`);
   b.kill('SIGTERM');
   assert.equal(await b.exited, 0);
 });
