@@ -49,8 +49,20 @@ export async function playRecording(pool: pg.Pool, store: RecordingsCache, who: 
   return { kind: 'processing', jobId, retryAfterS: RETRY_AFTER_S };
 }
 
+/**
+ * A download a transcription asks for: below a play's (OPERATIONS.recording_download.priority),
+ * above other work, so a backlog of transcriptions fetching their recordings never queues ahead
+ * of a play. A play of a call whose download a transcription already queued joins that job.
+ */
+export const TRANSCRIPTION_DOWNLOAD_PRIORITY = 5;
+
 /** The active download job of a call's recording, enqueued if there is none. */
-export async function ensureDownload(pool: pg.Pool, who: { businessId: number; userId: number | null }, callSid: string): Promise<number> {
+export async function ensureDownload(
+  pool: pg.Pool,
+  who: { businessId: number; userId: number | null },
+  callSid: string,
+  priority: number = OPERATIONS.recording_download.priority,
+): Promise<number> {
   const lockKey = recordingLockKey(callSid);
   const pending = await activeJobByLockKey(pool, who.businessId, lockKey);
   if (pending !== null) return pending;
@@ -61,7 +73,7 @@ export async function ensureDownload(pool: pg.Pool, who: { businessId: number; u
         businessId: who.businessId,
         type: 'recording_download',
         queue: spec.queue,
-        priority: spec.priority,
+        priority,
         params: { call_sid: callSid },
         paramsHash: createHash('sha256').update(callSid).digest('hex'),
         lockKey,
@@ -74,6 +86,6 @@ export async function ensureDownload(pool: pg.Pool, who: { businessId: number; u
     if (!isActiveLockViolation(err)) throw err;
     const holder = await activeJobByLockKey(pool, who.businessId, lockKey);
     // The holder finished between the violation and the look-up: one more round finds the file.
-    return holder ?? ensureDownload(pool, who, callSid);
+    return holder ?? ensureDownload(pool, who, callSid, priority);
   }
 }

@@ -6,7 +6,7 @@ import { PermanentError } from '../lib/errors.js';
 import { getCallBySid } from '../outbound/calls.repo.js';
 import { TranscriptionError, type TranscriptionProvider } from '../providers/transcription/types.js';
 import type { RecordingsCache } from '../recordings/cache.js';
-import { ensureDownload, hasNoRecording } from '../recordings/recordings.service.js';
+import { ensureDownload, hasNoRecording, TRANSCRIPTION_DOWNLOAD_PRIORITY } from '../recordings/recordings.service.js';
 import { businessLanguage, completeTranscript, failTranscript } from './transcripts.repo.js';
 
 export interface TranscribeJobDeps {
@@ -77,7 +77,7 @@ export function transcribeJob(deps: TranscribeJobDeps) {
           await failTranscript(tx, businessId, call.id, 'the recording could not be downloaded');
           return one({ transcript: 'failed', reason: 'download' }, false);
         }
-        await ensureDownload(deps.pool, { businessId, userId: null }, sid);
+        await ensureDownload(deps.pool, { businessId, userId: null }, sid, TRANSCRIPTION_DOWNLOAD_PRIORITY);
         return { processed: 0, succeeded: 0, failed: 0, checkpoint: { waits: waits + 1 }, done: false, snoozeMs: Math.min(30_000, 1_000 * 2 ** Math.min(waits, 5)) };
       }
 
