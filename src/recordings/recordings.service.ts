@@ -22,6 +22,9 @@ export function recordingLockKey(callSid: string): string {
 }
 
 export function hasNoRecording(call: CallRow): boolean {
+  // The recording callback can arrive before the call's final status callback: a completed
+  // recording is there whatever the call's status says yet.
+  if (call.recording_status === 'completed') return false;
   if (call.recording_status === 'absent' || call.recording_status === 'failed') return true;
   if (isActiveCall(call.status)) return true;
   return isFinalCall(call.status) && call.status !== 'completed';
