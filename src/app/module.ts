@@ -20,6 +20,8 @@ export interface DomainModule {
   routes?: FastifyPluginAsyncZod;
   /** Provider webhooks under /webhooks: no bearer, verified by signature. */
   webhooks?: FastifyPluginAsyncZod;
+  /** Pages a provider sends the browser back to (OAuth callbacks), at the root: no bearer, checked by their own state. */
+  pages?: FastifyPluginAsyncZod;
   /**
    * Background parts (providers, simulators, sweepers, retention). Called before the process
    * claims a job or accepts a request, so handlers and routes may rely on what it starts.

@@ -18,5 +18,6 @@ function field(table: string, name: string): SealedField {
 export const VOICE_AUTH_TOKEN = field('voice_channels', 'auth_token');
 export const WHATSAPP_ACCESS_TOKEN = field('whatsapp_channels', 'access_token');
 export const WHATSAPP_APP_SECRET = field('whatsapp_channels', 'app_secret');
+export const GMAIL_REFRESH_TOKEN = field('gmail_connections', 'refresh_token');
 
-export const SEALED_FIELDS: readonly SealedField[] = [VOICE_AUTH_TOKEN, WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_SECRET];
+export const SEALED_FIELDS: readonly SealedField[] = [VOICE_AUTH_TOKEN, WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_SECRET, GMAIL_REFRESH_TOKEN];

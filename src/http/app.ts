@@ -111,6 +111,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     for (const m of deps.modules) if (m.routes) await tenant.register(m.routes);
   }, { prefix: '/api/v1' });
   for (const m of deps.modules) if (m.webhooks) await app.register(m.webhooks, { prefix: '/webhooks' });
+  for (const m of deps.modules) if (m.pages) await app.register(m.pages);
 
   return app;
 }

@@ -63,6 +63,8 @@ const RESOURCES = {
   User: { he: 'המשתמש', feminine: false },
   Token: { he: 'האסימון', feminine: false },
   'Do-not-call number': { he: 'המספר ברשימת "אל תתקשרו"', feminine: false },
+  Receipt: { he: 'הקבלה', feminine: true },
+  'A PDF of this receipt': { he: 'קובץ PDF של הקבלה הזו', feminine: false },
 } as const satisfies Record<string, { he: string; feminine: boolean }>;
 export type Resource = keyof typeof RESOURCES;
 export const RESOURCE_NAMES = Object.keys(RESOURCES) as Resource[];
@@ -411,6 +413,28 @@ const MESSAGES = {
       + `(first: ${p.first.path} ${t(p.first.message)}); nothing was sent.`,
     (p, t) => `${p.complete ? (p.count === 1 ? 'נמען אחד אינו תקין' : `${p.count} נמענים אינם תקינים`) : `לפחות ${p.count} נמענים אינם תקינים`} `
       + `(הראשון: ${p.first.path} ${t(p.first.message)}); שום הודעה לא נשלחה.`,
+  ),
+
+  // ── Gmail receipts ──────────────────────────────────────────────────────────────────────────
+  'gmail.not_connected': def(
+    'Gmail is not connected: connect a mailbox first (POST /api/v1/integrations/gmail/connect).',
+    'Gmail לא מחובר: חברו קודם תיבת דואר (POST /api/v1/integrations/gmail/connect).',
+  ),
+  'gmail.reauth_required': def(
+    'Google no longer lets Bulkhead read this mailbox (the access was revoked or has expired). Connect Gmail again to resume syncing receipts.',
+    'Google כבר לא מאפשרת ל-Bulkhead לקרוא את תיבת הדואר הזו (ההרשאה בוטלה או פגה). חברו את Gmail מחדש כדי שסנכרון הקבלות יתחדש.',
+  ),
+  'gmail.unavailable': def(
+    'Gmail did not answer (it is busy or down); the sync tries again by itself.',
+    'Gmail לא ענה (עמוס או לא זמין); הסנכרון ינסה שוב מעצמו.',
+  ),
+  'gmail.oauth_state_invalid': def(
+    'This Google sign-in cannot be completed: its link was already used, has expired, or was started in another browser or account. Start connecting Gmail again.',
+    'אי אפשר להשלים את ההתחברות ל-Google: הקישור כבר נוצל, פג תוקפו, או שההתחברות התחילה בדפדפן או בחשבון אחר. התחילו לחבר את Gmail מחדש.',
+  ),
+  'gmail.oauth_refused': def(
+    'Google did not complete the sign-in (access was not allowed, or the code was refused). Start connecting Gmail again.',
+    'Google לא השלימה את ההתחברות (הגישה לא אושרה, או שהקוד נדחה). התחילו לחבר את Gmail מחדש.',
   ),
 
   // ── Channels: the business's own caller ids and senders ─────────────────────────────────────

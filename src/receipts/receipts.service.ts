@@ -12,6 +12,11 @@ export function receiptView(r: ReceiptRow) {
     currency: r.currency,
     issued_at: r.issued_at.toISOString(),
     created_at: r.created_at.toISOString(),
+    source: r.source,
+    gmail_message_id: r.gmail_message_id,
+    subject: r.subject,
+    from: r.sender,
+    has_attachment: r.has_attachment,
   };
 }
 

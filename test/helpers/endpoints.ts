@@ -14,7 +14,7 @@ export interface Endpoint {
    * What the route's one path parameter (`:id`, `:call_sid`, `:phone`) names on a tenant route;
    * the isolation tests probe each of these with another business's.
    */
-  owns?: 'lead' | 'job' | 'import' | 'run' | 'call' | 'broadcast' | 'dnc' | 'user' | 'token';
+  owns?: 'lead' | 'job' | 'import' | 'run' | 'call' | 'broadcast' | 'dnc' | 'user' | 'token' | 'receipt';
 }
 
 /**
@@ -76,6 +76,13 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { method: 'POST', url: '/api/v1/receipts', auth: 'tenant' },
   { method: 'GET', url: '/api/v1/receipts', auth: 'tenant' },
   { method: 'DELETE', url: '/api/v1/receipts', auth: 'tenant' },
+  // Receipts from Gmail (issue 17); the OAuth callback is public: its state is the credential.
+  { method: 'POST', url: '/api/v1/receipts/sync', auth: 'tenant' },
+  { method: 'GET', url: '/api/v1/receipts/:id/attachment', auth: 'tenant', owns: 'receipt' },
+  { method: 'POST', url: '/api/v1/integrations/gmail/connect', auth: 'tenant' },
+  { method: 'GET', url: '/api/v1/integrations/gmail', auth: 'tenant' },
+  { method: 'DELETE', url: '/api/v1/integrations/gmail', auth: 'tenant' },
+  { method: 'GET', url: '/oauth/google/callback', auth: 'none' },
 
   { method: 'GET', url: '/api/v1/outbound/active', auth: 'tenant' },
   { method: 'GET', url: '/api/v1/outbound/settings', auth: 'tenant' },

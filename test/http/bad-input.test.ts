@@ -1546,6 +1546,77 @@ function specs(): Record<string, Spec> {
       cleanup: cancelJob,
     },
 
+    // ---- Receipts from Gmail (issue 17). The tenant connects through the simulator's consent
+    // when a valid request needs it; no worker runs, so an accepted sync stays queued.
+    ...((syncE: Endpoint, attachmentE: Endpoint, connectE: Endpoint, statusE: Endpoint, disconnectE: Endpoint, callbackE: Endpoint): Record<string, Spec> => {
+      /** Our callback's path and query, as Google's consent sends the browser back. */
+      const consented = async (): Promise<string> => {
+        const started = (await ok(t, 'POST', pathOf(connectE), undefined, 200)) as unknown as { auth_url: string };
+        const google = await fetch(started.auth_url, { redirect: 'manual' });
+        const back = new URL(google.headers.get('location') ?? '');
+        return `${back.pathname}${back.search}`;
+      };
+      const connected = async (): Promise<void> => {
+        const res = await env.app.inject({ method: 'GET', url: pathOf(statusE), headers: t.headers });
+        if ((res.json() as { connected: boolean }).connected) return;
+        const done = await env.app.inject({ method: 'GET', url: await consented() });
+        assert.equal(done.statusCode, 200, done.body);
+      };
+      const syncModel = (): BodyModel => ({ valid: fc.record({ full: fc.boolean() }, { requiredKeys: [] }), bad: { full: fc.constantFrom('true', 1, 0, null, [], 'yes') }, required: [] });
+      const unknownState = 'x'.repeat(43);
+      return {
+        [endpointKey(syncE)]: {
+          cases: () => fc.oneof(
+            { weight: 4, arbitrary: bodyCases(syncE, syncModel()) },
+            { weight: 1, arbitrary: headerCases(syncE, ['idempotency-key'], validBodies(syncE, syncModel()).map((b) => jsonReq('POST', pathOf(syncE), b))) },
+            { weight: 2, arbitrary: transportCases(syncE, pathOf(syncE), { csvIsBad: true }) },
+          ),
+          once: () => [{ label: 'Gmail not connected', ...jsonReq('POST', pathOf(syncE), {}), expect: { status: 409, code: 'gmail_not_connected' } }],
+          valid: async () => {
+            await connected();
+            return { req: jsonReq('POST', pathOf(syncE), { full: false }), status: 202 };
+          },
+          cleanup: cancelJob,
+        },
+        [endpointKey(attachmentE)]: {
+          cases: () => idCases(attachmentE),
+          valid: async () => {
+            const { rows } = await env.pool.query<{ id: number }>(
+              `INSERT INTO receipts (business_id, vendor, amount, currency, issued_at, source, gmail_message_id, has_attachment)
+               VALUES ($1, 'Fixture', 1, 'ILS', now(), 'gmail', 'fixture', true) RETURNING id`, [t.businessId]);
+            const id = rows[0]?.id ?? 0;
+            await env.pool.query(`INSERT INTO receipt_attachments (receipt_id, business_id, filename, content_type, bytes) VALUES ($1, $2, 'r.pdf', 'application/pdf', $3)`, [id, t.businessId, Buffer.from('%PDF-1.4')]);
+            return { req: { method: 'GET', url: pathOf(attachmentE, id) }, status: 200 };
+          },
+        },
+        [endpointKey(connectE)]: {
+          cases: () => transportCases(connectE, pathOf(connectE), { csvIsBad: false }),
+          valid: async () => ({ req: { method: 'POST', url: pathOf(connectE) }, status: 200 }),
+        },
+        [endpointKey(statusE)]: ops(pathOf(statusE), ['DELETE']),
+        [endpointKey(disconnectE)]: {
+          cases: () => transportCases(disconnectE, pathOf(disconnectE), { csvIsBad: false }),
+          valid: async () => ({ req: { method: 'DELETE', url: pathOf(disconnectE) }, status: 204 }),
+        },
+        [endpointKey(callbackE)]: {
+          cases: () => queryCases(callbackE, {
+            code: { valid: fc.constant('4/0Acode'), bad: fc.constantFrom('', 'c'.repeat(2049), ['a', 'b']) },
+            state: { valid: fc.constant(unknownState), bad: fc.constantFrom('', 's'.repeat(201), [unknownState, unknownState]) },
+            error: { valid: fc.constant('access_denied'), bad: fc.constantFrom('', 'e'.repeat(201)) },
+          }),
+          once: () => [
+            { label: 'a state we never gave out', method: 'GET', url: `${pathOf(callbackE)}?code=4%2F0Acode&state=${unknownState}`, expect: { status: 403, code: 'oauth_state_invalid' } },
+            { label: 'no state', method: 'GET', url: `${pathOf(callbackE)}?code=4%2F0Acode`, expect: { status: 403, code: 'oauth_state_invalid' } },
+            { label: 'consent refused, unknown state', method: 'GET', url: `${pathOf(callbackE)}?error=access_denied&state=${unknownState}`, expect: { status: 403, code: 'oauth_state_invalid' } },
+          ],
+          valid: async () => ({ req: { method: 'GET', url: await consented() }, status: 200 }),
+        },
+      };
+    })(
+      E('POST', '/api/v1/receipts/sync'), E('GET', '/api/v1/receipts/:id/attachment'), E('POST', '/api/v1/integrations/gmail/connect'),
+      E('GET', '/api/v1/integrations/gmail'), E('DELETE', '/api/v1/integrations/gmail'), E('GET', '/oauth/google/callback'),
+    ),
+
     // ---- Outbound calls.
     [endpointKey(E('GET', '/api/v1/outbound/active'))]: ops('/api/v1/outbound/active'),
     [endpointKey(E('GET', '/api/v1/outbound/settings'))]: ops('/api/v1/outbound/settings', ['PATCH']),

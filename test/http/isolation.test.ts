@@ -23,6 +23,7 @@ const MISSING = 9_000_000_000_000;
 const MISSING_PARAM: Record<NonNullable<Endpoint['owns']>, string> = {
   lead: String(MISSING), job: String(MISSING), import: String(MISSING), run: String(MISSING), broadcast: String(MISSING),
   call: `CA${'f'.repeat(32)}`, dnc: encodeURIComponent('+12125557999'), user: String(MISSING), token: String(MISSING),
+  receipt: String(MISSING),
 };
 
 /** What A owns. */
@@ -277,6 +278,7 @@ describe('tenant isolation', () => {
       dnc: A.dnc.flatMap((p) => [encodeURIComponent(p), encodeURIComponent(`(${p.slice(2, 5)}) ${p.slice(5, 8)}-${p.slice(8)}`)]),
       user: [a.userId, ...A.users],
       token: A.tokens,
+      receipt: A.receipts,
     };
     const before = await fingerprint(a.businessId);
     let probes = 0;
@@ -309,9 +311,16 @@ describe('tenant isolation', () => {
 
     // The ids are real: A itself is answered (200, 202 for a recording being fetched, 204 for a removed number, or 409
     // for a transition its finished job cannot take).
+    // A receipt of A's that came from Gmail with its PDF (issue 17), for the attachment route.
+    const { rows: pdfReceipt } = await env.pool.query<{ id: number }>(
+      `WITH r AS (INSERT INTO receipts (business_id, vendor, amount, currency, issued_at, source, gmail_message_id, has_attachment)
+                  VALUES ($1, 'A vendor pdf', 1, 'ILS', now(), 'gmail', 'a-pdf', true) RETURNING id)
+       INSERT INTO receipt_attachments (receipt_id, business_id, filename, content_type, bytes) SELECT id, $1, 'a.pdf', 'application/pdf', '\\x25504446'::bytea FROM r RETURNING receipt_id AS id`,
+      [a.businessId],
+    );
     const ownOf: Record<NonNullable<Endpoint['owns']>, number | string | undefined> = {
       lead: A.manual[0], import: A.importDone, job: A.jobs.importDone, run: A.runs[0], call: A.calls[0]?.sid, broadcast: A.broadcasts[0], dnc: encodeURIComponent(A.dnc[0] ?? ''),
-      user: A.users[0], token: A.spareTokenId,
+      user: A.users[0], token: A.spareTokenId, receipt: pdfReceipt[0]?.id,
     };
     // The people routes have one answer each: an invited agent made admin, the spare token revoked.
     const exactly: Partial<Record<NonNullable<Endpoint['owns']>, number>> = { user: 200, token: 204 };

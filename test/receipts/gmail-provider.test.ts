@@ -92,7 +92,7 @@ describe('Google through the official clients, against the simulator', () => {
     sim.expireHistory();
     await assert.rejects(box.history(historyId, null), GmailHistoryExpired);
 
-    sim.failNext(429, 503);
+    sim.failNext([429, 503]);
     await assert.rejects(box.profile(), (err: unknown) => err instanceof GmailUnavailable && err.status === 429);
     await assert.rejects(box.profile(), (err: unknown) => err instanceof GmailUnavailable && err.status === 503);
     await box.profile();

@@ -127,7 +127,7 @@ describe('dashboard: people', () => {
     // The cookie session survives a reload: GET /me answers for it.
     await page.reload();
     await page.locator('h1', { hasText: 'Leads' }).waitFor();
-    assert.deepEqual(await navLinks(page), ['Leads', 'Jobs', 'Calls', 'Broadcasts', 'Users', 'API tokens', 'Audit', 'Trash', 'Settings']);
+    assert.deepEqual(await navLinks(page), ['Leads', 'Jobs', 'Calls', 'Broadcasts', 'Receipts', 'Users', 'API tokens', 'Audit', 'Trash', 'Settings']);
 
     // The spent invitation says so instead of failing silently.
     const again = await newPage();
@@ -168,7 +168,7 @@ describe('dashboard: people', () => {
     await agent.getByRole('button', { name: 'Set password and sign in' }).click();
     await agent.locator('table.leads tbody tr').nth(4).waitFor();
     assert.match((await agent.locator('header .who').textContent()) ?? '', /\(Agent\)/);
-    assert.deepEqual(await navLinks(agent), ['Leads', 'Jobs', 'Calls', 'Broadcasts']);
+    assert.deepEqual(await navLinks(agent), ['Leads', 'Jobs', 'Calls', 'Broadcasts', 'Receipts']);
     assert.equal(await agent.locator('section.bulk, button[class*="bulk-"], input[type=checkbox], form.import').count(), 0, 'no selection, bulk action or import');
 
     await agent.getByRole('link', { name: 'Jobs' }).click();

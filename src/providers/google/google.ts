@@ -116,7 +116,8 @@ export interface MessageRef {
 /** One mailbox, read-only, as the sync needs it. Every method throws the classified errors above. */
 export interface Mailbox {
   profile(): Promise<{ email: string; historyId: string }>;
-  list(q: string, pageToken: string | null, maxResults: number): Promise<{ ids: string[]; nextPageToken: string | null }>;
+  /** `estimate`: Gmail's resultSizeEstimate (all pages). */
+  list(q: string, pageToken: string | null, maxResults: number): Promise<{ ids: string[]; nextPageToken: string | null; estimate: number }>;
   /** Message ids added since `startHistoryId`, and the mailbox's historyId now. */
   history(startHistoryId: string, pageToken: string | null): Promise<{ ids: string[]; nextPageToken: string | null; historyId: string }>;
   get(id: string): Promise<gmail_v1.Schema$Message | null>;
@@ -141,7 +142,7 @@ export function mailboxOf(s: GoogleSettings, refreshToken: string): Mailbox {
     }),
     list: (q, pageToken, maxResults) => call('listing messages', async () => {
       const r = await api.users.messages.list({ userId: 'me', q, maxResults, ...(pageToken ? { pageToken } : {}) });
-      return { ids: (r.data.messages ?? []).map((m) => m.id ?? '').filter((id) => id !== ''), nextPageToken: r.data.nextPageToken ?? null };
+      return { ids: (r.data.messages ?? []).map((m) => m.id ?? '').filter((id) => id !== ''), nextPageToken: r.data.nextPageToken ?? null, estimate: r.data.resultSizeEstimate ?? 0 };
     }),
     history: async (startHistoryId, pageToken) => {
       try {

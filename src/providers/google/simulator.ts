@@ -66,7 +66,8 @@ export class GoogleSimulator {
   readonly #codes = new Map<string, { email: string; redirectUri: string; clientId: string }>();
   readonly #grants = new Map<string, Grant>();
   readonly #accessTokens = new Map<string, { grant: Grant; expiresAt: number }>();
-  #failures: number[] = [];
+  /** What the next Gmail requests answer: null = as usual. */
+  #failures: Array<number | null> = [];
   #server: http.Server | null = null;
   #url = '';
   #nextId = 0x18c0000000000000n;
@@ -127,9 +128,17 @@ export class GoogleSimulator {
     for (const g of this.#grants.values()) if (g.email === email) g.revoked = true;
   }
 
-  /** The next Gmail API requests answer these statuses (429, 500, 503 …), one each, in order. */
-  failNext(...statuses: number[]): void {
-    this.#failures.push(...statuses);
+  /**
+   * The next Gmail API requests answer these statuses (429, 500, 503 …), one each, in order —
+   * after `after` requests answered as usual (a failure in the middle of a batch).
+   */
+  failNext(statuses: number[], after = 0): void {
+    this.#failures.push(...Array.from({ length: after }, () => null), ...statuses);
+  }
+
+  /** Failures set by failNext not answered yet. */
+  get pendingFailures(): number {
+    return this.#failures.length;
   }
 
   /** Whether any grant of this mailbox is still valid (disconnect revoked it, or not). */
@@ -253,7 +262,7 @@ export class GoogleSimulator {
       return;
     }
     const failure = this.#failures.shift();
-    if (failure !== undefined) {
+    if (failure !== undefined && failure !== null) {
       const status = failure === 429 ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE';
       res.setHeader('retry-after', '1');
       json(res, failure, { error: { code: failure, message: failure === 429 ? 'Too many concurrent requests for user.' : 'Backend Error', status, errors: [{ reason: failure === 429 ? 'rateLimitExceeded' : 'backendError', domain: 'global' }] } });

@@ -7,6 +7,7 @@ import { broadcastsPage } from './pages/broadcasts.js';
 import { callsPage } from './pages/calls.js';
 import { jobsPage } from './pages/jobs.js';
 import { leadsPage } from './pages/leads.js';
+import { receiptsPage } from './pages/receipts.js';
 import { settingsPage } from './pages/settings.js';
 import { tokensPage } from './pages/tokens.js';
 import { trashPage } from './pages/trash.js';
@@ -22,6 +23,7 @@ const PAGES: Record<string, { title: Key; render: PageRender; role: Role }> = {
   jobs: { title: 'nav.jobs', render: jobsPage, role: 'agent' },
   calls: { title: 'nav.calls', render: callsPage, role: 'agent' },
   broadcasts: { title: 'nav.broadcasts', render: broadcastsPage, role: 'agent' },
+  receipts: { title: 'nav.receipts', render: receiptsPage, role: 'agent' },
   users: { title: 'nav.users', render: usersPage, role: 'admin' },
   tokens: { title: 'nav.tokens', render: tokensPage, role: 'admin' },
   audit: { title: 'nav.audit', render: auditPage, role: 'admin' },

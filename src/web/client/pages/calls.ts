@@ -1,14 +1,15 @@
 /// <reference lib="dom" />
-import type { ActiveCalls as Active, Call, Run, RunItemStatus } from '../../../contract/index.js';
+import type { ActiveCalls as Active, Call, DncNumber, Run, RunItemStatus, Transcript } from '../../../contract/index.js';
 import { get, query, request, sleep, TERMINAL, watchJob, type Job, type Page } from '../api.js';
-import { clear, h } from '../dom.js';
-import { duration, num, t, type Key } from '../i18n.js';
+import { clear, field, h } from '../dom.js';
+import { dateTime, duration, num, t, type Key } from '../i18n.js';
 import { errorBox, JobRow, jobTable, Pager, statusBadge, type Cleanup } from '../ui.js';
 import { knownRuns, rememberRun } from './leads.js';
 
 const RUN_COUNTS = ['queued', 'dialing', 'calling', 'completed', 'busy', 'no_answer', 'failed', 'cancelled'] as const satisfies readonly RunItemStatus[];
 const GAUGE_EVERY_MS = 1000;
 const RUNS_EVERY_MS = 2000;
+const TRANSCRIPT_EVERY_MS = 2000;
 
 export function callsPage(main: HTMLElement): Cleanup {
   const abort = new AbortController();
@@ -89,27 +90,105 @@ export function callsPage(main: HTMLElement): Cleanup {
     }
   }
 
-  // Recent calls, with a recording player that fetches the audio with the bearer header.
+  // Recent calls (or, with a search, the calls whose transcript has the words), their outcomes,
+  // and a recording player that fetches the audio with the page's credentials.
   const callsPager = new Pager();
-  const callsBox = h('div');
+  const callsBox = h('div', { class: 'calls-list', 'aria-busy': 'true' });
   const player = h('audio', { controls: true, hidden: true, preload: 'auto', 'aria-label': t('calls.player') });
   const playerStatus = h('p', { id: 'player-status', role: 'status' });
+  const transcriptBox = h('section', { class: 'transcript', 'aria-labelledby': 'transcript-title', hidden: true });
   let objectUrl: string | null = null;
+  let searched = '';
+  const search = h('input', { type: 'search', name: 'q', maxlength: 200, dir: 'auto', 'aria-describedby': 'calls-search-help' });
+  const searchForm = h('form', { class: 'inline calls-search', role: 'search', onsubmit: (e: Event) => {
+    e.preventDefault();
+    searched = search.value.trim();
+    callsPager.reset();
+    void loadCalls();
+  } },
+  field(t('calls.search'), search),
+  h('button', { type: 'submit' }, t('calls.searchSubmit')),
+  h('button', { type: 'button', class: 'secondary', onclick: () => {
+    search.value = '';
+    searched = '';
+    callsPager.reset();
+    void loadCalls();
+  } }, t('calls.searchClear')));
+  const searchHelp = h('p', { class: 'muted', id: 'calls-search-help' }, t('calls.searchHelp'));
+
   async function loadCalls(): Promise<void> {
+    callsBox.setAttribute('aria-busy', 'true');
     try {
-      const page = await get<Page<Call>>(`/calls${query({ limit: 10, cursor: callsPager.cursor })}`, abort.signal);
+      const page = await get<Page<Call>>(`/calls${query({ limit: 10, cursor: callsPager.cursor, q: searched || undefined })}`, abort.signal);
       const calls = callsPager.take(page);
       await learnRuns(calls);
-      clear(callsBox, calls.length ? h('table', { class: 'calls' },
-        h('thead', {}, h('tr', {}, (['calls.col.sid', 'calls.col.to', 'calls.col.status', 'calls.col.duration', 'calls.col.recording'] as const).map((k) => h('th', { scope: 'col' }, t(k))))),
-        h('tbody', {}, calls.map((c) => h('tr', { 'data-call-id': c.id },
-          h('td', {}, `#${c.id}`), h('td', { dir: 'ltr' }, c.to), h('td', {}, statusBadge(c.status)),
-          h('td', {}, c.duration_s === null ? '—' : duration(c.duration_s * 1000)),
-          h('td', {}, c.has_recording && c.call_sid ? playButton(c.call_sid, c.id) : t('calls.noRecording')))))) : h('p', {}, t('common.empty')),
-      callsPager.controls(() => void loadCalls()));
+      const cols = ['calls.col.sid', 'calls.col.to', 'calls.col.status', 'calls.col.outcome', 'calls.col.answeredBy', 'calls.col.agent', 'calls.col.digits', 'calls.col.duration', 'calls.col.recording'] as const;
+      clear(callsBox,
+        searched ? h('p', { class: 'search-summary', role: 'status' }, t(calls.length ? 'calls.searchFound' : 'calls.searchNone', { q: searched })) : null,
+        calls.length ? h('table', { class: 'calls' },
+          h('thead', {}, h('tr', {}, cols.map((k) => h('th', { scope: 'col' }, t(k))))),
+          h('tbody', {}, calls.map((c) => h('tr', { 'data-call-id': c.id, 'data-call-sid': c.call_sid ?? '' },
+            h('td', {}, `#${c.id}`), h('td', { dir: 'ltr' }, c.to), h('td', {}, statusBadge(c.status)),
+            h('td', { class: 'outcome', 'data-outcome': c.outcome ?? '' }, c.outcome ? t(`outcome.${c.outcome}` as Key) : '—'),
+            h('td', { class: 'answered-by', 'data-answered-by': c.answered_by ?? '' }, c.answered_by ? t(`answeredBy.${c.answered_by}` as Key) : '—'),
+            h('td', { class: 'agent', dir: 'ltr' }, c.agent ?? '—'),
+            h('td', { class: 'digits', dir: 'ltr' }, c.digits ?? '—'),
+            h('td', {}, c.duration_s === null ? '—' : duration(c.duration_s * 1000)),
+            h('td', {}, c.has_recording && c.call_sid ? playButton(c.call_sid, c.id) : t('calls.noRecording')))))) : searched ? null : h('p', {}, t('common.empty')),
+        callsPager.controls(() => void loadCalls()));
     } catch (err) {
       if (!abort.signal.aborted) clear(callsBox, errorBox(err));
     }
+    callsBox.setAttribute('aria-busy', 'false');
+  }
+
+  // The transcript of the call in the player: "transcribing…" while pending (re-read every few
+  // seconds), the reason when it failed, else its segments, each a button that seeks the audio.
+  let transcriptFor: string | null = null;
+  let transcriptTimer: ReturnType<typeof setTimeout> | null = null;
+  function showTranscript(sid: string, id: number): void {
+    transcriptFor = sid;
+    if (transcriptTimer !== null) clearTimeout(transcriptTimer);
+    transcriptBox.hidden = false;
+    transcriptBox.dataset.callSid = sid;
+    void readTranscript(sid, id);
+  }
+  async function readTranscript(sid: string, id: number): Promise<void> {
+    const title = h('h3', { id: 'transcript-title' }, t('calls.transcript', { id }));
+    try {
+      const tr = await get<Transcript>(`/calls/${sid}/transcript`, abort.signal);
+      if (transcriptFor !== sid || abort.signal.aborted) return;
+      transcriptBox.dataset.state = tr.status;
+      if (tr.status === 'pending' || tr.status === 'none') {
+        clear(transcriptBox, title, h('p', { class: 'muted', role: 'status' }, t(tr.status === 'pending' ? 'calls.transcribing' : 'calls.noTranscript')));
+        transcriptTimer = setTimeout(() => void readTranscript(sid, id), TRANSCRIPT_EVERY_MS);
+        return;
+      }
+      if (tr.status === 'failed') {
+        clear(transcriptBox, title, h('p', { class: 'error', role: 'alert' }, t('calls.transcriptFailed', { error: tr.error ?? '—' })));
+        return;
+      }
+      const dir = tr.language?.startsWith('he') ? 'rtl' : tr.language ? 'ltr' : 'auto';
+      const lang = tr.language?.slice(0, 2) ?? '';
+      clear(transcriptBox, title,
+        tr.segments.length
+          ? h('ol', { class: 'segments', dir, lang }, tr.segments.map((seg) => h('li', {},
+            h('button', { type: 'button', class: 'link seek', 'data-start': seg.start_s, 'aria-label': t('calls.seek', { at: clock(seg.start_s), text: seg.text }), onclick: () => void seek(sid, id, seg.start_s) },
+              h('span', { class: 'at', dir: 'ltr' }, clock(seg.start_s))), ' ', h('span', { class: 'said' }, seg.text))))
+          : h('p', { class: 'transcript-text', dir, lang }, tr.text ?? ''));
+    } catch (err) {
+      if (transcriptFor === sid && !abort.signal.aborted) clear(transcriptBox, title, errorBox(err));
+    }
+  }
+  /** A segment was clicked: play this call's recording from there (loading it first if another is in the player). */
+  async function seek(sid: string, id: number, at: number): Promise<void> {
+    if (player.dataset.callId !== String(id)) {
+      const button = callsBox.querySelector<HTMLButtonElement>(`tr[data-call-id="${id}"] button.play`) ?? h('button');
+      await play(sid, id, button);
+    }
+    if (player.dataset.callId !== String(id)) return;
+    player.currentTime = at;
+    await player.play().catch(() => undefined);
   }
 
   /** Run ids named by calls of runs this browser did not start. */
@@ -130,6 +209,7 @@ export function callsPage(main: HTMLElement): Cleanup {
   /** 202 while the download job runs: say so, wait for the job (or Retry-After), ask again. */
   async function play(sid: string, id: number, button: HTMLButtonElement): Promise<void> {
     button.disabled = true;
+    if (transcriptFor !== sid) showTranscript(sid, id);
     try {
       for (let attempt = 0; attempt < 30 && !abort.signal.aborted; attempt++) {
         const res = await request('GET', `/calls/${sid}/recording`, { signal: abort.signal });
@@ -170,7 +250,11 @@ export function callsPage(main: HTMLElement): Cleanup {
     h('h1', { tabindex: -1 }, t('calls.title')),
     h('section', { class: 'gauge', 'aria-labelledby': 'gauge-label' }, h('h2', { id: 'gauge-label' }, t('calls.gauge')), meter, ' ', gaugeText, activeList, gaugeError),
     h('section', {}, h('h2', {}, t('calls.runs')), runsBox),
-    h('section', {}, h('h2', {}, t('calls.recent'), ' ', h('button', { type: 'button', class: 'secondary', onclick: () => void loadCalls() }, t('common.refresh'))), player, playerStatus, callsBox),
+    h('section', {}, h('h2', {}, t('calls.recent'), ' ', h('button', { type: 'button', class: 'secondary', onclick: () => void loadCalls() }, t('common.refresh'))),
+      searchForm, searchHelp,
+      h('div', { class: 'player-pane' }, h('div', {}, player, playerStatus), transcriptBox),
+      callsBox),
+    dncSection(abort.signal),
   );
   void gauge();
   void loadCalls().then(() => loadRuns());
@@ -180,6 +264,42 @@ export function callsPage(main: HTMLElement): Cleanup {
   return () => {
     abort.abort();
     timers.forEach(clearInterval);
+    if (transcriptTimer !== null) clearTimeout(transcriptTimer);
     if (objectUrl) URL.revokeObjectURL(objectUrl);
   };
+}
+
+/** Seconds as m:ss. */
+function clock(s: number): string {
+  const whole = Math.max(0, Math.floor(s));
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, '0')}`;
+}
+
+/**
+ * The do-not-call list (GET /outbound/dnc): numbers runs skip, among them the leads who pressed 9
+ * on a call ("opted_out_by_phone").
+ */
+function dncSection(signal: AbortSignal): HTMLElement {
+  const pager = new Pager();
+  const box = h('div', { 'aria-busy': 'true' });
+  async function load(): Promise<void> {
+    try {
+      const page = await get<Page<DncNumber>>(`/outbound/dnc${query({ limit: 20, cursor: pager.cursor })}`, signal);
+      const items = pager.take(page);
+      clear(box, items.length ? h('table', { class: 'dnc' },
+        h('thead', {}, h('tr', {}, (['dnc.col.phone', 'dnc.col.reason', 'dnc.col.added'] as const).map((k) => h('th', { scope: 'col' }, t(k))))),
+        h('tbody', {}, items.map((d) => h('tr', { 'data-phone': d.phone },
+          h('td', { dir: 'ltr' }, d.phone),
+          h('td', { class: 'reason', dir: 'auto' }, d.reason === 'opted_out_by_phone' ? t('dnc.reason.pressed9') : d.reason ?? '—'),
+          h('td', {}, dateTime(d.created_at)))))) : h('p', {}, t('dnc.empty')),
+      pager.controls(() => void load()));
+    } catch (err) {
+      if (!signal.aborted) clear(box, errorBox(err));
+    }
+    box.setAttribute('aria-busy', 'false');
+  }
+  void load();
+  return h('section', { class: 'dnc-list', 'aria-labelledby': 'dnc-title' },
+    h('h2', { id: 'dnc-title' }, t('dnc.title'), ' ', h('button', { type: 'button', class: 'secondary', onclick: () => void load() }, t('common.refresh'))),
+    h('p', { class: 'muted' }, t('dnc.help')), box);
 }

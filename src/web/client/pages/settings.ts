@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import type { DialerSettings, OwnBusiness, VoiceChannel, WhatsAppChannel } from '../../../contract/index.js';
+import type { CallFlow, DialerSettings, OwnBusiness, VoiceChannel, WhatsAppChannel } from '../../../contract/index.js';
 import { ApiError, get, patch, put } from '../api.js';
 import { PHONE_COUNTRIES } from '../countries.js';
 import { clear, field, h, option, type Child } from '../dom.js';
@@ -35,6 +35,7 @@ export function settingsPage(main: HTMLElement): Cleanup {
     clear(sections,
       or(business, (b) => businessSection(b, zone), 'business', 'settings.business'),
       or(dialer, (d) => callingSection(d, zone), 'calling', 'settings.calling'),
+      or(dialer, callFlowSection, 'flow', 'flow.title'),
       or(voice, voiceSection, 'voice', 'settings.voice'),
       or(whatsapp, whatsAppSection, 'whatsapp', 'settings.whatsapp'));
     sections.setAttribute('aria-busy', 'false');
@@ -243,6 +244,140 @@ function callingSection(initial: DialerSettings, zone: Zone): HTMLElement {
     return null;
   }, () => new Map<string, Control>([['body.calling_hours.start', start], ['body.calling_hours.end', end], ['body.calling_hours', start]]));
   return section('calling', 'settings.calling', form);
+}
+
+// ---- Call flow: what a lead hears once answered ------------------------------------------------
+
+type OnMachine = NonNullable<CallFlow['on_machine']>;
+
+/** "+972…, +972…" (commas, spaces or new lines) → the numbers. */
+const numbersOf = (raw: string): string[] => raw.split(/[\s,;]+/).map((x) => x.trim()).filter(Boolean);
+const optional = (raw: string): string | undefined => raw.trim() || undefined;
+
+/**
+ * The business's call flow (`call_flow` of `PATCH /outbound/settings`): connect the lead to
+ * agents, play a message (optionally "press 1" to agents), or hand the call to the business's
+ * own TwiML URL; what to do when a machine answers. Press 9 (do not call again) is in every flow
+ * and cannot be turned off, so the section only says so.
+ */
+function callFlowSection(initial: DialerSettings): HTMLElement {
+  let s = initial;
+  const useDefault = checkbox('call_flow_default', s.call_flow_default);
+  const kind = h('select', { name: 'call_flow.kind' },
+    option('message', t('flow.kind.message')), option('connect', t('flow.kind.connect')), option('webhook', t('flow.kind.webhook')));
+  // connect
+  const agents = ltrInput('call_flow.agents', '', { inputmode: 'tel', placeholder: '+972…' });
+  const strategy = h('select', { name: 'call_flow.strategy' }, option('simultaneous', t('flow.strategy.simultaneous')), option('sequential', t('flow.strategy.sequential')));
+  const ring = ltrInput('call_flow.ring_s', '', { inputmode: 'numeric', maxlength: '3' });
+  // message
+  const say = h('input', { type: 'text', name: 'call_flow.say', dir: 'auto', maxlength: 1000 });
+  const playUrl = ltrInput('call_flow.play_url', '', { type: 'url', placeholder: 'https://…' });
+  const language = h('select', { name: 'call_flow.language' }, option('', t('flow.language.business')), option('he-IL', 'עברית (he-IL)'), option('en-US', 'English (en-US)'));
+  const press1 = ltrInput('call_flow.press_1_connect_to', '', { inputmode: 'tel', placeholder: '+972…' });
+  // webhook
+  const url = ltrInput('call_flow.url', '', { type: 'url', placeholder: 'https://…' });
+  // on machine
+  const onMachine = h('select', { name: 'call_flow.on_machine' }, option('hangup', t('flow.machine.hangup')), option('voicemail', t('flow.machine.voicemail')));
+  const vmSay = h('input', { type: 'text', name: 'call_flow.on_machine.voicemail.say', dir: 'auto', maxlength: 1000 });
+  const vmPlay = ltrInput('call_flow.on_machine.voicemail.play_url', '', { type: 'url', placeholder: 'https://…' });
+
+  const connectSet = h('fieldset', { class: 'flow-connect' }, h('legend', {}, t('flow.kind.connect')),
+    field(t('flow.agents'), agents), h('p', { class: 'muted' }, t('flow.agentsHelp')),
+    h('div', { class: 'row' }, field(t('flow.strategy'), strategy), field(t('flow.ring'), ring)));
+  const messageSet = h('fieldset', { class: 'flow-message' }, h('legend', {}, t('flow.kind.message')),
+    field(t('flow.say'), say), field(t('flow.playUrl'), playUrl), field(t('flow.language'), language),
+    field(t('flow.press1'), press1), h('p', { class: 'muted' }, t('flow.press1Help')));
+  const webhookSet = h('fieldset', { class: 'flow-webhook' }, h('legend', {}, t('flow.kind.webhook')),
+    field(t('flow.url'), url), h('p', { class: 'muted' }, t('flow.urlHelp')));
+  const vmFields = h('div', { class: 'flow-voicemail' }, field(t('flow.vmSay'), vmSay), field(t('flow.vmPlayUrl'), vmPlay));
+  const machineSet = h('fieldset', { class: 'flow-machine' }, h('legend', {}, t('flow.machine')), field(t('flow.machineDo'), onMachine), vmFields);
+  const editor = h('div', { class: 'flow-editor' }, field(t('flow.kind'), kind), connectSet, messageSet, webhookSet, machineSet);
+
+  const sync = (): void => {
+    editor.hidden = useDefault.checked;
+    connectSet.hidden = kind.value !== 'connect';
+    messageSet.hidden = kind.value !== 'message';
+    webhookSet.hidden = kind.value !== 'webhook';
+    vmFields.hidden = onMachine.value !== 'voicemail';
+  };
+  const fill = (): void => {
+    const f = s.call_flow;
+    useDefault.checked = s.call_flow_default;
+    kind.value = f.kind;
+    agents.value = f.kind === 'connect' ? f.agents.join(', ') : '';
+    strategy.value = f.kind === 'connect' ? f.strategy : 'simultaneous';
+    ring.value = f.kind === 'connect' && f.ring_s !== undefined ? String(f.ring_s) : '';
+    say.value = f.kind === 'message' ? f.say ?? '' : '';
+    playUrl.value = f.kind === 'message' ? f.play_url ?? '' : '';
+    language.value = f.kind === 'message' ? f.language ?? '' : '';
+    press1.value = f.kind === 'message' ? (f.press_1_connect_to ?? []).join(', ') : '';
+    url.value = f.kind === 'webhook' ? f.url : '';
+    const m: OnMachine = f.on_machine ?? 'hangup';
+    onMachine.value = m === 'hangup' ? 'hangup' : 'voicemail';
+    vmSay.value = m === 'hangup' ? '' : m.voicemail.say ?? '';
+    vmPlay.value = m === 'hangup' ? '' : m.voicemail.play_url ?? '';
+    sync();
+  };
+  [useDefault, kind, onMachine].forEach((c) => c.addEventListener('change', sync));
+  fill();
+
+  const build = (): CallFlow => {
+    const machine: OnMachine = onMachine.value === 'voicemail'
+      ? { voicemail: { ...(optional(vmSay.value) ? { say: vmSay.value.trim() } : {}), ...(optional(vmPlay.value) ? { play_url: vmPlay.value.trim() } : {}) } }
+      : 'hangup';
+    if (kind.value === 'connect') {
+      const ringS = ring.value.trim() === '' ? undefined : Number(ring.value.trim());
+      return { kind: 'connect', agents: numbersOf(agents.value), strategy: strategy.value === 'sequential' ? 'sequential' : 'simultaneous', ...(ringS === undefined ? {} : { ring_s: ringS }), on_machine: machine };
+    }
+    if (kind.value === 'webhook') return { kind: 'webhook', url: url.value.trim(), on_machine: machine };
+    const lang = language.value === 'he-IL' || language.value === 'en-US' ? language.value : undefined;
+    const press = numbersOf(press1.value);
+    return {
+      kind: 'message',
+      ...(optional(say.value) ? { say: say.value.trim() } : {}),
+      ...(optional(playUrl.value) ? { play_url: playUrl.value.trim() } : {}),
+      ...(lang ? { language: lang } : {}),
+      ...(press.length ? { press_1_connect_to: press } : {}),
+      on_machine: machine,
+    };
+  };
+
+  const status = h('div', { class: 'status', 'aria-live': 'polite' });
+  const form = h('form', { novalidate: true, 'aria-labelledby': 'settings-flow-title' },
+    h('p', { class: 'muted' }, t('flow.help')),
+    checkField(t('flow.useDefault'), useDefault),
+    editor,
+    h('p', { class: 'flow-press9' }, t('flow.press9')),
+    saveButton(), status);
+  saving(form, status, async () => {
+    let body: CallFlow | null;
+    if (useDefault.checked) {
+      if (s.call_flow_default) return 'settings.unchanged';
+      body = null;
+    } else {
+      body = build();
+      if (!s.call_flow_default && JSON.stringify(body) === JSON.stringify(s.call_flow)) return 'settings.unchanged';
+    }
+    s = await patch<DialerSettings>('/outbound/settings', { call_flow: body });
+    fill();
+    return null;
+  }, () => new Map<string, Control>([
+    ['body.call_flow', kind.value === 'message' ? say : kind.value === 'connect' ? agents : url],
+    ['body.call_flow.kind', kind],
+    ['body.call_flow.agents', agents],
+    ['body.call_flow.strategy', strategy],
+    ['body.call_flow.ring_s', ring],
+    ['body.call_flow.say', say],
+    ['body.call_flow.play_url', playUrl],
+    ['body.call_flow.language', language],
+    ['body.call_flow.press_1_connect_to', press1],
+    ['body.call_flow.url', url],
+    ['body.call_flow.on_machine', onMachine],
+    ['body.call_flow.on_machine.voicemail', vmSay],
+    ['body.call_flow.on_machine.voicemail.say', vmSay],
+    ['body.call_flow.on_machine.voicemail.play_url', vmPlay],
+  ]));
+  return section('flow', 'flow.title', form);
 }
 
 // ---- Voice channel: caller ids, the business's own Twilio subaccount ----------------------------

@@ -1,0 +1,191 @@
+import type pg from 'pg';
+import { z } from 'zod';
+import { GMAIL_REFRESH_TOKEN } from '../channels/sealed-fields.js';
+import { defineJob } from '../jobs/types.js';
+import { PermanentError } from '../lib/errors.js';
+import { english, msg } from '../lib/messages.js';
+import type { SecretBox } from '../lib/secret-box.js';
+import { GmailHistoryExpired, GmailUnavailable, GoogleGrantError, mailboxOf, type GoogleSettings, type Mailbox } from '../providers/google/google.js';
+import { extractReceipt, RECEIPT_QUERY } from './extract.js';
+import { parseGmailMessage, pdfAttachment, decodeBase64Url } from './gmail-message.js';
+import { getConnection, markReauthRequired, recordSyncDone, setLastError } from './gmail.repo.js';
+import { insertGmailReceipt, knownGmailMessages } from './receipts.repo.js';
+
+/** Messages per batch: one Gmail page, read and stored in one batch transaction (kept short). */
+const PAGE_SIZE = 25;
+/** Messages read at once: well inside Gmail's per-user quota (250 units/s; a messages.get is 5). */
+const READ_CONCURRENCY = 5;
+/** A PDF larger than this is not stored (the receipt is, without it). */
+const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
+
+const SyncParams = z.looseObject({
+  /** An explicit full resync: also brings back receipts "delete all" removed. */
+  full: z.boolean().default(false),
+  /** Queued by the scheduler (GMAIL_SYNC_EVERY_MS), not by a person. */
+  periodic: z.boolean().optional(),
+});
+
+const Counts = z.object({
+  imported: z.number().int().nonnegative(),
+  already: z.number().int().nonnegative(),
+  skipped: z.record(z.string(), z.number().int().nonnegative()),
+});
+
+/**
+ * Where a sync is. `full`: users.messages.list over the receipt query, `from` = the mailbox's
+ * historyId read before the first page (stored when the last page is done, so mail that arrives
+ * meanwhile is the next incremental sync's). `incremental`: users.history.list from the stored
+ * historyId. `page_token` is the next page of either.
+ */
+const Checkpoint = z.object({
+  mode: z.enum(['full', 'incremental']),
+  from: z.string().nullable(),
+  page_token: z.string().nullable(),
+  /** The stored history had expired (404): this full sync replaced an incremental one. */
+  fell_back: z.boolean(),
+  counts: Counts,
+});
+type Checkpoint = z.infer<typeof Checkpoint>;
+
+export interface SyncDeps {
+  /** Outside the batch transaction: a grant found revoked is recorded even though the batch rolls back. */
+  pool: pg.Pool;
+  box: () => SecretBox;
+  google: () => GoogleSettings;
+  syncEveryMs: number;
+}
+
+/** Runs `f` over `items`, at most `limit` at a time, results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, f: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await f(items[i] as T);
+  }));
+  return out;
+}
+
+/** The periodic sync's next turn: GMAIL_SYNC_EVERY_MS ± 10 %, so businesses synced together drift apart. */
+export function nextSyncInMs(everyMs: number, random = Math.random()): number {
+  return Math.round(everyMs * (0.9 + 0.2 * random));
+}
+
+/**
+ * `sync_gmail_receipts`: one Gmail page per batch. The first sync (and an explicit full one)
+ * lists the last 12 months of receipt-looking mail; later ones read the mailbox's history since
+ * the stored historyId, and an expired history (404) turns the job into a full sync. Messages
+ * that already have a receipt (or whose receipt "delete all" removed) are not read again; each
+ * receipt is inserted ON CONFLICT DO NOTHING on (business, message id), so a crash and a rerun
+ * never make two. A revoked grant marks the connection `reauth_required` and fails the job at
+ * once (no retries); Gmail's 429 and 5xx fail the batch, which the engine retries with backoff.
+ */
+export function syncGmailJob(deps: SyncDeps) {
+  // One client per job while a worker holds it: its access token is reused from batch to batch.
+  const clients = new Map<string, Mailbox>();
+  const clientFor = (jobId: number, attempt: number, businessId: number, sealed: string): Mailbox => {
+    const key = `${jobId}:${attempt}`;
+    let client = clients.get(key);
+    if (!client) {
+      if (clients.size >= 100) clients.delete(clients.keys().next().value ?? '');
+      client = mailboxOf(deps.google(), deps.box().open(sealed, GMAIL_REFRESH_TOKEN.context(businessId)));
+      clients.set(key, client);
+    }
+    return client;
+  };
+
+  return defineJob({
+    type: 'sync_gmail_receipts',
+    params: SyncParams,
+    batch: async ({ tx, job, params, checkpoint }) => {
+      const businessId = job.business_id;
+      const key = `${job.id}:${job.attempts}`;
+      const conn = await getConnection(tx, businessId);
+      if (!conn) throw new PermanentError(english(msg('gmail.not_connected')));
+      if (conn.status !== 'connected') throw new PermanentError(english(msg('gmail.reauth_required')));
+      const parsed = Checkpoint.safeParse(checkpoint);
+      let cp: Checkpoint = parsed.success
+        ? parsed.data
+        : {
+          mode: params.full || conn.history_id === null ? 'full' : 'incremental',
+          from: params.full ? null : conn.history_id,
+          page_token: null,
+          fell_back: false,
+          counts: { imported: 0, already: 0, skipped: {} },
+        };
+      const revive = params.full;
+      const mailbox = clientFor(job.id, job.attempts, businessId, conn.refresh_token_sealed);
+      try {
+        let page: { ids: string[]; nextPageToken: string | null; estimate?: number; historyId?: string };
+        if (cp.mode === 'full') {
+          if (cp.from === null) cp = { ...cp, from: (await mailbox.profile()).historyId };
+          page = await mailbox.list(RECEIPT_QUERY, cp.page_token, PAGE_SIZE);
+        } else {
+          try {
+            page = await mailbox.history(cp.from ?? '0', cp.page_token);
+          } catch (err) {
+            if (!(err instanceof GmailHistoryExpired)) throw err;
+            // Gmail no longer keeps that history: list everything again; the unique index and
+            // the marks of deleted receipts keep it from importing anything twice.
+            return { processed: 0, succeeded: 0, failed: 0, checkpoint: { ...cp, mode: 'full', from: null, page_token: null, fell_back: true }, done: false };
+          }
+        }
+
+        const known = await knownGmailMessages(tx, businessId, page.ids, revive);
+        const todo = page.ids.filter((id) => !known.has(id));
+        const messages = await mapLimit(todo, READ_CONCURRENCY, (id) => mailbox.get(id));
+        const counts = { imported: cp.counts.imported, already: cp.counts.already + known.size, skipped: { ...cp.counts.skipped } };
+        let imported = 0;
+        for (const message of messages) {
+          if (!message?.id) continue;
+          const mail = parseGmailMessage(message);
+          const found = extractReceipt(mail, new Date());
+          if (!found.ok) {
+            counts.skipped[found.reason] = (counts.skipped[found.reason] ?? 0) + 1;
+            continue;
+          }
+          const pdf = pdfAttachment(mail);
+          let attachment = null;
+          if (pdf && pdf.size <= MAX_ATTACHMENT_BYTES) {
+            const bytes = pdf.data !== null ? decodeBase64Url(pdf.data) : pdf.attachmentId ? await mailbox.attachment(mail.id, pdf.attachmentId) : null;
+            if (bytes) attachment = { filename: pdf.filename.slice(0, 255), contentType: 'application/pdf', bytes };
+          }
+          const id = await insertGmailReceipt(tx, businessId, {
+            gmailMessageId: mail.id,
+            ...found.receipt,
+            sender: mail.fromHeader.slice(0, 500),
+            attachment,
+          }, revive);
+          if (id === null) counts.already += 1;
+          else imported += 1;
+        }
+        counts.imported += imported;
+
+        const done = page.nextPageToken === null;
+        const processed = page.ids.length;
+        if (done) {
+          const historyId = cp.mode === 'full' ? (cp.from ?? conn.history_id ?? '0') : (page.historyId ?? cp.from ?? '0');
+          await recordSyncDone(tx, businessId, historyId, nextSyncInMs(deps.syncEveryMs));
+          clients.delete(key);
+        }
+        const seen = job.processed + processed;
+        return {
+          processed,
+          succeeded: imported,
+          failed: 0,
+          checkpoint: { ...cp, page_token: page.nextPageToken, counts },
+          done,
+          total: done ? seen : Math.max(seen + 1, page.estimate ?? 0),
+          result: { mode: cp.mode, fell_back: cp.fell_back, imported: counts.imported, already_known: counts.already, skipped: counts.skipped },
+        };
+      } catch (err) {
+        if (err instanceof GoogleGrantError) {
+          clients.delete(key);
+          await markReauthRequired(deps.pool, businessId, 'gmail.reauth_required');
+          throw new PermanentError(english(msg('gmail.reauth_required')));
+        }
+        if (err instanceof GmailUnavailable) await setLastError(deps.pool, businessId, 'gmail.unavailable');
+        throw err;
+      }
+    },
+  });
+}
