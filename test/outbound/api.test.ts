@@ -79,6 +79,9 @@ describe('runs: operator rules and job control', () => {
     const { jobId } = await startRun(env, t, leads.map((l) => l.id));
     await waitForJob(env, jobId, (j) => j.processed >= 2);
     assert.equal((await api(env, t, 'POST', `/jobs/${jobId}/pause`)).status, 200);
+    // A claim that read the run before the pause committed may still be dialling: the count is
+    // taken once the job itself reads paused (its batch boundary) and those calls have ended.
+    await waitForJob(env, jobId, 'paused', 10_000);
     await waitForNoActiveCalls(env, t.businessId);
     const placed = [...simCallsTo(env.sim).keys()].filter((to) => leads.some((l) => l.phone === to)).length;
     // Paused: nothing new for a few sweeps.
