@@ -67,6 +67,7 @@ export type RunCounts = z.infer<typeof RunCounts>;
 /** A run: the items of an enqueue_outbound_calls job; its status is the job's. */
 export const Run = JobBacked.extend({
   concurrency: Int,
+  call_flow: CallFlow.nullable().describe('the flow the run was accepted with (null: the business\'s default message)'),
   counts: RunCounts,
   created_at: Timestamp,
 }).describe('A run with the count of its items per status');

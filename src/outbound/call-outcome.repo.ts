@@ -27,7 +27,10 @@ export interface VoiceCall {
   account_sid: string | null;
   outcome: string | null;
   answered_by: string | null;
-  /** The call's own flow, else its run's, else the business's now; null: the default (call-flow.ts). */
+  /**
+   * The flow the call was placed with: its run's (the run's override, or the business's flow when
+   * the run was accepted), or, for a direct call, the business's at claim time; null: the default.
+   */
   flow: unknown;
   name: string;
   locale: string;
@@ -38,12 +41,11 @@ export async function getVoiceCall(db: Queryable, businessId: number, callId: nu
   const { rows } = await db.query<VoiceCall>({
     name: 'bulkhead_voice_call',
     text: `SELECT c.id, c.business_id, c.from_number, c.to_number, c.status, c.call_sid, c.callback_token, c.account_sid,
-                  c.outcome, c.answered_by, coalesce(c.call_flow, r.call_flow, s.call_flow) AS flow, b.name, b.locale,
+                  c.outcome, c.answered_by, coalesce(c.call_flow, r.call_flow) AS flow, b.name, b.locale,
                   c.status IN ${ACTIVE_SQL} AS active
              FROM calls c
              JOIN businesses b ON b.id = c.business_id
              LEFT JOIN outbound_runs r ON r.business_id = c.business_id AND r.id = c.run_id
-             LEFT JOIN dialer_settings s ON s.business_id = c.business_id
             WHERE c.business_id = $1 AND c.id = $2`,
     values: [businessId, callId],
   });

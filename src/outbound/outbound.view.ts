@@ -1,4 +1,5 @@
 import type { Call, DialerSettings as DialerSettingsView, DncNumber, Run, RunItem } from '../contract/outbound.js';
+import { storedFlow } from './call-flow.js';
 import type { CallRow } from './calls.repo.js';
 import type { DncRow } from './dnc.repo.js';
 import type { RunCountsRow, RunItemRow, RunRow } from './runs.repo.js';
@@ -34,6 +35,7 @@ export function runView(r: RunRow, counts: RunCountsRow): Run {
     job_id: r.job_id,
     status: r.job_status,
     concurrency: r.concurrency,
+    call_flow: storedFlow(r.call_flow),
     counts,
     created_at: r.created_at.toISOString(),
   };

@@ -13,6 +13,8 @@ export interface RunRow {
   business_id: number;
   job_id: number;
   concurrency: number;
+  /** The flow the run was accepted with (null: the business's default message). */
+  call_flow: unknown;
   created_at: Date;
   job_status: string;
 }
@@ -61,7 +63,7 @@ export async function insertRunItems(db: Queryable, businessId: number, runId: n
 }
 
 type RunOnly = Omit<RunRow, 'job_status'>;
-const RUN_COLUMNS = `r.id, r.business_id, r.job_id, r.concurrency, r.created_at`;
+const RUN_COLUMNS = `r.id, r.business_id, r.job_id, r.concurrency, r.call_flow, r.created_at`;
 
 /** A run and its job's status; a run whose job was pruned is gone with it. */
 export async function getRun(db: Queryable, businessId: number, runId: number): Promise<RunRow | null> {

@@ -169,6 +169,7 @@ describe('call flows', () => {
     assert.equal(audit.rowCount, 3);
     const run = await api(env, t, 'GET', `/outbound/runs/${runId}`);
     assert.equal((run.body.counts as Record<string, number>).opted_out, 3);
+    assert.deepEqual(run.body.call_flow, { kind: 'message', say: 'Big sale', language: 'en-US' }, 'the run remembers its flow');
 
     env.sim.faults.digitsFor = null;
     const callsBefore = simCallsTo(env.sim);
@@ -176,6 +177,7 @@ describe('call flows', () => {
     await waitForJob(env, jobId, 'completed', 10_000);
     const again = await api(env, t, 'GET', `/outbound/runs/${second}`);
     assert.equal((again.body.counts as Record<string, number>).skipped, 3);
+    assert.equal(again.body.call_flow, null, 'no override, no flow of the business: the default message');
     const callsAfter = simCallsTo(env.sim);
     for (const l of ls) assert.equal(callsAfter.get(l.phone), callsBefore.get(l.phone), 'never called again');
   });

@@ -179,7 +179,7 @@ describe('the simulator runs TwiML like Twilio', () => {
     await ended(call.sid);
     const c = sim.calls.get(call.sid);
     assert.ok(c?.said.some((s) => s.text === 'Please call us back'));
-    assert.equal(c.status, 'completed');
+    assert.equal(c?.status, 'completed');
 
     const second = await place('+12125550184');
     await waitFor(async () => got.some((g) => g.path.startsWith('/answer') && g.params.CallSid === second.sid), 'answered');
