@@ -4,8 +4,14 @@
  * another's; waits are for states in the page or the database, never fixed sleeps.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
+import { OPERATIONS } from '../../src/gate/operations.js';
+import { insertJob } from '../../src/jobs/jobs.repo.js';
+import { isRecordingsModule } from '../../src/recordings/module.js';
+import { recordingLockKey } from '../../src/recordings/recordings.service.js';
 import { createTenant, waitFor, waitForJob, type Tenant } from '../helpers/harness.js';
 import { makeLeads, startOutboundEnv, type OutboundEnv } from '../outbound/helpers.js';
 import { screenshot, signInWithToken, startWithChromium, type Chromium } from './browser.js';
@@ -277,10 +283,23 @@ describe('dashboard', () => {
     assert.ok(lead);
     const res = await env.app.inject({ method: 'POST', url: '/api/v1/outbound/calls', headers: t.headers, payload: { lead_ids: [lead.id] } });
     assert.equal(res.statusCode, 201, res.body);
-    await waitFor(async () => {
-      const { rows } = await env.pool.query(`SELECT 1 FROM calls WHERE business_id = $1 AND recording_status = 'completed'`, [t.businessId]);
-      return rows.length > 0;
-    }, 'a call with its recording');
+    // Since issue 16 every recording is downloaded for its transcription right after the call.
+    // Once that is over, the recording leaves the cache (as the LRU eviction would), and its
+    // next download is held: a download job that waits paused, which the play joins (one
+    // pending download per call) and which the test resumes once the page says "preparing…".
+    const sid = await waitFor(async () => {
+      const { rows } = await env.pool.query<{ call_sid: string }>(
+        `SELECT c.call_sid FROM calls c JOIN transcripts tr ON tr.call_id = c.id
+          WHERE c.business_id = $1 AND c.recording_status = 'completed' AND tr.status <> 'pending'`, [t.businessId]);
+      return rows[0]?.call_sid;
+    }, 'a call with its recording, transcribed');
+    const recordings = env.modules.find(isRecordingsModule);
+    assert.ok(recordings);
+    await rm(recordings.cache.path(t.businessId, sid), { force: true });
+    const held = await insertJob(env.pool, {
+      businessId: t.businessId, type: 'recording_download', queue: OPERATIONS.recording_download.queue, priority: OPERATIONS.recording_download.priority,
+      params: { call_sid: sid }, paramsHash: createHash('sha256').update(sid).digest('hex'), lockKey: recordingLockKey(sid), total: 1, createdBy: null, status: 'paused',
+    });
     const page = await signedIn(t, '#/calls');
     const play = page.locator('table.calls button.play').first();
     await play.waitFor();
@@ -291,9 +310,13 @@ describe('dashboard', () => {
       (window as unknown as { playerStates: string[] }).playerStates = states;
     });
     await play.click();
+    await page.locator('#player-status[data-state=preparing]', { hasText: 'Preparing…' }).waitFor();
+    const resumed = await env.app.inject({ method: 'POST', url: `/api/v1/jobs/${held.id}/resume`, headers: t.headers });
+    assert.equal(resumed.statusCode, 200, resumed.body);
     await page.locator('#player-status[data-state=ready]').waitFor();
     const states = await page.evaluate(() => (window as unknown as { playerStates: string[] }).playerStates);
-    assert.ok(states.includes('preparing:Preparing…'), `showed "preparing…" first (saw ${states.join(' | ')})`);
+    assert.equal(states[0], 'preparing:Preparing…', `showed "preparing…" first (saw ${states.join(' | ')})`);
+    assert.equal((await waitForJob(env, held.id, 'completed')).status, 'completed', 'the play waited for the held download');
     const audio = await page.waitForFunction(() => {
       const a = document.querySelector('audio');
       return a && a.src.startsWith('blob:') && a.readyState >= 1 && a.duration > 0 ? { src: a.src, duration: a.duration, hidden: a.hidden } : null;

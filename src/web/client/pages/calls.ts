@@ -300,6 +300,6 @@ function dncSection(signal: AbortSignal): HTMLElement {
   }
   void load();
   return h('section', { class: 'dnc-list', 'aria-labelledby': 'dnc-title' },
-    h('h2', { id: 'dnc-title' }, t('dnc.title'), ' ', h('button', { type: 'button', class: 'secondary', onclick: () => void load() }, t('common.refresh'))),
+    h('h2', { id: 'dnc-title' }, t('dnc.title'), ' ', h('button', { type: 'button', class: 'secondary dnc-reload', onclick: () => void load() }, t('dnc.reload'))),
     h('p', { class: 'muted' }, t('dnc.help')), box);
 }
