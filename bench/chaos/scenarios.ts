@@ -30,7 +30,11 @@ interface SimStats {
   whatsapp: { accepted: number; refusals: Record<string, number>; webhookFailures: number; duplicateMessages: unknown[]; proxy: Record<string, number> };
 }
 
-const RATE_LIMITS: Record<string, number> = Object.fromEntries(Object.entries(OPERATIONS).map(([k, v]) => [k, v.ratePerMinute]));
+// Operations without a rate limit (ratePerMinute 0: a play's download, a call's transcription) are
+// not the gate's to count.
+const RATE_LIMITS: Record<string, number> = Object.fromEntries(
+  Object.entries(OPERATIONS).filter(([, v]) => v.ratePerMinute > 0).map(([k, v]) => [k, v.ratePerMinute]),
+);
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mb = (bytes: number) => `${fmt(bytes / 2 ** 20)} MB`;
@@ -269,7 +273,7 @@ export async function restartPostgres(ctx: Ctx, s: RestartSizes): Promise<Scenar
   const summary = await drainJobs(ctx.cluster.pool, ids, s.drainMs);
   await monitor.stop();
   const alive = await ctx.cluster.pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '5 seconds' AND pid = ANY($1::int[])`,
+    `SELECT count(DISTINCT pid)::int AS n FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - interval '5 seconds' AND pid = ANY($1::int[])`,
     [pidsBefore],
   );
   const samePids = ctx.cluster.allPids().every((p, i) => p === pidsBefore[i]);

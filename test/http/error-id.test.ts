@@ -58,7 +58,7 @@ describe('answers carry an error id, never database text', () => {
   before(async () => {
     // A database without migrations: every query on a table fails with PostgreSQL's own text
     // ("relation \"businesses\" does not exist"), which must not reach the client.
-    db = await createTestDatabase();
+    db = await createTestDatabase({ empty: true });
     const config = loadConfig({ ...TEST_ENV, DATABASE_URL: db.url });
     pool = createPool(db.url, { max: 2, idleInTxTimeoutMs: 0 }, logged.log);
     app = await buildApp({ pool, config, log: logged.log, metrics: createAppMetrics(pool), jobEvents: null, modules: [] });

@@ -54,11 +54,11 @@ async function jobInFlight(t: Tenant, n: number): Promise<{ jobId: number; ids: 
   await blocker.query(`SELECT id FROM leads WHERE id = ANY($1::bigint[]) FOR UPDATE`, [ids.slice(2 * BATCH, 3 * BATCH)]);
   const worker = await env.startWorker(WORKER_ENV);
   await waitForJob(env, jobId, (j) => j.processed === 2 * BATCH);
-  // The worker is inside batch 3: its lock of the leads (before filing them in the trash) waits for the test's.
+  // The worker is inside batch 3: its DELETE of the leads (moving them to the trash) waits for the test's row locks.
   await waitFor(async () => {
     const { rows } = await env.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FROM leads%FOR UPDATE%'`,
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%DELETE FROM leads%'`,
     );
     return rows[0]?.n === 1;
   }, 'the third batch in flight, waiting on the test\'s row locks');
