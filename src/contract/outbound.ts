@@ -90,11 +90,39 @@ export type DirectCalls = z.infer<typeof DirectCalls>;
 export const ActiveCalls = z.object({ active: Int, limit: Int, calls: z.array(Call) }).describe('The business\'s active calls against its limit');
 export type ActiveCalls = z.infer<typeof ActiveCalls>;
 
+/**
+ * The outcomes a retry policy can name: busy, no answer, and the two ends answering-machine
+ * detection gives a call — `machine` (hung up on the machine) and `voicemail_left`.
+ */
+export const RETRY_OUTCOMES = ['busy', 'no_answer', 'machine', 'voicemail_left'] as const;
+export type RetryOutcome = (typeof RETRY_OUTCOMES)[number];
+export const RETRY_AFTER = ['delay', 'next_day'] as const;
+
+export const OutcomeRetry = z.object({
+  attempts: Int.describe('extra attempts after a call that ended with this outcome (0–10; 0: never retried)'),
+  after: z.enum(RETRY_AFTER).describe('delay: delay_s seconds after the call; next_day: at the next opening of the calling hours (tomorrow morning)'),
+  delay_s: Int.nullable().describe('seconds before each retry (null with after: next_day)'),
+}).describe('How one outcome is retried');
+export type OutcomeRetry = z.infer<typeof OutcomeRetry>;
+
+export const RetrySettings = z.object({
+  busy: Int.describe('extra attempts after busy (= per_outcome.busy.attempts)'),
+  no_answer: Int.describe('extra attempts after no answer (= per_outcome.no_answer.attempts)'),
+  delay_s: Int.describe('the delay of every outcome that has none of its own'),
+  per_outcome: z.object({
+    busy: OutcomeRetry,
+    no_answer: OutcomeRetry,
+    machine: OutcomeRetry.describe('answering-machine detection said machine and the call was hung up'),
+    voicemail_left: OutcomeRetry.describe('a voicemail was left (default: final)'),
+  }),
+}).describe('The retry policy');
+export type RetrySettings = z.infer<typeof RetrySettings>;
+
 export const DialerSettings = z.object({
   timezone: z.string(),
   max_outbound_calls: Int,
   calling_hours: z.object({ start: z.string(), end: z.string(), default: z.boolean().describe('true: the deployment\'s default hours apply') }),
-  retry: z.object({ busy: Int, no_answer: Int, delay_s: Int }),
+  retry: RetrySettings,
   max_call_s: Int,
   call_flow: CallFlow,
   call_flow_default: z.boolean().describe('true: the business set no flow; call_flow is the default message'),

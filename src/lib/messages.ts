@@ -588,6 +588,11 @@ const MESSAGES = {
   'issue.flow_url': def('must be an http(s) URL without a user name or password', 'צריך להיות כתובת http(s) בלי שם משתמש או סיסמה'),
   'issue.flow_url_https': def('must be an https URL without a user name or password', 'צריך להיות כתובת https בלי שם משתמש או סיסמה'),
   'issue.flow_say_or_play': def('give say or play_url (or both)', 'צריך לתת say או play_url (או את שניהם)'),
+  'issue.retry_delay_with_next_day': def('cannot be given with after "next_day" (the retry waits for the next opening of the calling hours)', 'אי אפשר לשלוח אותו יחד עם after "next_day" (הניסיון החוזר ממתין לפתיחה הבאה של שעות החיוג)'),
+  'issue.retry_attempts_differ': def(
+    'differs from the count given for the same outcome in retry.busy / retry.no_answer; give one, or the same number',
+    'שונה מהמספר שנשלח לאותה תוצאה ב-retry.busy / retry.no_answer; שלחו אחד מהם, או את אותו מספר',
+  ),
   'issue.flow_agents_repeated': def('lists a number more than once', 'מופיע בה מספר יותר מפעם אחת'),
   'issue.phone_invalid_here': def(
     'is not a valid phone number for the business\'s default country or in international (+…) form',

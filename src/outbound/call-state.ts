@@ -3,7 +3,8 @@ import { withTx, type Queryable } from '../db/pool.js';
 import { wakeJobSql } from '../jobs/domain-api.js';
 import { advance, finalOutcomeSql, isFinalCall, outcomeOf, rankSql, type CallStatus } from './call-status.js';
 import { ACTIVE_SQL, lockCall, updateCall, type CallRow } from './calls.repo.js';
-import { isRetriedOutcome, nextRetry, NO_RETRY, retryDueSql, type RetryPolicy } from './retry.js';
+import { nextRetry, retryDelayS, retryDueSql, retryOutcomeOf } from './retry.js';
+import { getRetryContext } from './settings.repo.js';
 
 /** NOTIFY channel: payload = a business id whose slots may have freed up (or whose run resumed). */
 export const DIALER_CHANNEL = 'bulkhead_dialer';
@@ -42,7 +43,8 @@ export async function applyProviderState(pool: pg.Pool, businessId: number, call
   return withTx(pool, (tx) => applyInTx(tx, businessId, callId, r));
 }
 
-const RETRY_DUE = retryDueSql({ outcome: '$7::text', attempt: 'c.attempt', businessId: '$1' });
+// The call's answered_by and outcome as the flow's webhooks left them (the row before this UPDATE).
+const RETRY_DUE = retryDueSql({ status: '$7::text', answeredBy: 'c.answered_by', outcome: 'c.outcome', attempt: 'c.attempt', businessId: '$1' });
 
 /**
  * The first final report of a call that no retry applies to, in ONE autocommit statement: the
@@ -141,23 +143,17 @@ async function applyInTx(tx: pg.PoolClient, businessId: number, callId: number, 
   return { call: updated, changed: true, ended };
 }
 
-async function retryPolicy(db: Queryable, businessId: number): Promise<RetryPolicy> {
-  const { rows } = await db.query<{ retry_busy: number; retry_no_answer: number; retry_delay_s: number }>(
-    `SELECT retry_busy, retry_no_answer, retry_delay_s FROM dialer_settings WHERE business_id = $1`,
-    [businessId],
-  );
-  const r = rows[0];
-  return r ? { busy: r.retry_busy, noAnswer: r.retry_no_answer, delayS: r.retry_delay_s } : NO_RETRY;
-}
-
+/** `call` is the row as locked, before this report: its answered_by and outcome are the flow's, as RETRY_DUE reads them. */
 async function settleItem(tx: pg.PoolClient, businessId: number, call: CallRow, final: CallStatus, error: string | null): Promise<void> {
   const outcome = outcomeOf(final);
-  const retry = isRetriedOutcome(outcome) ? nextRetry(outcome, call.attempt, await retryPolicy(tx, businessId)) : null;
-  if (retry) {
+  const retried = retryOutcomeOf({ status: outcome, answeredBy: call.answered_by, outcome: call.outcome });
+  const context = retried === null ? null : await getRetryContext(tx, businessId);
+  const retry = context ? nextRetry(retried, call.attempt, context.policy) : null;
+  if (retry && context) {
     await tx.query(
       `UPDATE run_items SET status = 'queued', next_attempt_at = now() + make_interval(secs => $4), error = $5, updated_at = now()
         WHERE business_id = $1 AND id = $2 AND call_id = $3`,
-      [businessId, call.run_item_id, call.id, retry.delayS, `${outcome}; retry ${call.attempt + 1} due`],
+      [businessId, call.run_item_id, call.id, retryDelayS(retry, new Date(), context), `${retried}; retry ${call.attempt + 1} due`],
     );
     return;
   }

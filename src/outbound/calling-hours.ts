@@ -56,3 +56,14 @@ export function callingWindowState(now: Date, timeZone: string, w: CallingWindow
   const minutes = (w.startMin - t + 1440) % 1440;
   return { open: false, opensInMs: Math.max(1_000, Math.round(minutes * 60_000)) };
 }
+
+/**
+ * Milliseconds from `now` to the next time the wall clock in `timeZone` reads `min` minutes after
+ * midnight, strictly later (exactly at it: a day later). Like callingWindowState it counts wall
+ * minutes, so across a daylight-saving change it lands an hour early or late; the claim still
+ * checks the window when the item comes due.
+ */
+export function untilLocalTimeMs(now: Date, timeZone: string, min: number): number {
+  const minutes = (min - localMinutes(now, timeZone) + 1440) % 1440;
+  return Math.round((minutes === 0 ? 1440 : minutes) * 60_000);
+}

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { AcceptDeps } from '../gate/accept.js';
-import { Accepted, ActiveCalls, Call, DialerSettings, DirectCalls, DncNumber, errorResponses, pageOf, Run, RunItem } from '../contract/index.js';
+import { Accepted, ActiveCalls, Call, DialerSettings, DirectCalls, DncNumber, errorResponses, pageOf, RETRY_AFTER, Run, RunItem } from '../contract/index.js';
 import { idempotencyOf, sendAccepted } from '../http/accepted.js';
 import { caller } from '../http/auth.js';
 import { listQuery, paged } from '../http/pagination.js';
@@ -18,7 +18,7 @@ import { addDnc, listDnc, removeDnc } from './dnc.repo.js';
 import { callView, dncView, itemView, runView, settingsView } from './outbound.view.js';
 import { emptyCounts, getRun, listRunItems, listRuns, runCounts, runCountsOf } from './runs.repo.js';
 import { acceptRun } from './runs.service.js';
-import { getBusinessFlow, getSettings, setCallFlow, upsertSettings, type SettingsDefaults } from './settings.repo.js';
+import { getBusinessFlow, getSettings, setCallFlow, setRetryPerOutcome, upsertSettings, type SettingsDefaults } from './settings.repo.js';
 import { CallFlowInput, callFlowIssues, type CallFlow } from './call-flow.js';
 import { need } from '../http/roles.js';
 import { withTx } from '../db/pool.js';
@@ -38,6 +38,42 @@ export interface OutboundRouteDeps {
 const CallSidParam = z.object({ call_sid: z.string().regex(/^CA[0-9a-fA-F]{32}$/, zodMessage(msg('issue.call_sid'))) });
 const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, zodMessage(msg('issue.hhmm')));
 const CALL_STATUSES = ['dialing', ...PROVIDER_CALL_STATUSES] as const;
+const RETRY_ATTEMPTS = z.number().int().min(0).max(10);
+const RETRY_DELAY_S = z.number().int().min(1).max(604_800);
+
+/** One outcome's retry: `delay_s` alone means after a delay; `after: "next_day"` waits for the next opening of the calling hours. */
+const OutcomeRetryInput = z.strictObject({
+  attempts: RETRY_ATTEMPTS.optional(),
+  delay_s: RETRY_DELAY_S.optional(),
+  after: z.enum(RETRY_AFTER).optional(),
+}).superRefine((r, ctx) => {
+  if (r.after === 'next_day' && r.delay_s !== undefined) ctx.addIssue({ code: 'custom', path: ['delay_s'], ...zodMessage(msg('issue.retry_delay_with_next_day')) });
+});
+
+/**
+ * `busy`, `no_answer` and `delay_s` are the policy as it was before per-outcome retries (API.md:
+ * extend, never break); `per_outcome.busy.attempts` is the same number as `busy`, so a request
+ * giving both must agree. In the schema (not the handler) so that the OpenAPI oracle of
+ * test/http/bad-input.test.ts sees the same rule the route applies.
+ */
+const RetryInput = z.strictObject({
+  busy: RETRY_ATTEMPTS.optional(),
+  no_answer: RETRY_ATTEMPTS.optional(),
+  delay_s: RETRY_DELAY_S.optional(),
+  per_outcome: z.strictObject({
+    busy: OutcomeRetryInput.optional(),
+    no_answer: OutcomeRetryInput.optional(),
+    machine: OutcomeRetryInput.optional().describe('answering-machine detection said machine and the call was hung up'),
+    voicemail_left: OutcomeRetryInput.optional().describe('a voicemail was left (default: final)'),
+  }).optional(),
+}).superRefine((r, ctx) => {
+  for (const o of ['busy', 'no_answer'] as const) {
+    const attempts = r.per_outcome?.[o]?.attempts;
+    if (r[o] !== undefined && attempts !== undefined && attempts !== r[o]) {
+      ctx.addIssue({ code: 'custom', path: ['per_outcome', o, 'attempts'], ...zodMessage(msg('issue.retry_attempts_differ')) });
+    }
+  }
+});
 const DNC_CURSOR = /^\+[0-9]{1,20}$/;
 
 export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod => async (app) => {
@@ -186,11 +222,7 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
       summary: 'Change dialer rules (calling_hours or call_flow null = back to the default)',
       body: z.strictObject({
         calling_hours: z.strictObject({ start: HHMM, end: HHMM }).nullable().optional(),
-        retry: z.strictObject({
-          busy: z.number().int().min(0).max(10).optional(),
-          no_answer: z.number().int().min(0).max(10).optional(),
-          delay_s: z.number().int().min(1).max(604_800).optional(),
-        }).optional(),
+        retry: RetryInput.optional(),
         max_call_s: z.number().int().min(10).max(14_400).nullable().optional(),
         call_flow: CallFlowInput.nullable().optional(),
       }),
@@ -205,11 +237,12 @@ export const outboundRoutes = (deps: OutboundRouteDeps): FastifyPluginAsyncZod =
       if (b.call_flow !== undefined) await setCallFlow(tx, businessId, b.call_flow);
       await upsertSettings(tx, businessId, {
         calling_hours: b.calling_hours,
-        retry_busy: b.retry?.busy,
-        retry_no_answer: b.retry?.no_answer,
+        retry_busy: b.retry?.busy ?? b.retry?.per_outcome?.busy?.attempts,
+        retry_no_answer: b.retry?.no_answer ?? b.retry?.per_outcome?.no_answer?.attempts,
         retry_delay_s: b.retry?.delay_s,
         max_call_s: b.max_call_s,
       });
+      if (b.retry?.per_outcome) await setRetryPerOutcome(tx, businessId, b.retry.per_outcome);
       await recordAudit(tx, { businessId, actor: actorOf(who), action: 'settings.update', targetType: 'settings', targetId: 'outbound', details: b });
     });
     return settingsWithFlow(businessId);

@@ -1,7 +1,8 @@
-import type { Call, DialerSettings as DialerSettingsView, DncNumber, Run, RunItem } from '../contract/outbound.js';
+import type { Call, DialerSettings as DialerSettingsView, DncNumber, OutcomeRetry as OutcomeRetryView, Run, RunItem } from '../contract/outbound.js';
 import { storedFlow } from './call-flow.js';
 import type { CallRow } from './calls.repo.js';
 import type { DncRow } from './dnc.repo.js';
+import { perOutcome, type OutcomeRetry } from './retry.js';
 import type { RunCountsRow, RunItemRow, RunRow } from './runs.repo.js';
 import type { BusinessFlow, DialerSettings } from './settings.repo.js';
 
@@ -53,12 +54,21 @@ function hhmm(min: number): string {
   return `${String(Math.floor(min / 60)).padStart(2, '0')}:${String(min % 60).padStart(2, '0')}`;
 }
 
+function outcomeRetryView(r: OutcomeRetry): OutcomeRetryView {
+  return 'delayS' in r.delay ? { attempts: r.attempts, after: 'delay', delay_s: r.delay.delayS } : { attempts: r.attempts, after: 'next_day', delay_s: null };
+}
+
 export function settingsView(s: DialerSettings & BusinessFlow): DialerSettingsView {
   return {
     timezone: s.timezone,
     max_outbound_calls: s.maxOutboundCalls,
     calling_hours: { start: hhmm(s.callingHours.startMin), end: hhmm(s.callingHours.endMin), default: !s.customHours },
-    retry: { busy: s.retry.busy, no_answer: s.retry.noAnswer, delay_s: s.retry.delayS },
+    retry: {
+      busy: s.retry.busy.attempts,
+      no_answer: s.retry.no_answer.attempts,
+      delay_s: s.retryDelayS,
+      per_outcome: perOutcome((o) => outcomeRetryView(s.retry[o])),
+    },
     max_call_s: s.maxCallS,
     call_flow: s.callFlow,
     call_flow_default: s.callFlowDefault,

@@ -2,7 +2,7 @@ import type { Queryable } from '../db/pool.js';
 import { defaultCallFlow, storedFlow, type CallFlow } from './call-flow.js';
 import type { CallingWindow } from './calling-hours.js';
 import { parseHours, timeToMinutes } from './calling-hours.js';
-import type { RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY_DELAY_S, perOutcome, RETRY_OUTCOMES, type RetryOutcome, type RetryPolicy } from './retry.js';
 
 /** A business's dialer rules with the defaults applied (no dialer_settings row = all defaults). */
 export interface DialerSettings {
@@ -12,6 +12,8 @@ export interface DialerSettings {
   /** True when the business set its own hours (else the DIALER_CALLING_HOURS default applies). */
   customHours: boolean;
   retry: RetryPolicy;
+  /** The delay of every outcome without one of its own (`retry.delay_s`, as before 017). */
+  retryDelayS: number;
   maxCallS: number;
 }
 
@@ -20,15 +22,26 @@ export interface SettingsDefaults {
   maxCallS: number;
 }
 
-export interface SettingsRow {
+/** Per retried outcome: extra attempts, its own delay (null: retry_delay_s), next day or not (017_retry_per_outcome.sql). */
+type RetryColumns = { [O in RetryOutcome as `retry_${O}`]: number | null }
+  & { [O in RetryOutcome as `retry_${O}_delay_s`]: number | null }
+  & { [O in RetryOutcome as `retry_${O}_next_day`]: boolean | null };
+
+export interface SettingsRow extends RetryColumns {
   timezone: string;
   max_outbound_calls: number;
   calling_start: string | null;
   calling_end: string | null;
-  retry_busy: number | null;
-  retry_no_answer: number | null;
   retry_delay_s: number | null;
   max_call_s: number | null;
+}
+
+/** The policy a row gives (a business without a dialer_settings row: all nulls, i.e. no retries). */
+export function retryPolicyFromRow(r: RetryColumns & { retry_delay_s: number | null }): RetryPolicy {
+  return perOutcome((o) => ({
+    attempts: r[`retry_${o}`] ?? 0,
+    delay: r[`retry_${o}_next_day`] ? { nextDay: true } : { delayS: r[`retry_${o}_delay_s`] ?? r.retry_delay_s ?? DEFAULT_RETRY_DELAY_S },
+  }));
 }
 
 export function settingsFromRow(r: SettingsRow, d: SettingsDefaults): DialerSettings {
@@ -38,13 +51,16 @@ export function settingsFromRow(r: SettingsRow, d: SettingsDefaults): DialerSett
     maxOutboundCalls: r.max_outbound_calls,
     callingHours: custom ? { startMin: timeToMinutes(r.calling_start ?? ''), endMin: timeToMinutes(r.calling_end ?? '') } : parseHours(d.callingHours),
     customHours: custom,
-    retry: { busy: r.retry_busy ?? 0, noAnswer: r.retry_no_answer ?? 0, delayS: r.retry_delay_s ?? 900 },
+    retry: retryPolicyFromRow(r),
+    retryDelayS: r.retry_delay_s ?? DEFAULT_RETRY_DELAY_S,
     maxCallS: r.max_call_s ?? d.maxCallS,
   };
 }
 
+const RETRY_COLUMNS = RETRY_OUTCOMES.flatMap((o) => [`s.retry_${o}`, `s.retry_${o}_delay_s`, `s.retry_${o}_next_day`]).join(', ');
+
 export const SETTINGS_SELECT = `SELECT b.timezone, b.max_outbound_calls, s.calling_start::text AS calling_start, s.calling_end::text AS calling_end,
-          s.retry_busy, s.retry_no_answer, s.retry_delay_s, s.max_call_s
+          s.retry_delay_s, ${RETRY_COLUMNS}, s.max_call_s
      FROM businesses b LEFT JOIN dialer_settings s ON s.business_id = b.id
     WHERE b.id = $1`;
 
@@ -52,6 +68,23 @@ export async function getSettings(db: Queryable, businessId: number, d: Settings
   const { rows } = await db.query<SettingsRow>(SETTINGS_SELECT, [businessId]);
   const row = rows[0];
   return row ? settingsFromRow(row, d) : null;
+}
+
+/** What a call's end needs to schedule a retry: the policy, and where "next day" starts (retry.ts retryDelayS). */
+export interface RetryContext {
+  policy: RetryPolicy;
+  timeZone: string;
+  /** The business's own calling hours' start; 0 (local midnight) on the deployment's default hours. */
+  dayStartMin: number;
+}
+
+/** Needs no deployment defaults (a call's end has none at hand): see dayStartMin. */
+export async function getRetryContext(db: Queryable, businessId: number): Promise<RetryContext | null> {
+  const { rows } = await db.query<SettingsRow>(SETTINGS_SELECT, [businessId]);
+  const r = rows[0];
+  if (!r) return null;
+  const custom = r.calling_start !== null && r.calling_end !== null;
+  return { policy: retryPolicyFromRow(r), timeZone: r.timezone, dayStartMin: custom ? timeToMinutes(r.calling_start ?? '') : 0 };
 }
 
 export interface SettingsPatch {
@@ -87,6 +120,33 @@ export async function upsertSettings(db: Queryable, businessId: number, p: Setti
       p.max_call_s !== undefined,
     ],
   );
+}
+
+/** A change of one outcome's retry (`retry.per_outcome.<outcome>`); delay_s implies after "delay". */
+export interface OutcomeRetryPatch {
+  attempts?: number | undefined;
+  delay_s?: number | undefined;
+  after?: 'delay' | 'next_day' | undefined;
+}
+
+const RETRY_UPDATE = `UPDATE dialer_settings SET ${RETRY_OUTCOMES.map((o, i) => {
+  const n = 2 + i * 3;
+  return `retry_${o} = coalesce($${n}::int, retry_${o}), retry_${o}_delay_s = coalesce($${n + 1}::int, retry_${o}_delay_s),
+         retry_${o}_next_day = coalesce($${n + 2}::boolean, retry_${o}_next_day)`;
+}).join(',\n  ')}, updated_at = now()
+  WHERE business_id = $1`;
+
+/**
+ * Changes the per-outcome policy; what a patch leaves out stays. Runs after upsertSettings in the
+ * same transaction, which made sure the row exists.
+ */
+export async function setRetryPerOutcome(db: Queryable, businessId: number, p: Partial<Record<RetryOutcome, OutcomeRetryPatch>>): Promise<void> {
+  const values = RETRY_OUTCOMES.flatMap((o) => {
+    const c = p[o];
+    const nextDay = c?.after === 'next_day' ? true : c?.after === 'delay' || c?.delay_s !== undefined ? false : null;
+    return [c?.attempts ?? null, c?.delay_s ?? null, nextDay];
+  });
+  await db.query(RETRY_UPDATE, [businessId, ...values]);
 }
 
 /** The business's call flow, or the default one (call-flow.ts) when it set none. */

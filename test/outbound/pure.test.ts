@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { advance, isActiveCall, outcomeOf } from '../../src/outbound/call-status.js';
-import { callingWindowState, parseHours } from '../../src/outbound/calling-hours.js';
+import { callingWindowState, parseHours, untilLocalTimeMs } from '../../src/outbound/calling-hours.js';
 import { cpsAllowance, cpsDelays } from '../../src/outbound/cps.js';
-import { nextRetry } from '../../src/outbound/retry.js';
+import { nextRetry, NO_RETRY, RETRY_OUTCOMES, retryDelayS, retryOutcomeOf, type EndedCall, type RetryDelay, type RetryOutcome, type RetryPolicy } from '../../src/outbound/retry.js';
+import { retryPolicyFromRow } from '../../src/outbound/settings.repo.js';
 import { freeSlots, notifyOwner, pickRoundRobin } from '../../src/outbound/slots.js';
 import { parseOutcomes, pickOutcome } from '../../src/providers/telephony/simulator.js';
 import { parseRange } from '../../src/recordings/range.js';
@@ -28,20 +29,91 @@ describe('call status only moves forward', () => {
 });
 
 describe('retry policy', () => {
-  const policy = { busy: 2, noAnswer: 1, delayS: 60 };
-  test('busy retried up to N extra attempts', () => {
-    assert.deepEqual(nextRetry('busy', 1, policy), { delayS: 60 });
-    assert.deepEqual(nextRetry('busy', 2, policy), { delayS: 60 });
-    assert.equal(nextRetry('busy', 3, policy), null);
+  const policy: RetryPolicy = {
+    busy: { attempts: 2, delay: { delayS: 60 } },
+    no_answer: { attempts: 1, delay: { delayS: 300 } },
+    machine: { attempts: 1, delay: { nextDay: true } },
+    voicemail_left: { attempts: 0, delay: { delayS: 900 } },
+  };
+
+  test('nextRetry: each outcome is retried after attempts 1..N (its own count) with its own delay, never after N', () => {
+    const table: Array<[RetryOutcome | null, number, RetryDelay | null]> = [
+      ['busy', 1, { delayS: 60 }],
+      ['busy', 2, { delayS: 60 }],
+      ['busy', 3, null],
+      ['no_answer', 1, { delayS: 300 }],
+      ['no_answer', 2, null],
+      ['machine', 1, { nextDay: true }],
+      ['machine', 2, null],
+      ['voicemail_left', 1, null],
+      [null, 1, null],
+    ];
+    for (const [outcome, attempt, expected] of table) assert.deepEqual(nextRetry(outcome, attempt, policy), expected, `${outcome} after attempt ${attempt}`);
   });
-  test('no-answer by its own count; completed and failed never', () => {
-    assert.deepEqual(nextRetry('no_answer', 1, policy), { delayS: 60 });
-    assert.equal(nextRetry('no_answer', 2, policy), null);
-    assert.equal(nextRetry('completed', 1, policy), null);
-    assert.equal(nextRetry('failed', 1, { busy: 9, noAnswer: 9, delayS: 1 }), null);
+
+  test('nextRetry: no policy (NO_RETRY) retries nothing; the maximum (10) retries attempts 1..10', () => {
+    for (const o of RETRY_OUTCOMES) assert.equal(nextRetry(o, 1, NO_RETRY), null, o);
+    const max: RetryPolicy = { ...NO_RETRY, voicemail_left: { attempts: 10, delay: { delayS: 1 } } };
+    assert.deepEqual(nextRetry('voicemail_left', 10, max), { delayS: 1 });
+    assert.equal(nextRetry('voicemail_left', 11, max), null);
   });
-  test('default: no retry', () => {
-    assert.equal(nextRetry('busy', 1, { busy: 0, noAnswer: 0, delayS: 900 }), null);
+
+  test('retryOutcomeOf: which ended calls a policy can retry', () => {
+    const table: Array<[EndedCall, RetryOutcome | null]> = [
+      [{ status: 'busy', answeredBy: null, outcome: null }, 'busy'],
+      [{ status: 'no_answer', answeredBy: null, outcome: null }, 'no_answer'],
+      // A machine hung up on (on_machine "hangup"), with or without the outcome recorded yet, or after a message it heard.
+      [{ status: 'completed', answeredBy: 'machine', outcome: 'hung_up' }, 'machine'],
+      [{ status: 'completed', answeredBy: 'machine', outcome: null }, 'machine'],
+      [{ status: 'completed', answeredBy: 'machine', outcome: 'message_played' }, 'machine'],
+      [{ status: 'completed', answeredBy: 'machine', outcome: 'voicemail_left' }, 'voicemail_left'],
+      // Final whatever the policy: a person, a verdict of unknown, an opt-out, an agent, a failure.
+      [{ status: 'completed', answeredBy: 'human', outcome: 'hung_up' }, null],
+      [{ status: 'completed', answeredBy: 'unknown', outcome: 'hung_up' }, null],
+      [{ status: 'completed', answeredBy: null, outcome: null }, null],
+      [{ status: 'completed', answeredBy: 'machine', outcome: 'opted_out' }, null],
+      [{ status: 'completed', answeredBy: 'machine', outcome: 'connected' }, null],
+      [{ status: 'failed', answeredBy: 'machine', outcome: 'hung_up' }, null],
+      [{ status: 'failed', answeredBy: null, outcome: null }, null],
+    ];
+    for (const [call, expected] of table) assert.equal(retryOutcomeOf(call), expected, JSON.stringify(call));
+  });
+
+  test('a row without per-outcome columns set is the policy of before 017: busy and no-answer after retry_delay_s', () => {
+    const row = {
+      retry_delay_s: 120,
+      retry_busy: 2, retry_no_answer: 1, retry_machine: 0, retry_voicemail_left: 0,
+      retry_busy_delay_s: null, retry_no_answer_delay_s: null, retry_machine_delay_s: null, retry_voicemail_left_delay_s: null,
+      retry_busy_next_day: false, retry_no_answer_next_day: false, retry_machine_next_day: false, retry_voicemail_left_next_day: false,
+    };
+    assert.deepEqual(retryPolicyFromRow(row), {
+      busy: { attempts: 2, delay: { delayS: 120 } },
+      no_answer: { attempts: 1, delay: { delayS: 120 } },
+      machine: { attempts: 0, delay: { delayS: 120 } },
+      voicemail_left: { attempts: 0, delay: { delayS: 120 } },
+    });
+    const own = retryPolicyFromRow({ ...row, retry_machine: 1, retry_machine_next_day: true, retry_busy_delay_s: 30 });
+    assert.deepEqual([own.machine, own.busy.delay, own.no_answer.delay], [{ attempts: 1, delay: { nextDay: true } }, { delayS: 30 }, { delayS: 120 }]);
+    const none = Object.fromEntries(Object.keys(row).map((k) => [k, null])) as unknown as typeof row;
+    assert.deepEqual(retryPolicyFromRow(none), NO_RETRY, 'no dialer_settings row: no retries');
+  });
+
+  test('next day: the next start of the calling hours in the business time zone', () => {
+    const at = (iso: string) => new Date(iso);
+    const jerusalem = { timeZone: 'Asia/Jerusalem', dayStartMin: 8 * 60 };
+    // 14:00 in Jerusalem (IDT, UTC+3) → 08:00 tomorrow: 18 h.
+    assert.equal(retryDelayS({ nextDay: true }, at('2024-06-03T11:00:00Z'), jerusalem), 18 * 3600);
+    // 20:59:30 → 11 h 0 min 30 s.
+    assert.equal(retryDelayS({ nextDay: true }, at('2024-06-03T17:59:30Z'), jerusalem), 11 * 3600 + 30);
+    // Exactly at the opening: the next day's, never 0.
+    assert.equal(retryDelayS({ nextDay: true }, at('2024-06-03T05:00:00Z'), jerusalem), 24 * 3600);
+    // A window across midnight (22:00–06:00): a call at 23:00 waits for 22:00 tomorrow, one at 02:00 for 22:00 today.
+    assert.equal(retryDelayS({ nextDay: true }, at('2024-06-03T23:00:00Z'), { timeZone: 'UTC', dayStartMin: 22 * 60 }), 23 * 3600);
+    assert.equal(retryDelayS({ nextDay: true }, at('2024-06-03T02:00:00Z'), { timeZone: 'UTC', dayStartMin: 22 * 60 }), 20 * 3600);
+    // The deployment's hours: local midnight (the claim waits for the hours from there).
+    assert.equal(retryDelayS({ nextDay: true }, at('2024-06-03T20:30:00Z'), { timeZone: 'Asia/Jerusalem', dayStartMin: 0 }), 30 * 60);
+    assert.equal(retryDelayS({ delayS: 77 }, at('2024-06-03T21:30:00Z'), jerusalem), 77, 'a delay is a delay');
+    assert.equal(untilLocalTimeMs(at('2024-06-03T11:30:00Z'), 'America/New_York', 8 * 60), 30 * 60_000);
   });
 });
 
