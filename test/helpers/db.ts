@@ -39,7 +39,8 @@ export async function createTestDatabase(opts: { empty?: boolean } = {}): Promis
   };
 }
 
-async function withAdminClient(url: string, work: (client: pg.Client) => Promise<unknown>): Promise<void> {
+/** One short-lived connection to the server (CREATE / DROP DATABASE cannot run in a pooled transaction). */
+export async function withAdminClient(url: string, work: (client: pg.Client) => Promise<unknown>): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../../src/lib/logger.js';
 import { migrate } from '../../src/db/migrate.js';
+import { withAdminClient } from './db.js';
 
 export interface TemplateDatabase {
   name: string;
@@ -16,7 +17,7 @@ export interface TemplateDatabase {
 
 export async function migratedTemplateDatabase(serverUrl: string, log: Logger): Promise<TemplateDatabase> {
   const name = `bh_template_${randomBytes(6).toString('hex')}`;
-  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(name)}`));
+  await withAdminClient(serverUrl, (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(name)}`));
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
@@ -30,15 +31,5 @@ export async function migratedTemplateDatabase(serverUrl: string, log: Logger): 
 }
 
 export async function dropTemplateDatabase(t: TemplateDatabase): Promise<void> {
-  await withClient(t.serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(t.name)} WITH (FORCE)`));
-}
-
-async function withClient(url: string, work: (client: pg.Client) => Promise<unknown>): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await work(client);
-  } finally {
-    await client.end();
-  }
+  await withAdminClient(t.serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(t.name)} WITH (FORCE)`));
 }

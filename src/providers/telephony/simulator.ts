@@ -555,15 +555,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
   let sequence = 0;
   function statusParams(c: SimCall): Record<string, string> {
     const p: Record<string, string> = {
-      AccountSid: c.accountSid,
-      ApiVersion: '2010-04-01',
-      CallSid: c.sid,
-      CallStatus: c.status,
-      Called: c.to,
-      Caller: c.from,
-      Direction: 'outbound-api',
-      From: c.from,
-      To: c.to,
+      ...voiceParams(c),
       Timestamp: rfc2822(new Date()) ?? '',
       CallbackSource: 'call-progress-events',
       SequenceNumber: String(sequence++),
