@@ -11,7 +11,10 @@ import { parseGmailMessage, pdfAttachment, decodeBase64Url } from './gmail-messa
 import { getConnection, markReauthRequired, recordSyncDone, setLastError } from './gmail.repo.js';
 import { insertGmailReceipt, knownGmailMessages } from './receipts.repo.js';
 
-/** Messages per batch: one Gmail page, read and stored in one batch transaction (kept short). */
+/**
+ * Messages per batch at most: one Gmail page, read and stored in one batch transaction (kept
+ * short); a smaller engine batch size (JOB_BATCH_SIZE, or the adaptive size) makes the page smaller.
+ */
 const PAGE_SIZE = 25;
 /** Messages read at once: well inside Gmail's per-user quota (250 units/s; a messages.get is 5). */
 const READ_CONCURRENCY = 5;
@@ -96,7 +99,8 @@ export function syncGmailJob(deps: SyncDeps) {
   return defineJob({
     type: 'sync_gmail_receipts',
     params: SyncParams,
-    batch: async ({ tx, job, params, checkpoint }) => {
+    batch: async ({ tx, job, params, checkpoint, batchSize }) => {
+      const pageSize = Math.max(1, Math.min(PAGE_SIZE, batchSize));
       const businessId = job.business_id;
       const key = `${job.id}:${job.attempts}`;
       const conn = await getConnection(tx, businessId);
@@ -118,10 +122,10 @@ export function syncGmailJob(deps: SyncDeps) {
         let page: { ids: string[]; nextPageToken: string | null; estimate?: number; historyId?: string };
         if (cp.mode === 'full') {
           if (cp.from === null) cp = { ...cp, from: (await mailbox.profile()).historyId };
-          page = await mailbox.list(RECEIPT_QUERY, cp.page_token, PAGE_SIZE);
+          page = await mailbox.list(RECEIPT_QUERY, cp.page_token, pageSize);
         } else {
           try {
-            page = await mailbox.history(cp.from ?? '0', cp.page_token);
+            page = await mailbox.history(cp.from ?? '0', cp.page_token, pageSize);
           } catch (err) {
             if (!(err instanceof GmailHistoryExpired)) throw err;
             // Gmail no longer keeps that history: list everything again; the unique index and

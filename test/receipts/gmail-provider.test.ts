@@ -83,14 +83,14 @@ describe('Google through the official clients, against the simulator', () => {
     assert.equal(await box.get('ffffffffffffffff'), null);
 
     const { historyId } = await box.profile();
-    assert.deepEqual((await box.history(historyId, null)).ids, []);
+    assert.deepEqual((await box.history(historyId, null, 100)).ids, []);
     const added = sim.addMessage(newReceiptMail(new Date()));
-    const h = await box.history(historyId, null);
+    const h = await box.history(historyId, null, 100);
     assert.deepEqual(h.ids, [added]);
     assert.ok(Number(h.historyId) > Number(historyId));
 
     sim.expireHistory();
-    await assert.rejects(box.history(historyId, null), GmailHistoryExpired);
+    await assert.rejects(box.history(historyId, null, 100), GmailHistoryExpired);
 
     sim.failNext([429, 503]);
     await assert.rejects(box.profile(), (err: unknown) => err instanceof GmailUnavailable && err.status === 429);
@@ -110,5 +110,29 @@ describe('Google through the official clients, against the simulator', () => {
     const before = sim.counts.token;
     await assert.rejects(mailboxOf(settings, granted.refreshToken).list(RECEIPT_QUERY, null, 10), GoogleGrantError);
     assert.ok(sim.counts.token - before <= 2, `token endpoint asked ${sim.counts.token - before} times`);
+  });
+
+  test('a grant is good at another simulator of the same client (bulkhead api and worker apart), over the same seeded mailbox; a forged one is not', async () => {
+    const code = (await consent('s3')).searchParams.get('code') ?? '';
+    const granted = await exchangeCode(settings, code);
+    const second = new GoogleSimulator();
+    await second.start();
+    try {
+      const there: GoogleSettings = { ...settings, endpoints: second.endpoints, gmailRootUrl: `${second.url}/` };
+      const page = await mailboxOf(there, granted.refreshToken).list(RECEIPT_QUERY, null, 100);
+      assert.deepEqual(page.ids, second.messageIds(RECEIPT_QUERY));
+      assert.deepEqual(page.ids, sim.messageIds(RECEIPT_QUERY).filter((id) => page.ids.includes(id)), 'the same ids as the first simulator\'s seeded mail');
+      const forged = granted.refreshToken.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+      await assert.rejects(mailboxOf(there, forged).profile(), GoogleGrantError);
+      const otherClient = new GoogleSimulator({ clientSecret: 'another-client-secret' });
+      await otherClient.start();
+      try {
+        await assert.rejects(mailboxOf({ ...there, clientSecret: 'another-client-secret', endpoints: otherClient.endpoints, gmailRootUrl: `${otherClient.url}/` }, granted.refreshToken).profile(), GoogleGrantError);
+      } finally {
+        await otherClient.stop();
+      }
+    } finally {
+      await second.stop();
+    }
   });
 });

@@ -118,8 +118,8 @@ export interface Mailbox {
   profile(): Promise<{ email: string; historyId: string }>;
   /** `estimate`: Gmail's resultSizeEstimate (all pages). */
   list(q: string, pageToken: string | null, maxResults: number): Promise<{ ids: string[]; nextPageToken: string | null; estimate: number }>;
-  /** Message ids added since `startHistoryId`, and the mailbox's historyId now. */
-  history(startHistoryId: string, pageToken: string | null): Promise<{ ids: string[]; nextPageToken: string | null; historyId: string }>;
+  /** Message ids added since `startHistoryId` (a page of at most `maxResults` history records), and the mailbox's historyId now. */
+  history(startHistoryId: string, pageToken: string | null, maxResults: number): Promise<{ ids: string[]; nextPageToken: string | null; historyId: string }>;
   get(id: string): Promise<gmail_v1.Schema$Message | null>;
   attachment(messageId: string, attachmentId: string): Promise<Buffer>;
 }
@@ -144,9 +144,9 @@ export function mailboxOf(s: GoogleSettings, refreshToken: string): Mailbox {
       const r = await api.users.messages.list({ userId: 'me', q, maxResults, ...(pageToken ? { pageToken } : {}) });
       return { ids: (r.data.messages ?? []).map((m) => m.id ?? '').filter((id) => id !== ''), nextPageToken: r.data.nextPageToken ?? null, estimate: r.data.resultSizeEstimate ?? 0 };
     }),
-    history: async (startHistoryId, pageToken) => {
+    history: async (startHistoryId, pageToken, maxResults) => {
       try {
-        const r = await api.users.history.list({ userId: 'me', startHistoryId, historyTypes: ['messageAdded'], ...(pageToken ? { pageToken } : {}) });
+        const r = await api.users.history.list({ userId: 'me', startHistoryId, historyTypes: ['messageAdded'], maxResults, ...(pageToken ? { pageToken } : {}) });
         const ids = (r.data.history ?? []).flatMap((h) => (h.messagesAdded ?? []).map((a) => a.message?.id ?? '')).filter((id) => id !== '');
         return { ids: [...new Set(ids)], nextPageToken: r.data.nextPageToken ?? null, historyId: r.data.historyId ?? startHistoryId };
       } catch (err) {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { gmail_v1 } from '@googleapis/gmail';
@@ -20,6 +20,12 @@ import { seedMailbox, SIM_MAILBOX } from './seed.js';
  *
  * Test hooks: add a message (the mailbox's historyId advances), expire history (history.list
  * answers 404 for older ids), revoke a grant, answer the next requests 429 or 5xx.
+ *
+ * Every process that runs the receipts module without GOOGLE_CLIENT_ID runs its own simulator
+ * (`bulkhead api` and `bulkhead worker` apart: two). The consent happens at the API's, the sync
+ * at the worker's, so a grant must be good at both: a refresh token carries its mailbox, signed
+ * with the client secret, and any simulator of the same client honours it; the seeded mailbox is
+ * the same in each (same ids, same order). What the test hooks change stays in their process.
  */
 
 export const SIM_GOOGLE_CLIENT_ID = 'sim-client.apps.googleusercontent.com';
@@ -77,6 +83,11 @@ export class GoogleSimulator {
     this.#opts = { clientId: SIM_GOOGLE_CLIENT_ID, clientSecret: SIM_GOOGLE_CLIENT_SECRET, ...opts };
     const box = this.#mailbox(SIM_MAILBOX);
     for (const spec of seedMailbox(this.#now())) this.#store(box, spec);
+  }
+
+  /** The ids users.messages.list answers for `q`, in its order (newest first). */
+  messageIds(q: string, email = SIM_MAILBOX): string[] {
+    return this.#mailbox(email).messages.filter((s) => matchesQuery(s.spec, q, this.#now())).reverse().map((s) => s.built.message.id ?? '');
   }
 
   get url(): string {
@@ -220,13 +231,13 @@ export class GoogleSimulator {
         json(res, 400, { error: 'invalid_grant', error_description: 'Malformed auth code.' });
         return;
       }
-      const grant: Grant = { email: code.email, refreshToken: `1//0g${randomBytes(32).toString('base64url')}`, revoked: false };
+      const grant: Grant = { email: code.email, refreshToken: this.#signedRefreshToken(code.email), revoked: false };
       this.#grants.set(grant.refreshToken, grant);
       json(res, 200, { ...this.#accessToken(grant), refresh_token: grant.refreshToken });
       return;
     }
     if (grantType === 'refresh_token') {
-      const grant = this.#grants.get(form.get('refresh_token') ?? '');
+      const grant = this.#grantOf(form.get('refresh_token') ?? '');
       if (!grant || grant.revoked) {
         json(res, 400, { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
         return;
@@ -237,6 +248,33 @@ export class GoogleSimulator {
     json(res, 400, { error: 'unsupported_grant_type', error_description: `Invalid grant_type: ${grantType ?? ''}` });
   }
 
+  /** `1//0g` + mailbox and nonce + an HMAC under the client secret: another simulator of this client can check it. */
+  #signedRefreshToken(email: string): string {
+    const body = Buffer.from(JSON.stringify({ e: email, n: randomBytes(12).toString('base64url') })).toString('base64url');
+    return `1//0g${body}.${this.#mac(body)}`;
+  }
+
+  #mac(body: string): string {
+    return createHmac('sha256', this.#opts.clientSecret).update(body).digest('base64url');
+  }
+
+  /** A grant this simulator gave, or one another simulator of this client gave (then known here from now on). */
+  #grantOf(refreshToken: string): Grant | null {
+    const known = this.#grants.get(refreshToken);
+    if (known) return known;
+    const m = /^1\/\/0g([\w-]+)\.([\w-]+)$/.exec(refreshToken);
+    if (!m?.[1] || !m[2]) return null;
+    const mac = Buffer.from(this.#mac(m[1]));
+    const given = Buffer.from(m[2]);
+    if (mac.length !== given.length || !timingSafeEqual(mac, given)) return null;
+    const claims: unknown = JSON.parse(Buffer.from(m[1], 'base64url').toString('utf8'));
+    const email = typeof claims === 'object' && claims !== null && 'e' in claims && typeof claims.e === 'string' ? claims.e : null;
+    if (email === null) return null;
+    const grant: Grant = { email, refreshToken, revoked: false };
+    this.#grants.set(refreshToken, grant);
+    return grant;
+  }
+
   #accessToken(grant: Grant) {
     const token = `ya29.${randomBytes(32).toString('base64url')}`;
     this.#accessTokens.set(token, { grant, expiresAt: Date.now() + 3_600_000 });
@@ -245,7 +283,7 @@ export class GoogleSimulator {
 
   #revoke(token: string, res: http.ServerResponse): void {
     this.counts.revoke += 1;
-    const grant = this.#grants.get(token) ?? this.#accessTokens.get(token)?.grant;
+    const grant = this.#grantOf(token) ?? this.#accessTokens.get(token)?.grant;
     if (!grant) {
       json(res, 400, { error: 'invalid_token', error_description: 'Token expired or revoked' });
       return;
