@@ -43,9 +43,9 @@ const RETRY_DELAY_S = z.number().int().min(1).max(604_800);
 
 /** One outcome's retry: `delay_s` alone means after a delay; `after: "next_day"` waits for the next opening of the calling hours. */
 const OutcomeRetryInput = z.strictObject({
-  attempts: RETRY_ATTEMPTS.optional(),
-  delay_s: RETRY_DELAY_S.optional(),
-  after: z.enum(RETRY_AFTER).optional(),
+  attempts: RETRY_ATTEMPTS.optional().describe('extra attempts after a call that ended with this outcome (0: never retried)'),
+  delay_s: RETRY_DELAY_S.optional().describe('seconds before each retry (implies after "delay")'),
+  after: z.enum(RETRY_AFTER).optional().describe('"next_day": at the next opening of the calling hours, e.g. 08:00 tomorrow; "delay": after delay_s (or retry.delay_s)'),
 }).superRefine((r, ctx) => {
   if (r.after === 'next_day' && r.delay_s !== undefined) ctx.addIssue({ code: 'custom', path: ['delay_s'], ...zodMessage(msg('issue.retry_delay_with_next_day')) });
 });
