@@ -88,7 +88,7 @@ async function seedData(tx: pg.PoolClient, businessId: number, ownerId: number, 
             'lead' || i || '@example.co.il',
             ($5::text[])[1 + i % array_length($5::text[], 1)],
             ARRAY[($6::text[])[1 + i % array_length($6::text[], 1)]],
-            CASE WHEN i % 2 = 0 THEN $2 ELSE $8 END
+            CASE WHEN i % 2 = 0 THEN $2::bigint ELSE $8::bigint END
        FROM generate_series(1, $7::int) AS i`,
     [businessId, ownerId, FIRST, LAST, STATUSES, TAGS, DEMO_LEADS, agentId],
   );
