@@ -66,7 +66,7 @@ export function settingsView(s: DialerSettings & BusinessFlow): DialerSettingsVi
     retry: {
       busy: s.retry.busy.attempts,
       no_answer: s.retry.no_answer.attempts,
-      delay_s: s.retryDelayS,
+      delay_s: s.commonRetryDelayS,
       per_outcome: perOutcome((o) => outcomeRetryView(s.retry[o])),
     },
     max_call_s: s.maxCallS,

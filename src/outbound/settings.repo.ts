@@ -13,7 +13,7 @@ export interface DialerSettings {
   customHours: boolean;
   retry: RetryPolicy;
   /** The delay of every outcome without one of its own (`retry.delay_s`, as before 017). */
-  retryDelayS: number;
+  commonRetryDelayS: number;
   maxCallS: number;
 }
 
@@ -52,7 +52,7 @@ export function settingsFromRow(r: SettingsRow, d: SettingsDefaults): DialerSett
     callingHours: custom ? { startMin: timeToMinutes(r.calling_start ?? ''), endMin: timeToMinutes(r.calling_end ?? '') } : parseHours(d.callingHours),
     customHours: custom,
     retry: retryPolicyFromRow(r),
-    retryDelayS: r.retry_delay_s ?? DEFAULT_RETRY_DELAY_S,
+    commonRetryDelayS: r.retry_delay_s ?? DEFAULT_RETRY_DELAY_S,
     maxCallS: r.max_call_s ?? d.maxCallS,
   };
 }
