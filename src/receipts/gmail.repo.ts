@@ -89,27 +89,29 @@ export async function setLastError(db: Queryable, businessId: number, errorKey: 
 }
 
 /** A sync finished: where the next incremental one starts, and when the periodic one is due. */
-export async function recordSyncDone(db: Queryable, businessId: number, historyId: string, nextInMs: number): Promise<void> {
+export async function recordSyncDone(db: Queryable, businessId: number, historyId: string, nextSyncAt: Date): Promise<void> {
   await db.query(
-    `UPDATE gmail_connections SET history_id = $2, last_sync_at = now(), last_error = NULL, next_sync_at = now() + $3 * interval '1 millisecond'
+    `UPDATE gmail_connections SET history_id = $2, last_sync_at = now(), last_error = NULL, next_sync_at = $3
       WHERE business_id = $1`,
-    [businessId, historyId, nextInMs],
+    [businessId, historyId, nextSyncAt],
   );
 }
 
 /**
- * The next connected business whose periodic sync is due, locked (SKIP LOCKED: API and worker
- * processes each run the scheduler without picking the same one), its due time moved on.
+ * The next connected business whose periodic sync is due, locked until the caller's transaction
+ * ends (SKIP LOCKED: every worker process runs the scheduler without two picking the same one).
+ * The caller moves its due time on (setNextSyncAt) in that transaction.
  */
-export async function takeDueConnection(db: Queryable, nextInMs: number): Promise<{ business_id: number; connected_by: number | null } | null> {
-  const { rows } = await db.query<{ business_id: number; connected_by: number | null }>(
-    `UPDATE gmail_connections c SET next_sync_at = now() + $1 * interval '1 millisecond'
-      WHERE c.business_id = (SELECT business_id FROM gmail_connections
-                              WHERE status = 'connected' AND next_sync_at <= now()
-                              ORDER BY next_sync_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-      RETURNING c.business_id, c.connected_by`,
-    [nextInMs],
+export async function takeDueConnection(db: Queryable): Promise<{ business_id: number; next_sync_at: Date } | null> {
+  const { rows } = await db.query<{ business_id: number; next_sync_at: Date }>(
+    `SELECT business_id, next_sync_at FROM gmail_connections
+      WHERE status = 'connected' AND next_sync_at <= now()
+      ORDER BY next_sync_at LIMIT 1 FOR UPDATE SKIP LOCKED`,
   );
   const row = rows[0];
-  return row ? { business_id: Number(row.business_id), connected_by: row.connected_by === null ? null : Number(row.connected_by) } : null;
+  return row ? { business_id: Number(row.business_id), next_sync_at: row.next_sync_at } : null;
+}
+
+export async function setNextSyncAt(db: Queryable, businessId: number, at: Date): Promise<void> {
+  await db.query(`UPDATE gmail_connections SET next_sync_at = $2 WHERE business_id = $1`, [businessId, at]);
 }

@@ -14,7 +14,8 @@ import { isMessageKey, msg, render, type Locale } from '../lib/messages.js';
 import type { SecretBox } from '../lib/secret-box.js';
 import { recordAudit, type Actor } from '../people/audit.repo.js';
 import { consentUrl, exchangeCode, GoogleGrantError, revokeGrant, type GoogleSettings } from '../providers/google/google.js';
-import { deleteConnection, getConnection, insertOAuthState, takeDueConnection, takeOAuthState, upsertConnection, type ConnectionRow } from './gmail.repo.js';
+import { deleteConnection, getConnection, insertOAuthState, setNextSyncAt, takeDueConnection, takeOAuthState, upsertConnection, type ConnectionRow } from './gmail.repo.js';
+import { isMissedTurn, nextSyncAt } from './sync-schedule.js';
 import type { syncGmailJob } from './sync-gmail.job.js';
 
 /** A consent must come back within this (Google's own consent page does not wait longer than a person would). */
@@ -166,17 +167,26 @@ export async function acceptSync(deps: GmailDeps, who: Caller, full: boolean, id
 }
 
 /**
- * The periodic sync: every connected business whose turn came (its next_sync_at, set one
- * GMAIL_SYNC_EVERY_MS after its last sync, so businesses connected at different times stay
- * apart) gets a sync job, unless one is active. The scheduler is the system, not a person: no
+ * The periodic sync: every connected business whose turn came (its own phase of
+ * GMAIL_SYNC_EVERY_MS, sync-schedule.ts, so businesses are spread over the period) gets a sync
+ * job, unless one is active; its next turn is set at once, so a job that fails does not make the
+ * scheduler ask again before then. A turn missed by more than `lateAfterMs` (no worker ran) is
+ * moved to the next phase point instead of being caught up with every other one at once.
+ * Businesses in reauth_required are never due. The scheduler is the system, not a person: no
  * rate limit and no audit entry; the job's lock still allows one at a time.
  */
-export async function enqueueDueSyncs(deps: GmailDeps, max = 50): Promise<number> {
+export async function enqueueDueSyncs(deps: GmailDeps, opts: { max?: number; lateAfterMs?: number; now?: () => number } = {}): Promise<number> {
+  const max = opts.max ?? 50;
+  const now = opts.now ?? Date.now;
   let queued = 0;
-  for (let i = 0; i < max; i += 1) {
+  // Bounded: each round takes one due business and moves its turn on, so none comes back now.
+  for (let round = 0; queued < max && round < max * 20; round += 1) {
     const picked = await withTx(deps.pool, async (tx) => {
-      const due = await takeDueConnection(tx, deps.syncEveryMs);
+      const due = await takeDueConnection(tx);
       if (!due) return null;
+      const at = now();
+      await setNextSyncAt(tx, due.business_id, nextSyncAt(due.business_id, deps.syncEveryMs, at));
+      if (opts.lateAfterMs !== undefined && isMissedTurn(due.next_sync_at.getTime(), at, opts.lateAfterMs)) return { queued: false };
       if (await activeJobByLockKey(tx, due.business_id, 'sync_gmail_receipts')) return { queued: false };
       const spec = OPERATIONS.sync_gmail_receipts;
       await insertJob(tx, {

@@ -45,13 +45,11 @@ export function createReceiptsModule(deps: ModuleDeps): ReceiptsModule {
     return { clientId: SIM_GOOGLE_CLIENT_ID, clientSecret: SIM_GOOGLE_CLIENT_SECRET, redirectUri, endpoints: sim.endpoints, gmailRootUrl: `${sim.url}/` };
   };
   const gmail: GmailDeps = { pool: deps.pool, accept: deps.accept, box: requireBox, google, syncEveryMs: cfg.syncEveryMs, log };
-  const scheduler = new PeriodicTask({
-    name: 'periodic Gmail receipt syncs',
-    // Often enough that a business's turn is taken close to its time, at most once a minute.
-    everyMs: Math.min(60_000, Math.max(1_000, Math.floor(cfg.syncEveryMs / 10))),
-    log,
-    run: () => enqueueDueSyncs(gmail),
-  });
+  // Often enough that a business's turn is taken close to its time, at most once a minute.
+  const tickMs = Math.min(60_000, Math.max(1_000, Math.floor(cfg.syncEveryMs / 10)));
+  // A turn missed by three ticks was missed by every scheduler (no worker ran): not caught up at once.
+  const syncDue = () => enqueueDueSyncs(gmail, { lateAfterMs: 3 * tickMs });
+  const scheduler = new PeriodicTask({ name: 'periodic Gmail receipt syncs', everyMs: tickMs, log, run: syncDue });
 
   return {
     name: 'receipts',
@@ -62,7 +60,7 @@ export function createReceiptsModule(deps: ModuleDeps): ReceiptsModule {
     },
     pages: gmailPages(gmail),
     simulator: () => sim,
-    syncDue: () => enqueueDueSyncs(gmail),
+    syncDue,
     async start(roles) {
       box ??= await loadSecretBox(deps.config, log);
       if (!cfg.real && !sim) {

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { GMAIL_REFRESH_TOKEN } from '../channels/sealed-fields.js';
 import { defineJob } from '../jobs/types.js';
+import { backoffMs } from '../lib/backoff.js';
 import { PermanentError } from '../lib/errors.js';
 import { english, msg } from '../lib/messages.js';
 import type { SecretBox } from '../lib/secret-box.js';
@@ -9,7 +10,8 @@ import { GmailHistoryExpired, GmailUnavailable, GoogleGrantError, mailboxOf, typ
 import { extractReceipt, RECEIPT_QUERY } from './extract.js';
 import { parseGmailMessage, pdfAttachment, decodeBase64Url } from './gmail-message.js';
 import { getConnection, markReauthRequired, recordSyncDone, setLastError } from './gmail.repo.js';
-import { insertGmailReceipt, knownGmailMessages } from './receipts.repo.js';
+import { nextSyncAt } from './sync-schedule.js';
+import { insertGmailReceipt, knownGmailMessages, type GmailReceipt } from './receipts.repo.js';
 
 /**
  * Messages per batch at most: one Gmail page, read and stored in one batch transaction (kept
@@ -20,6 +22,25 @@ const PAGE_SIZE = 25;
 const READ_CONCURRENCY = 5;
 /** A PDF larger than this is not stored (the receipt is, without it). */
 const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
+/** Gmail's 429 / 5xx answers in a row that the job waits out (Retry-After, backoff) before failing its batch. */
+const MAX_UNAVAILABLE = 6;
+
+/**
+ * How long the sync waits after Gmail's `answers`-th 429 / 5xx in a row: Gmail's Retry-After when
+ * it sent one, never less than exponential backoff from 1 s (full jitter, capped at a minute) —
+ * Google's guidance for both ("Resolve errors": exponential backoff on 429 and 5xx).
+ */
+export function unavailableWaitMs(answers: number, retryAfterMs: number | null, random = Math.random): number {
+  return Math.max(retryAfterMs ?? 0, backoffMs(answers, 1_000, 60_000, random));
+}
+
+type PdfRef = NonNullable<ReturnType<typeof pdfAttachment>>;
+
+/** The mail's PDF worth storing, if any. */
+function pdfOf(mail: ReturnType<typeof parseGmailMessage>): { pdf?: PdfRef } {
+  const pdf = pdfAttachment(mail);
+  return pdf && pdf.size <= MAX_ATTACHMENT_BYTES ? { pdf } : {};
+}
 
 const SyncParams = z.looseObject({
   /** An explicit full resync: also brings back receipts "delete all" removed. */
@@ -47,6 +68,8 @@ const Checkpoint = z.object({
   /** The stored history had expired (404): this full sync replaced an incremental one. */
   fell_back: z.boolean(),
   counts: Counts,
+  /** Gmail's 429 / 5xx answers in a row (reset by a page read): how long the next wait is. */
+  unavailable: z.number().int().nonnegative().default(0),
 });
 type Checkpoint = z.infer<typeof Checkpoint>;
 
@@ -68,11 +91,6 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, f: (t: T) => P
   return out;
 }
 
-/** The periodic sync's next turn: GMAIL_SYNC_EVERY_MS ± 10 %, so businesses synced together drift apart. */
-export function nextSyncInMs(everyMs: number, random = Math.random()): number {
-  return Math.round(everyMs * (0.9 + 0.2 * random));
-}
-
 /**
  * `sync_gmail_receipts`: one Gmail page per batch. The first sync (and an explicit full one)
  * lists the last 12 months of receipt-looking mail; later ones read the mailbox's history since
@@ -80,7 +98,9 @@ export function nextSyncInMs(everyMs: number, random = Math.random()): number {
  * that already have a receipt (or whose receipt "delete all" removed) are not read again; each
  * receipt is inserted ON CONFLICT DO NOTHING on (business, message id), so a crash and a rerun
  * never make two. A revoked grant marks the connection `reauth_required` and fails the job at
- * once (no retries); Gmail's 429 and 5xx fail the batch, which the engine retries with backoff.
+ * once (no retries). Gmail's 429 and 5xx hand the job back with its checkpoint for Gmail's
+ * Retry-After (at least an exponential backoff), a few times, then fail the batch like any
+ * other; every Gmail call is paced to the mailbox's quota (src/providers/google/quota.ts).
  */
 export function syncGmailJob(deps: SyncDeps) {
   // One client per job while a worker holds it: its access token is reused from batch to batch.
@@ -115,6 +135,7 @@ export function syncGmailJob(deps: SyncDeps) {
           page_token: null,
           fell_back: false,
           counts: { imported: 0, already: 0, skipped: {} },
+          unavailable: 0,
         };
       const revive = params.full;
       const mailbox = clientFor(job.id, job.attempts, businessId, conn.refresh_token_sealed);
@@ -138,27 +159,28 @@ export function syncGmailJob(deps: SyncDeps) {
         const todo = page.ids.filter((id) => !known.has(id));
         const messages = await mapLimit(todo, READ_CONCURRENCY, (id) => mailbox.get(id));
         const counts = { imported: cp.counts.imported, already: cp.counts.already + known.size, skipped: { ...cp.counts.skipped } };
-        let imported = 0;
+        // Every Gmail read of the page (attachments too) before the first write: Gmail busy
+        // midway leaves nothing written, so the batch can hand the job back with its checkpoint.
+        const found: Array<{ receipt: GmailReceipt; pdf?: PdfRef }> = [];
         for (const message of messages) {
           if (!message?.id) continue;
           const mail = parseGmailMessage(message);
-          const found = extractReceipt(mail, new Date());
-          if (!found.ok) {
-            counts.skipped[found.reason] = (counts.skipped[found.reason] ?? 0) + 1;
+          const extracted = extractReceipt(mail, new Date());
+          if (!extracted.ok) {
+            counts.skipped[extracted.reason] = (counts.skipped[extracted.reason] ?? 0) + 1;
             continue;
           }
-          const pdf = pdfAttachment(mail);
-          let attachment = null;
-          if (pdf && pdf.size <= MAX_ATTACHMENT_BYTES) {
-            const bytes = pdf.data !== null ? decodeBase64Url(pdf.data) : pdf.attachmentId ? await mailbox.attachment(mail.id, pdf.attachmentId) : null;
-            if (bytes) attachment = { filename: pdf.filename.slice(0, 255), contentType: 'application/pdf', bytes };
-          }
-          const id = await insertGmailReceipt(tx, businessId, {
-            gmailMessageId: mail.id,
-            ...found.receipt,
-            sender: mail.fromHeader.slice(0, 500),
-            attachment,
-          }, revive);
+          found.push({ receipt: { gmailMessageId: mail.id, ...extracted.receipt, sender: mail.fromHeader.slice(0, 500), attachment: null }, ...pdfOf(mail) });
+        }
+        const withFiles = await mapLimit(found, READ_CONCURRENCY, async (f) => {
+          const pdf = f.pdf;
+          if (!pdf) return f.receipt;
+          const bytes = pdf.data !== null ? decodeBase64Url(pdf.data) : pdf.attachmentId ? await mailbox.attachment(f.receipt.gmailMessageId, pdf.attachmentId) : null;
+          return bytes ? { ...f.receipt, attachment: { filename: pdf.filename.slice(0, 255), contentType: 'application/pdf', bytes } } : f.receipt;
+        });
+        let imported = 0;
+        for (const receipt of withFiles) {
+          const id = await insertGmailReceipt(tx, businessId, receipt, revive);
           if (id === null) counts.already += 1;
           else imported += 1;
         }
@@ -168,7 +190,7 @@ export function syncGmailJob(deps: SyncDeps) {
         const processed = page.ids.length;
         if (done) {
           const historyId = cp.mode === 'full' ? (cp.from ?? conn.history_id ?? '0') : (page.historyId ?? cp.from ?? '0');
-          await recordSyncDone(tx, businessId, historyId, nextSyncInMs(deps.syncEveryMs));
+          await recordSyncDone(tx, businessId, historyId, nextSyncAt(businessId, deps.syncEveryMs, Date.now()));
           clients.delete(key);
         }
         const seen = job.processed + processed;
@@ -176,7 +198,7 @@ export function syncGmailJob(deps: SyncDeps) {
           processed,
           succeeded: imported,
           failed: 0,
-          checkpoint: { ...cp, page_token: page.nextPageToken, counts },
+          checkpoint: { ...cp, page_token: page.nextPageToken, counts, unavailable: 0 },
           done,
           total: done ? seen : Math.max(seen + 1, page.estimate ?? 0),
           result: { mode: cp.mode, fell_back: cp.fell_back, imported: counts.imported, already_known: counts.already, skipped: counts.skipped },
@@ -187,7 +209,21 @@ export function syncGmailJob(deps: SyncDeps) {
           await markReauthRequired(deps.pool, businessId, 'gmail.reauth_required');
           throw new PermanentError(english(msg('gmail.reauth_required')));
         }
-        if (err instanceof GmailUnavailable) await setLastError(deps.pool, businessId, 'gmail.unavailable');
+        if (err instanceof GmailUnavailable) {
+          await setLastError(deps.pool, businessId, 'gmail.unavailable');
+          const answers = cp.unavailable + 1;
+          // Past the limit the batch fails as any other: the engine's backoff and its limit on
+          // consecutive failures end a sync Gmail keeps refusing.
+          if (answers > MAX_UNAVAILABLE) throw err;
+          return {
+            processed: 0,
+            succeeded: 0,
+            failed: 0,
+            checkpoint: { ...cp, unavailable: answers },
+            done: false,
+            snoozeMs: unavailableWaitMs(answers, err.retryAfterMs),
+          };
+        }
         throw err;
       }
     },

@@ -1,5 +1,6 @@
 import { gmail, type gmail_v1 } from '@googleapis/gmail';
 import { OAuth2Client } from 'google-auth-library';
+import { GMAIL_UNITS, QuotaPacer } from './quota.js';
 
 /*
  * Google through its official clients: google-auth-library's OAuth2Client (consent URL, code
@@ -31,11 +32,11 @@ export class GmailHistoryExpired extends Error {
   override name = 'GmailHistoryExpired';
 }
 
-/** Gmail said 429 or 5xx: try again later (the job engine's retry with backoff). */
+/** Gmail said 429 or 5xx: try again later, not before its Retry-After when it sent one. */
 export class GmailUnavailable extends Error {
   override name = 'GmailUnavailable';
-  constructor(readonly status: number, message: string) {
-    super(message);
+  constructor(readonly status: number, message: string, readonly retryAfterMs: number | null = null, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -45,13 +46,31 @@ function oauth(s: GoogleSettings): OAuth2Client {
 
 interface HttpishError {
   status?: number;
-  response?: { status?: number; data?: unknown };
+  response?: { status?: number; data?: unknown; headers?: unknown };
   message?: string;
 }
 
 function statusOf(err: unknown): number | undefined {
   const e = err as HttpishError;
   return e.response?.status ?? e.status;
+}
+
+/**
+ * Retry-After (delay-seconds or an HTTP date) of an error's response, in ms. gaxios 7 (under
+ * @googleapis/gmail) gives a `Headers` — not always this realm's (instanceof fails), so it is
+ * recognised by its get(); older gaxios gives a plain object.
+ */
+export function retryAfterMsOf(err: unknown, nowMs = Date.now()): number | null {
+  const headers = (err as HttpishError).response?.headers;
+  let value: unknown = null;
+  if (typeof headers === 'object' && headers !== null) {
+    const get = (headers as { get?: unknown }).get;
+    value = typeof get === 'function' ? (get as (name: string) => unknown).call(headers, 'retry-after') : (headers as Record<string, unknown>)['retry-after'];
+  }
+  if (typeof value !== 'string' || value.trim() === '') return null;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
 
 function isInvalidGrant(err: unknown): boolean {
@@ -65,7 +84,7 @@ export function classifyGoogleError(err: unknown, what: string): Error {
   if (isInvalidGrant(err)) return new GoogleGrantError(`${what}: Google answered invalid_grant (the access was revoked or expired)`);
   const status = statusOf(err);
   if (status === 401) return new GoogleGrantError(`${what}: Google refused the credentials (401)`);
-  if (status === 429 || (status !== undefined && status >= 500)) return new GmailUnavailable(status, `${what}: Gmail answered ${status}; retried later`);
+  if (status === 429 || (status !== undefined && status >= 500)) return new GmailUnavailable(status, `${what}: Gmail answered ${status}; retried later`, retryAfterMsOf(err), { cause: err });
   return err instanceof Error ? err : new Error(String(err));
 }
 
@@ -124,11 +143,16 @@ export interface Mailbox {
   attachment(messageId: string, attachmentId: string): Promise<Buffer>;
 }
 
-export function mailboxOf(s: GoogleSettings, refreshToken: string): Mailbox {
+/**
+ * A mailbox's client. Every Gmail call first waits for its quota units (quota.ts): one pacer per
+ * client, and the sync holds one client per job, one job per business at a time.
+ */
+export function mailboxOf(s: GoogleSettings, refreshToken: string, pacer = new QuotaPacer()): Mailbox {
   const client = oauth(s);
   client.setCredentials({ refresh_token: refreshToken });
   const api = gmailOf(s, client);
-  const call = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+  const call = async <T>(what: string, units: number, f: () => Promise<T>): Promise<T> => {
+    await pacer.take(units);
     try {
       return await f();
     } catch (err) {
@@ -136,15 +160,16 @@ export function mailboxOf(s: GoogleSettings, refreshToken: string): Mailbox {
     }
   };
   return {
-    profile: () => call('reading the mailbox profile', async () => {
+    profile: () => call('reading the mailbox profile', GMAIL_UNITS.profile, async () => {
       const r = await api.users.getProfile({ userId: 'me' });
       return { email: r.data.emailAddress ?? '', historyId: r.data.historyId ?? '0' };
     }),
-    list: (q, pageToken, maxResults) => call('listing messages', async () => {
+    list: (q, pageToken, maxResults) => call('listing messages', GMAIL_UNITS.list, async () => {
       const r = await api.users.messages.list({ userId: 'me', q, maxResults, ...(pageToken ? { pageToken } : {}) });
       return { ids: (r.data.messages ?? []).map((m) => m.id ?? '').filter((id) => id !== ''), nextPageToken: r.data.nextPageToken ?? null, estimate: r.data.resultSizeEstimate ?? 0 };
     }),
     history: async (startHistoryId, pageToken, maxResults) => {
+      await pacer.take(GMAIL_UNITS.history);
       try {
         const r = await api.users.history.list({ userId: 'me', startHistoryId, historyTypes: ['messageAdded'], maxResults, ...(pageToken ? { pageToken } : {}) });
         const ids = (r.data.history ?? []).flatMap((h) => (h.messagesAdded ?? []).map((a) => a.message?.id ?? '')).filter((id) => id !== '');
@@ -155,6 +180,7 @@ export function mailboxOf(s: GoogleSettings, refreshToken: string): Mailbox {
       }
     },
     get: async (id) => {
+      await pacer.take(GMAIL_UNITS.get);
       try {
         return (await api.users.messages.get({ userId: 'me', id, format: 'full' })).data;
       } catch (err) {
@@ -163,7 +189,7 @@ export function mailboxOf(s: GoogleSettings, refreshToken: string): Mailbox {
         throw classifyGoogleError(err, 'reading a message');
       }
     },
-    attachment: (messageId, attachmentId) => call('reading an attachment', async () => {
+    attachment: (messageId, attachmentId) => call('reading an attachment', GMAIL_UNITS.attachment, async () => {
       const r = await api.users.messages.attachments.get({ userId: 'me', messageId, id: attachmentId });
       return Buffer.from(r.data.data ?? '', 'base64url');
     }),

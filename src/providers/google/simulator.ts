@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { gmail_v1 } from '@googleapis/gmail';
 import type { Logger } from '../../lib/logger.js';
+import { GMAIL_UNITS } from './quota.js';
 import { buildMessage, type MailSpec } from './mail-builder.js';
 import { seedMailbox, SIM_MAILBOX } from './seed.js';
 
@@ -73,7 +74,10 @@ export class GoogleSimulator {
   readonly #grants = new Map<string, Grant>();
   readonly #accessTokens = new Map<string, { grant: Grant; expiresAt: number }>();
   /** What the next Gmail requests answer: null = as usual. */
-  #failures: Array<number | null> = [];
+  #failures: Array<{ status: number; retryAfterS: number } | null> = [];
+  /** Quota units each mailbox spent, and when (Gmail's per-user quota is 250 units per second). */
+  readonly #spent = new Map<string, Array<{ at: number; units: number }>>();
+  readonly #answered = new Map<string, Array<{ at: number; failed: number | null }>>();
   #server: http.Server | null = null;
   #url = '';
   #nextId = 0x18c0000000000000n;
@@ -141,10 +145,30 @@ export class GoogleSimulator {
 
   /**
    * The next Gmail API requests answer these statuses (429, 500, 503 …), one each, in order —
-   * after `after` requests answered as usual (a failure in the middle of a batch).
+   * after `after` requests answered as usual (a failure in the middle of a batch) — with this
+   * Retry-After.
    */
-  failNext(statuses: number[], after = 0): void {
-    this.#failures.push(...Array.from({ length: after }, () => null), ...statuses);
+  failNext(statuses: number[], after = 0, retryAfterS = 1): void {
+    this.#failures.push(...Array.from({ length: after }, () => null), ...statuses.map((status) => ({ status, retryAfterS })));
+  }
+
+  /** The most quota units the mailbox spent within any `windowMs` (Gmail counts 250 per user per second). */
+  peakUnits(email = SIM_MAILBOX, windowMs = 1_000): number {
+    const spent = this.#spent.get(email) ?? [];
+    let peak = 0;
+    let sum = 0;
+    let from = 0;
+    for (const s of spent) {
+      sum += s.units;
+      while ((spent[from]?.at ?? s.at) <= s.at - windowMs) sum -= spent[from++]?.units ?? 0;
+      peak = Math.max(peak, sum);
+    }
+    return peak;
+  }
+
+  /** When the Gmail requests of a mailbox arrived (ms since the epoch), and the failNext status each got (null: none). */
+  requestTimes(email = SIM_MAILBOX): Array<{ at: number; failed: number | null }> {
+    return [...(this.#answered.get(email) ?? [])];
   }
 
   /** Failures set by failNext not answered yet. */
@@ -299,15 +323,24 @@ export class GoogleSimulator {
       json(res, 401, { error: { code: 401, message: 'Request had invalid authentication credentials.', status: 'UNAUTHENTICATED' } });
       return;
     }
-    const failure = this.#failures.shift();
-    if (failure !== undefined && failure !== null) {
-      const status = failure === 429 ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE';
-      res.setHeader('retry-after', '1');
-      json(res, failure, { error: { code: failure, message: failure === 429 ? 'Too many concurrent requests for user.' : 'Backend Error', status, errors: [{ reason: failure === 429 ? 'rateLimitExceeded' : 'backendError', domain: 'global' }] } });
-      return;
-    }
     const box = this.#mailbox(access.grant.email);
     const path = url.pathname.replace(/^\/gmail\/v1\/users\/(me|[^/]+)/, '');
+    const now = Date.now();
+    const spent = this.#spent.get(box.email) ?? [];
+    spent.push({ at: now, units: unitsOf(path) });
+    this.#spent.set(box.email, spent);
+    const answered = this.#answered.get(box.email) ?? [];
+    this.#answered.set(box.email, answered);
+    const failure = this.#failures.shift();
+    if (failure !== undefined && failure !== null) {
+      const code = failure.status;
+      answered.push({ at: now, failed: code });
+      const status = code === 429 ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE';
+      res.setHeader('retry-after', String(failure.retryAfterS));
+      json(res, code, { error: { code, message: code === 429 ? 'Too many concurrent requests for user.' : 'Backend Error', status, errors: [{ reason: code === 429 ? 'rateLimitExceeded' : 'backendError', domain: 'global' }] } });
+      return;
+    }
+    answered.push({ at: now, failed: null });
     const q = url.searchParams;
     let m: RegExpExecArray | null;
     if (req.method !== 'GET') {
@@ -353,6 +386,15 @@ export class GoogleSimulator {
       notFound(res);
     }
   }
+}
+
+/** Gmail's price of a request, by its path under users/me (quota.ts). */
+function unitsOf(path: string): number {
+  if (path === '/profile') return GMAIL_UNITS.profile;
+  if (path === '/history') return GMAIL_UNITS.history;
+  if (path === '/messages') return GMAIL_UNITS.list;
+  if (path.includes('/attachments/')) return GMAIL_UNITS.attachment;
+  return GMAIL_UNITS.get;
 }
 
 function pageOf<T>(items: T[], token: string | null, maxResults: number): { items: T[]; next: string | null } {
