@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { gmail, type gmail_v1 } from '@googleapis/gmail';
+import { OAuth2Client } from 'google-auth-library';
 import {
   consentUrl,
   exchangeCode,
@@ -81,6 +83,15 @@ describe('Google through the official clients, against the simulator', () => {
     const pdf = await box.attachment(first.id, att.attachmentId);
     assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
     assert.equal(await box.get('ffffffffffffffff'), null);
+
+    // format=raw (the sync reads full; raw is the whole RFC 822 message, for a client that wants it).
+    const auth = new OAuth2Client({ clientId: settings.clientId, clientSecret: settings.clientSecret, endpoints: sim.endpoints });
+    auth.setCredentials({ refresh_token: granted.refreshToken });
+    const raw = await gmail({ version: 'v1', auth: auth as unknown as gmail_v1.Options['auth'], rootUrl: `${sim.url}/` }).users.messages.get({ userId: 'me', id: first.id, format: 'raw' });
+    assert.equal(raw.data.payload, undefined);
+    const rfc822 = Buffer.from(raw.data.raw ?? '', 'base64url').toString('utf8');
+    assert.match(rfc822, /^Subject: /m);
+    assert.match(rfc822, /Content-Type: application\/pdf; name="/);
 
     const { historyId } = await box.profile();
     assert.deepEqual((await box.history(historyId, null, 100)).ids, []);
