@@ -18,7 +18,7 @@ import { insertGmailReceipt, knownGmailMessages, type GmailReceipt } from './rec
  * short); a smaller engine batch size (JOB_BATCH_SIZE, or the adaptive size) makes the page smaller.
  */
 const PAGE_SIZE = 25;
-/** Messages read at once: well inside Gmail's per-user quota (250 units/s; a messages.get is 5). */
+/** Messages read at once, to hide Gmail's latency; the quota is kept by the mailbox's pace (quota.ts), not by this. */
 const READ_CONCURRENCY = 5;
 /** A PDF larger than this is not stored (the receipt is, without it). */
 const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
