@@ -3,10 +3,11 @@
  *
  * 1. Slot refill latency: 1000 businesses × 3 slots, each with a run; simulated calls of
  *    SIM_CALL_MS (long enough that demand stays under the CPS budget, so what is measured is the
- *    refill path, not CPS queueing). Since call flows, these businesses play the default message
- *    flow, which hangs up once the message ends: a call lasts ~0.35 × SIM_CALL_MS + ~2 s, not
- *    SIM_CALL_MS (docs/BENCHMARKS.md, "Call flows"). Latency = from the simulator sending a call's final status
- *    callback to the simulator receiving the next create-call of the same business.
+ *    refill path, not CPS queueing). Latency = from the simulator sending a call's final status
+ *    callback to the simulator receiving the next create-call of the same business. Since call
+ *    flows, these businesses play the default message flow, which hangs up once the message
+ *    ends: a call lasts ~0.35 × SIM_CALL_MS + ~2 s, not SIM_CALL_MS (see the call-flow part of
+ *    the Dialer section in docs/BENCHMARKS.md).
  * 2. CPS use: 1000 businesses × 3 slots of short calls (demand far above the budget) against the
  *    default simulated TWILIO_CPS (50): calls dialled per second as the simulator saw them.
  * 3. Call flows (issue 15): phase 1 with every business on a `connect` flow (two agents, so an
