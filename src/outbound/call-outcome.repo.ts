@@ -112,10 +112,18 @@ export async function setMachineOutcome(db: Queryable, businessId: number, callI
   );
 }
 
-/** The lead talked to an agent (`agent`: the number that took it, when known). */
+/**
+ * The lead talked to an agent (`agent`: the number that took it, when known). Not when the
+ * answering-machine detection said machine and the call was hung up: with asynchronous AMD the
+ * flow may already be dialling agents when the verdict comes, and an agent leg's "answered"
+ * handled after our hang-up met a machine, not the lead (the dialer bench saw 1,114 of 1,122
+ * such machines recorded `connected`). A `hung_up` of a call no machine answered is the final
+ * status's default and gives way.
+ */
 export async function markConnected(db: Queryable, businessId: number, callId: number, sid: string, agent: string | null): Promise<void> {
   await db.query(
-    `UPDATE calls SET outcome = CASE WHEN outcome IN ('opted_out', 'voicemail_left') THEN outcome ELSE 'connected' END,
+    `UPDATE calls SET outcome = CASE WHEN outcome IN ('opted_out', 'voicemail_left') OR (outcome = 'hung_up' AND answered_by = 'machine') THEN outcome
+                                     ELSE 'connected' END,
                       agent = coalesce(agent, $4), updated_at = now()
       WHERE business_id = $1 AND id = $2 AND ${SID_MATCHES}`,
     [businessId, callId, sid, agent],
