@@ -60,7 +60,8 @@ describe('dashboard: receipts, calls, call flow', () => {
     const card = page.locator('.gmail-card');
     await card.locator('.gmail-status').waitFor();
     assert.equal(await card.getAttribute('data-state'), 'disconnected');
-    assert.match((await page.locator('.receipts-list').textContent()) ?? '', /No receipts yet/);
+    // The card and the list load side by side: wait for the list, not just the card.
+    await page.locator('.receipts-list', { hasText: 'No receipts yet' }).waitFor();
 
     // The simulator's consent approves at once and sends the browser to our callback, which goes on to the Receipts page.
     await card.getByRole('button', { name: 'Connect Gmail' }).click();
@@ -82,7 +83,8 @@ describe('dashboard: receipts, calls, call flow', () => {
     const download = page.waitForEvent('download');
     await pdf.click();
     assert.match((await download).suggestedFilename(), /\.pdf$/i);
-    assert.doesNotMatch((await card.locator('.gmail-last-sync').textContent()) ?? '', /never/);
+    // The card reloads beside the list once the sync ends: wait for it, do not read it at once.
+    await card.locator('.gmail-last-sync').filter({ hasNotText: /never/ }).waitFor();
     await screenshot(page, 'receipts');
 
     await page.getByRole('button', { name: 'Delete all receipts' }).click();
