@@ -510,9 +510,9 @@ function report(results: SizeResult[], reader: ReaderOpts): ScenarioReport {
     }
     analysis.push(...analyse(res, many, reader));
   }
-  analysis.push('Every batch is its own transaction: a pool checkout, `BEGIN`, the handler\'s two statements (src/leads/trash.repo.ts: the leads locked '
-    + '`FOR UPDATE`, then `DELETE FROM leads WHERE business_id = $1 AND id = ANY($2)` filing each lead with its notes, activities and reminders '
-    + 'into the trash; the children then go by cascade, exactly as in the baseline), the engine\'s own statements on the job row (progress, checkpoint and the fencing check; '
+  analysis.push('Every batch is its own transaction: a pool checkout, `BEGIN`, the handler\'s two statements (src/leads/trash.repo.ts `moveLeadsToTrash`: '
+    + '`DELETE FROM leads … RETURNING` into trash_leads, which locks and files the batch\'s leads at once, then the notes, activities and reminders of those '
+    + 'leads deleted by lead id into their trash tables — no cascade, as in the baseline), the engine\'s own statements on the job row (progress, checkpoint and the fencing check; '
     + 'the engine scenario\'s statement profile lists them for this version), and `COMMIT`: a few round trips around the one statement that does the work. '
     + 'The raw statement remains the floor: one transaction holding every lead\'s row lock until it ends, with no progress, no pause or cancel, '
     + 'and nothing to resume after a crash — what the job exists to provide.');
