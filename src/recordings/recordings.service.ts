@@ -45,10 +45,12 @@ export async function playRecording(pool: pg.Pool, store: RecordingsCache, who: 
   const cached = await store.open(who.businessId, callSid);
   if (cached) return { kind: 'file', ...cached };
   if (hasNoRecording(call)) throw new NotFoundError('A recording of this call');
-  const jobId = await ensureDownload(pool, who, callSid);
+  const jobId = await ensureDownload(pool, who, callSid, { cached: async () => (await store.open(who.businessId, callSid)) !== null });
   // The download may have finished between the cache check and here.
   const now = await store.open(who.businessId, callSid);
   if (now) return { kind: 'file', ...now };
+  // Seen in the cache a moment ago and evicted since (the LRU under size pressure): ask again.
+  if (jobId === null) return playRecording(pool, store, who, callSid);
   return { kind: 'processing', jobId, retryAfterS: RETRY_AFTER_S };
 }
 
@@ -59,16 +61,24 @@ export async function playRecording(pool: pg.Pool, store: RecordingsCache, who: 
  */
 export const TRANSCRIPTION_DOWNLOAD_PRIORITY = 5;
 
-/** The active download job of a call's recording, enqueued if there is none. */
+/**
+ * The active download job of a call's recording, enqueued if there is none — or null when
+ * `cached` says the file is there after all. That second look closes a race: a download job
+ * renames its file into the cache before it commits, so once no active job is seen, an earlier
+ * one has committed and its file is visible; without the look, a play that missed the cache just
+ * before that rename would queue a second download of the same recording.
+ */
 export async function ensureDownload(
   pool: pg.Pool,
   who: { businessId: number; userId: number | null },
   callSid: string,
-  priority: number = OPERATIONS.recording_download.priority,
-): Promise<number> {
+  opts: { priority?: number; cached: () => Promise<boolean> },
+): Promise<number | null> {
+  const priority = opts.priority ?? OPERATIONS.recording_download.priority;
   const lockKey = recordingLockKey(callSid);
   const pending = await activeJobByLockKey(pool, who.businessId, lockKey);
   if (pending !== null) return pending;
+  if (await opts.cached()) return null;
   const spec = OPERATIONS.recording_download;
   try {
     const job = await withTx(pool, (tx) =>
@@ -89,6 +99,6 @@ export async function ensureDownload(
     if (!isActiveLockViolation(err)) throw err;
     const holder = await activeJobByLockKey(pool, who.businessId, lockKey);
     // The holder finished between the violation and the look-up: one more round finds the file.
-    return holder ?? ensureDownload(pool, who, callSid, priority);
+    return holder ?? ensureDownload(pool, who, callSid, opts);
   }
 }

@@ -77,7 +77,9 @@ export function transcribeJob(deps: TranscribeJobDeps) {
           await failTranscript(tx, businessId, call.id, 'the recording could not be downloaded');
           return one({ transcript: 'failed', reason: 'download' }, false);
         }
-        await ensureDownload(deps.pool, { businessId, userId: null }, sid, TRANSCRIPTION_DOWNLOAD_PRIORITY);
+        const cachedNow = async () => (await deps.cache.open(businessId, sid)) !== null;
+        // null: the file arrived meanwhile; the next pass (in a second) transcribes it.
+        await ensureDownload(deps.pool, { businessId, userId: null }, sid, { priority: TRANSCRIPTION_DOWNLOAD_PRIORITY, cached: cachedNow });
         return { processed: 0, succeeded: 0, failed: 0, checkpoint: { waits: waits + 1 }, done: false, snoozeMs: Math.min(30_000, 1_000 * 2 ** Math.min(waits, 5)) };
       }
 
