@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { getCountries } from 'libphonenumber-js';
 import type { Page } from 'playwright-core';
-import type { OwnBusiness, VoiceChannel } from '../../src/contract/index.js';
+import type { DialerSettings, OwnBusiness, VoiceChannel } from '../../src/contract/index.js';
 import { PHONE_COUNTRIES } from '../../src/web/client/countries.js';
 import { createTenant, startTestEnv, type Tenant, type TestEnv } from '../helpers/harness.js';
 import { tokenWithRole } from '../people/helpers.js';
@@ -100,6 +100,37 @@ describe('dashboard: settings', () => {
     assert.deepEqual((await api<VoiceChannel>('GET', '/channels/voice', t.token)).json.caller_ids, [number(1), number(2)]);
     const { rows } = await env.pool.query<{ action: string }>(`SELECT action FROM audit_log WHERE business_id = $1 AND action IN ('business.update', 'channel.update') ORDER BY id`, [t.businessId]);
     assert.deepEqual(rows.map((r) => r.action), ['channel.update', 'business.update', 'channel.update'], 'the set-up PUT, then one entry per save');
+  });
+
+  test('retries per outcome: machines called again the next day, busy after 5 minutes; saved and so in the API; 11 attempts is the API\'s 400 at its field', async () => {
+    const { t, page } = await adminOnSettings();
+    const retry = page.locator('section.settings-retry');
+    const row = (o: string) => retry.locator(`tr[data-outcome=${o}]`);
+    assert.equal(await row('machine').locator('input[name=retry_machine_attempts]').inputValue(), '0');
+
+    await row('machine').locator('input[name=retry_machine_attempts]').fill('1');
+    await row('machine').locator('select').selectOption('next_day');
+    assert.equal(await row('machine').locator('input[name=retry_machine_minutes]').isDisabled(), true, 'no minutes for "next day"');
+    await row('busy').locator('input[name=retry_busy_attempts]').fill('2');
+    await row('busy').locator('input[name=retry_busy_minutes]').fill('5');
+    await saveIn(page, 'retry');
+    await savedIn(page, 'retry');
+    const { json } = await api<DialerSettings>('GET', '/outbound/settings', t.token);
+    assert.deepEqual(json.retry.per_outcome.machine, { attempts: 1, after: 'next_day', delay_s: null });
+    assert.deepEqual(json.retry.per_outcome.busy, { attempts: 2, after: 'delay', delay_s: 300 });
+    assert.equal(json.retry.busy, 2, 'the legacy field is the same count');
+
+    await row('no_answer').locator('input[name=retry_no_answer_attempts]').fill('11');
+    await saveIn(page, 'retry');
+    const issue = retry.locator('.field-issue');
+    await issue.waitFor();
+    assert.equal(await row('no_answer').locator('input[name=retry_no_answer_attempts]').getAttribute('aria-invalid'), 'true');
+    assert.deepEqual((await api<DialerSettings>('GET', '/outbound/settings', t.token)).json.retry, json.retry, 'nothing changed');
+
+    await page.reload();
+    await row('machine').locator('select').waitFor();
+    assert.equal(await row('machine').locator('select').inputValue(), 'next_day');
+    assert.equal(await row('busy').locator('input[name=retry_busy_minutes]').inputValue(), '5');
   });
 
   test('a bad caller id: the API\'s message, at its field; nothing changes', async () => {

@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 import type { CallFlow, DialerSettings, OwnBusiness, VoiceChannel, WhatsAppChannel } from '../../../contract/index.js';
+import type { RetryOutcome } from '../../../contract/outbound.js';
 import { ApiError, get, patch, put } from '../api.js';
 import { PHONE_COUNTRIES } from '../countries.js';
 import { clear, field, h, option, type Child } from '../dom.js';
@@ -35,6 +36,7 @@ export function settingsPage(main: HTMLElement): Cleanup {
     clear(sections,
       or(business, (b) => businessSection(b, zone), 'business', 'settings.business'),
       or(dialer, (d) => callingSection(d, zone), 'calling', 'settings.calling'),
+      or(dialer, retrySection, 'retry', 'settings.retry'),
       or(dialer, callFlowSection, 'flow', 'flow.title'),
       or(voice, voiceSection, 'voice', 'settings.voice'),
       or(whatsapp, whatsAppSection, 'whatsapp', 'settings.whatsapp'));
@@ -244,6 +246,71 @@ function callingSection(initial: DialerSettings, zone: Zone): HTMLElement {
     return null;
   }, () => new Map<string, Control>([['body.calling_hours.start', start], ['body.calling_hours.end', end], ['body.calling_hours', start]]));
   return section('calling', 'settings.calling', form);
+}
+
+// ---- Retries: per outcome, how many more calls and when ------------------------------------------
+
+/**
+ * The retry policy per outcome (`retry.per_outcome` of `PATCH /outbound/settings`): extra
+ * attempts, and either a delay (shown in minutes) or "next day" (the next opening of the calling
+ * hours in the business's zone). All four rows are sent together; an unchanged policy is not.
+ */
+/** Every outcome of the contract, in this order (a Record: a new outcome fails to compile until it is here; the contract's values would bundle zod). */
+const RETRY_ROWS = Object.keys({ busy: 0, no_answer: 0, machine: 0, voicemail_left: 0 } satisfies Record<RetryOutcome, 0>) as RetryOutcome[];
+
+function retrySection(initial: DialerSettings): HTMLElement {
+  let s = initial;
+  const rows = new Map<RetryOutcome, { attempts: HTMLInputElement; after: HTMLSelectElement; minutes: HTMLInputElement }>();
+  for (const o of RETRY_ROWS) {
+    const attempts = h('input', { type: 'number', name: `retry_${o}_attempts`, min: '0', max: '10', step: '1', dir: 'ltr', 'aria-label': `${t(`settings.retry.${o}`)}: ${t('settings.retry.attempts')}` });
+    const after = h('select', { name: `retry_${o}_after`, 'aria-label': `${t(`settings.retry.${o}`)}: ${t('settings.retry.when')}` },
+      option('delay', t('settings.retry.after.delay')), option('next_day', t('settings.retry.after.next_day')));
+    const minutes = h('input', { type: 'number', name: `retry_${o}_minutes`, min: '1', max: '10080', step: '1', dir: 'ltr', 'aria-label': `${t(`settings.retry.${o}`)}: ${t('settings.retry.minutes')}` });
+    after.addEventListener('change', () => { minutes.disabled = after.value === 'next_day'; });
+    rows.set(o, { attempts, after, minutes });
+  }
+  const show = (): void => {
+    for (const [o, r] of rows) {
+      const p = s.retry.per_outcome[o];
+      r.attempts.value = String(p.attempts);
+      r.after.value = p.after;
+      r.minutes.value = String(Math.max(1, Math.round((p.delay_s ?? s.retry.delay_s) / 60)));
+      r.minutes.disabled = p.after === 'next_day';
+    }
+  };
+  show();
+  const status = h('div', { class: 'status', 'aria-live': 'polite' });
+  const form = h('form', { novalidate: true, 'aria-labelledby': 'settings-retry-title' },
+    h('p', { class: 'muted' }, t('settings.retry.help')),
+    h('table', { class: 'retry-policy' },
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('settings.retry.outcome')), h('th', { scope: 'col' }, t('settings.retry.attempts')),
+        h('th', { scope: 'col' }, t('settings.retry.when')), h('th', { scope: 'col' }, t('settings.retry.minutes')))),
+      h('tbody', {}, [...rows].map(([o, r]) => h('tr', { 'data-outcome': o },
+        h('th', { scope: 'row' }, t(`settings.retry.${o}`)), h('td', {}, r.attempts), h('td', {}, r.after), h('td', {}, r.minutes))))),
+    saveButton(), status);
+  saving(form, status, async () => {
+    const perOutcome: Record<string, { attempts: number; after: 'next_day' } | { attempts: number; delay_s: number }> = {};
+    let changed = false;
+    for (const [o, r] of rows) {
+      const attempts = Number(r.attempts.value.trim() === '' ? NaN : r.attempts.value);
+      const now = s.retry.per_outcome[o];
+      if (r.after.value === 'next_day') {
+        perOutcome[o] = { attempts, after: 'next_day' };
+        changed ||= attempts !== now.attempts || now.after !== 'next_day';
+      } else {
+        const delayS = Number(r.minutes.value.trim() === '' ? NaN : r.minutes.value) * 60;
+        perOutcome[o] = { attempts, delay_s: delayS };
+        changed ||= attempts !== now.attempts || now.after !== 'delay' || delayS !== Math.max(60, Math.round((now.delay_s ?? s.retry.delay_s) / 60) * 60);
+      }
+    }
+    if (!changed) return 'settings.unchanged';
+    s = await patch<DialerSettings>('/outbound/settings', { retry: { per_outcome: perOutcome } });
+    show();
+    return null;
+  }, () => new Map<string, Control>([...rows].flatMap(([o, r]) => [
+    [`body.retry.per_outcome.${o}.attempts`, r.attempts], [`body.retry.per_outcome.${o}.after`, r.after],
+    [`body.retry.per_outcome.${o}.delay_s`, r.minutes], [`body.retry.per_outcome.${o}`, r.attempts]] as Array<[string, Control]>)));
+  return section('retry', 'settings.retry', form);
 }
 
 // ---- Call flow: what a lead hears once answered ------------------------------------------------
