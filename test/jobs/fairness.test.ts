@@ -106,11 +106,16 @@ describe('fair share between businesses (real worker, real PostgreSQL)', () => {
     const waited = rows[0]?.waited_ms ?? Infinity;
     assert.ok(waited <= BATCH_MS + HANDOVER_MS, `A's job started ${Math.round(waited)} ms after it was queued (one batch: ${BATCH_MS} ms)`);
 
-    // Exactly one of B's jobs handed its slot back, with its checkpoint, and it goes on.
-    const { rows: b } = await pool.query<{ id: number; attempts: number; processed: number }>(
-      `SELECT id, attempts, processed FROM jobs WHERE id = ANY($1) ORDER BY id`,
-      [long.map((j) => j.id)],
-    );
+    // Exactly one of B's jobs handed its slot back, with its checkpoint, and it goes on. Its next
+    // claim (attempts 2) comes when A's job frees the slot, a moment after A's job reads completed:
+    // wait for that state, then count.
+    const b = await waitFor(async () => {
+      const { rows } = await pool.query<{ id: number; attempts: number; processed: number }>(
+        `SELECT id, attempts, processed FROM jobs WHERE id = ANY($1) ORDER BY id`,
+        [long.map((j) => j.id)],
+      );
+      return rows.some((j) => j.attempts > 1) ? rows : null;
+    }, "the job of B's that yielded claimed again");
     assert.equal(b.filter((j) => j.attempts > 1).length, 1, `one of B's jobs yielded: ${JSON.stringify(b)}`);
     const yielded = b.find((j) => j.attempts > 1);
     assert.ok(yielded);
