@@ -269,6 +269,14 @@ function retrySection(initial: DialerSettings): HTMLElement {
     after.addEventListener('change', () => { minutes.disabled = after.value === 'next_day'; });
     rows.set(o, { attempts, after, minutes });
   }
+  /** The body the rows say; what show() put in them is the baseline of "unchanged". */
+  const policyOfRows = (): Record<string, { attempts: number; after: 'next_day' } | { attempts: number; delay_s: number }> => {
+    const num = (input: HTMLInputElement): number => (input.value.trim() === '' ? NaN : Number(input.value));
+    return Object.fromEntries([...rows].map(([o, r]) => [o, r.after.value === 'next_day'
+      ? { attempts: num(r.attempts), after: 'next_day' as const }
+      : { attempts: num(r.attempts), delay_s: num(r.minutes) * 60 }]));
+  };
+  let shown = '';
   const show = (): void => {
     for (const [o, r] of rows) {
       const p = s.retry.per_outcome[o];
@@ -277,6 +285,7 @@ function retrySection(initial: DialerSettings): HTMLElement {
       r.minutes.value = String(Math.max(1, Math.round((p.delay_s ?? s.retry.delay_s) / 60)));
       r.minutes.disabled = p.after === 'next_day';
     }
+    shown = JSON.stringify(policyOfRows());
   };
   show();
   const status = h('div', { class: 'status', 'aria-live': 'polite' });
@@ -289,21 +298,8 @@ function retrySection(initial: DialerSettings): HTMLElement {
         h('th', { scope: 'row' }, t(`settings.retry.${o}`)), h('td', {}, r.attempts), h('td', {}, r.after), h('td', {}, r.minutes))))),
     saveButton(), status);
   saving(form, status, async () => {
-    const perOutcome: Record<string, { attempts: number; after: 'next_day' } | { attempts: number; delay_s: number }> = {};
-    let changed = false;
-    for (const [o, r] of rows) {
-      const attempts = Number(r.attempts.value.trim() === '' ? NaN : r.attempts.value);
-      const now = s.retry.per_outcome[o];
-      if (r.after.value === 'next_day') {
-        perOutcome[o] = { attempts, after: 'next_day' };
-        changed ||= attempts !== now.attempts || now.after !== 'next_day';
-      } else {
-        const delayS = Number(r.minutes.value.trim() === '' ? NaN : r.minutes.value) * 60;
-        perOutcome[o] = { attempts, delay_s: delayS };
-        changed ||= attempts !== now.attempts || now.after !== 'delay' || delayS !== Math.max(60, Math.round((now.delay_s ?? s.retry.delay_s) / 60) * 60);
-      }
-    }
-    if (!changed) return 'settings.unchanged';
+    const perOutcome = policyOfRows();
+    if (JSON.stringify(perOutcome) === shown) return 'settings.unchanged';
     s = await patch<DialerSettings>('/outbound/settings', { retry: { per_outcome: perOutcome } });
     show();
     return null;
