@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules', '.data', 'docs', 'src/web/vendor'] },
+  { ignores: ['node_modules', '.data', '.build', 'docs', 'src/web/vendor'] },
   js.configs.recommended,
   { files: ['bin/**/*.js', '*.js'], languageOptions: { globals: globals.node } },
   ...tseslint.configs.recommended,

@@ -3,23 +3,25 @@
  * `delete_leads_bulk` job (the service the HTTP route calls, then an in-process worker with the
  * production handlers) at the engine's DEFAULT batch settings (adaptive size, pause only under
  * database pressure), against ONE raw `DELETE … WHERE id = ANY($2)` on the same data; fixed batch
- * sizes for comparison. While the default-settings job runs, an API process serves another
- * business's lead list to a paced reader, whose p99 is compared with its p99 with no job running.
+ * sizes for comparison. While the default-settings job runs, an API process of its own serves
+ * another business's lead list to a paced reader (on a thread of its own), whose p99 is compared
+ * with its p99 with no job running.
  *
  * Sizes: 100 000 leads, 20 000 with --quick, or BENCH_LEADS (a comma-separated list, e.g.
  * BENCH_LEADS=100000,1000000: every size in one run, one table each).
  */
 import type pg from 'pg';
-import { startProcess, type BulkheadProcess } from '../src/app/process.js';
 import { loadConfig } from '../src/config/config.js';
-import { createPool, withTx } from '../src/db/pool.js';
+import { withTx } from '../src/db/pool.js';
 import type { BatchReport } from '../src/jobs/worker.js';
 import { acceptBulkDelete } from '../src/leads/bulk.service.js';
 import { moveLeadsToTrash } from '../src/leads/trash.repo.js';
 import { createTenant, insertLeads, leadIds, remainingRows, type BenchTenant } from './lib/dataset.js';
-import { createBenchDatabase, quietLog, type BenchDatabase } from './lib/db.js';
+import { createBenchDatabase, type BenchDatabase } from './lib/db.js';
 import { acceptDeps, jobIdOf, startInProcessWorker, waitForCompletion } from './lib/jobs.js';
-import { paced, type LoadResult, type LoadSpec } from './lib/load.js';
+import { spawnApi } from './lib/child.js';
+import type { LoadResult, LoadSpec } from './lib/load.js';
+import { pacedOnThread } from './lib/load-thread.js';
 import type { ScenarioReport, Table, TargetCheck } from './lib/report.js';
 import type { Scenario, ScenarioContext } from './lib/scenario.js';
 import { formatInt, ratio, seconds, since, sleep } from './lib/timing.js';
@@ -190,15 +192,15 @@ async function viaJob(ctx: ScenarioContext, leads: number, variant: Variant, rea
         let stopLoad: (() => Promise<LoadResult>) | null = null;
         if (api) {
           const spec = readerSpec(api.url, reader.token);
-          await paced(spec(2), readerOpts.rate); // warm-up (JIT, the API's pool, plan caches); not reported
+          // On a thread of its own: the accept and the worker below run on this one (load-thread.ts).
+          await pacedOnThread(spec(2), readerOpts.rate).result; // warm-up (JIT, the API's pool, plan caches); not reported
           ctx.progress(`bulk-delete:   reader unloaded, ${readerOpts.seconds} s`);
-          unloaded = await paced(spec(readerOpts.seconds), readerOpts.rate);
-          const stop = new AbortController();
-          // Bounded by the job's own timeout below; the abort ends it as soon as the job is done.
-          const running = paced({ ...spec(jobTimeoutMs(leads) / 1000), signal: stop.signal }, readerOpts.rate);
+          unloaded = await pacedOnThread(spec(readerOpts.seconds), readerOpts.rate).result;
+          // Bounded by the job's own timeout below; stopped as soon as the job is done.
+          const running = pacedOnThread(spec(jobTimeoutMs(leads) / 1000), readerOpts.rate);
           stopLoad = async () => {
-            stop.abort();
-            return running;
+            running.stop();
+            return running.result;
           };
           await sleep(LOAD_LEAD_MS);
         }
@@ -276,7 +278,7 @@ function jobTimeoutMs(leads: number): number {
   return Math.max(600_000, leads * 2);
 }
 
-function readerSpec(base: string, token: string): (durationS: number) => LoadSpec {
+function readerSpec(base: string, token: string): (durationS: number) => Omit<LoadSpec, 'body' | 'signal'> {
   return (durationS) => ({ base, tokens: Array.from({ length: READER_CONNECTIONS }, () => token), path: READER_PATH, durationS });
 }
 
@@ -285,37 +287,14 @@ interface ReaderApi {
   stop(): Promise<void>;
 }
 
-/** An API process (`bulkhead api`'s wiring, no worker role) in this process, on its own pool, listening on a free port. */
+/**
+ * The reader's API: a `bulkhead api` process of its own (no worker role), as in a deployment,
+ * where the API that serves the lead list does not share its event loop with the worker.
+ */
 async function startReaderApi(db: BenchDatabase): Promise<ReaderApi> {
   // The reader offers 100 req/s from one token, above the default request budget (50/s).
-  const config = loadConfig({ LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: db.url, API_RATE_PER_S: '1000000', API_RATE_BURST: '1000000' });
-  const pool: pg.Pool = createPool(db.url, { max: config.dbPoolMax, idleInTxTimeoutMs: config.dbIdleInTxTimeoutMs, applicationName: 'bench-reader-api' }, quietLog);
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await pool.end().catch(() => undefined);
-  };
-  let proc: BulkheadProcess;
-  try {
-    proc = await startProcess({ config, roles: { api: true, worker: false }, db: { url: db.url, pool, embedded: null, close }, listen: true, log: quietLog });
-  } catch (err) {
-    await close();
-    throw err;
-  }
-  const url = proc.url;
-  if (!url) {
-    await proc.stop();
-    await close();
-    throw new Error('the reader API did not listen');
-  }
-  return {
-    url,
-    async stop() {
-      await proc.stop({ timeoutMs: 5_000 });
-      await close();
-    },
-  };
+  const api = await spawnApi({ DATABASE_URL: db.url, API_RATE_PER_S: '1000000', API_RATE_BURST: '1000000' });
+  return { url: api.base, stop: () => api.process.stop() };
 }
 
 async function viaRawDelete(ctx: ScenarioContext, leads: number): Promise<number> {
@@ -537,12 +516,13 @@ function report(results: SizeResult[], reader: ReaderOpts): ScenarioReport {
       'Batches are the ones the worker ran, with their sizes and times (its `onBatch` hook); "between batches" is the time from one batch\'s '
         + 'commit to the next one\'s start (the pause, if any, and the loop). Active sessions: the worker\'s pressure-gauge query '
         + '(client sessions in state `active`, the sampler\'s own excluded), sampled every 100 ms from the accept to completion.',
-      `Reader (target row only): an API process (\`startProcess\` with the API role only, its own pool of \`DB_POOL_MAX\` connections, PORT=0) `
+      `Reader (target row only): an API process of its own (\`node --import tsx src/cli/main.ts api\`, no worker role, its own pool of \`DB_POOL_MAX\` connections, PORT=0) `
         + `serving \`GET ${READER_PATH}\` to the reader business's token, paced at ${reader.rate} req/s (\`BENCH_READER_RATE\`) over `
         + `${READER_CONNECTIONS} keep-alive connections (bench/lib/load.ts \`paced\`: latency from each request's scheduled time, so queueing counts). `
         + `After a 2 s warm-up: ${reader.seconds} s with the worker idle (unloaded), then the same load started ${LOAD_LEAD_MS} ms before the accept `
-        + 'and stopped when the job reads `completed` (during). The API, the worker and the load generator share this one Node process, so the '
-        + 'worker\'s own JavaScript time delays the reader too, and the reader\'s the worker (separate processes in a deployment).',
+        + 'and stopped when the job reads `completed` (during). The load generator runs on a thread of its own (bench/lib/load-thread.ts) and '
+        + 'the API in its own process, so neither shares an event loop with the accept and the worker (this process\'s main thread), as in a '
+        + 'deployment; all of them share the machine\'s cores with PostgreSQL.',
       'Baseline: one statement deleting the same ids (`DELETE FROM leads WHERE business_id = $1 AND id = ANY($2)`) and their children by lead id '
         + '(no cascades since migration 012), keeping nothing. Informational: the job\'s own statements (src/leads/trash.repo.ts `moveLeadsToTrash`: '
         + 'the leads deleted into trash_leads, then their children into the children\'s trash tables) for all ids in one transaction, the work '

@@ -52,7 +52,7 @@ export interface OursOptions {
    * (src/jobs/sql/claim.ts) visits every business with queued jobs, so its cost grows with them.
    */
   businesses?: number;
-  /** Diagnostic: disable the jobs_notify trigger (a pg_notify per job status change). */
+  /** Diagnostic: disable the jobs_notify_update trigger (the pg_notify of each job UPDATE statement). */
   withoutNotifyTrigger?: boolean;
 }
 
@@ -80,9 +80,9 @@ export function ours(key: string, opts: OursOptions, label: { config: string; in
         [businessIds, NOOP_TYPE, jobs],
       );
       if (opts.withoutNotifyTrigger) {
-        const { rows: found } = await setup.query(`SELECT 1 FROM pg_trigger WHERE tgname = 'jobs_notify' AND tgrelid = 'jobs'::regclass`);
-        if (found.length === 0) throw new Error('the jobs_notify trigger this diagnostic disables no longer exists; update bench/engine-contenders.ts');
-        await setup.query('ALTER TABLE jobs DISABLE TRIGGER jobs_notify');
+        const { rows: found } = await setup.query(`SELECT 1 FROM pg_trigger WHERE tgname = 'jobs_notify_update' AND tgrelid = 'jobs'::regclass`);
+        if (found.length === 0) throw new Error('the jobs_notify_update trigger this diagnostic disables no longer exists; update bench/engine-contenders.ts');
+        await setup.query('ALTER TABLE jobs DISABLE TRIGGER jobs_notify_update');
       }
       const config = loadConfig({
         DATABASE_URL: url,

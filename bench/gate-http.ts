@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { spawnService, type ServiceProcess } from './lib/child.js';
+import { spawnApi, type ServiceProcess } from './lib/child.js';
 import { busyShare, machineCpu, processCpuMs } from './lib/cpu.js';
 import { createBenchDatabase, type BenchDatabase } from './lib/db.js';
 import { closedLoop, paced, type LoadResult, type LoadSpec } from './lib/load.js';
@@ -98,17 +98,8 @@ interface Api {
   base: string;
 }
 
-async function startApi(db: BenchDatabase, adminToken: string): Promise<Api> {
-  const api = spawnService('api', { DATABASE_URL: db.url, PORT: '0', HOST: '127.0.0.1', ADMIN_TOKEN: adminToken, LOG_LEVEL: 'info' });
-  try {
-    const listening = await api.waitForLine(/"API listening"/);
-    const base = /"url":"([^"]+)"/.exec(listening)?.[1]?.replace('localhost', '127.0.0.1');
-    if (!base) throw new Error(`no url in ${listening}`);
-    return { process: api, base };
-  } catch (err) {
-    await api.stop();
-    throw err;
-  }
+function startApi(db: BenchDatabase, adminToken: string): Promise<Api> {
+  return spawnApi({ DATABASE_URL: db.url, ADMIN_TOKEN: adminToken });
 }
 
 function loadSpec(base: string, tokens: string[]): (path: string, seconds: number) => LoadSpec {

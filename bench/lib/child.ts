@@ -1,14 +1,16 @@
 /**
  * Real service processes for the scenarios that must not share the benchmark's event loop or
- * heap: `node --import tsx src/cli/main.ts <command>`, exactly as an operator starts them.
+ * heap: `node --import tsx src/cli/main.ts <command>`, exactly as an operator starts them (from
+ * the compiled tree of a test run, its JavaScript: test/helpers/node-entry.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeEntry } from '../../test/helpers/node-entry.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MAIN = path.join('src', 'cli', 'main.ts');
+const MAIN = path.join(ROOT, 'src', 'cli', 'main.ts');
 
 export interface ServiceProcess {
   pid: number;
@@ -23,7 +25,7 @@ export interface ServiceProcess {
 export function spawnService(command: 'api' | 'worker', env: Record<string, string>): ServiceProcess {
   // BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof': node flags for every service process (profiles).
   const nodeArgs = (env.BENCH_NODE_ARGS ?? process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', MAIN, command], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...nodeEntry(MAIN), command], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -86,6 +88,20 @@ export function spawnService(command: 'api' | 'worker', env: Record<string, stri
       })());
     },
   };
+}
+
+/** A `bulkhead api` process listening on a free port, and its URL (from its "API listening" log line). */
+export async function spawnApi(env: Record<string, string>): Promise<{ process: ServiceProcess; base: string }> {
+  const api = spawnService('api', { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env });
+  try {
+    const listening = await api.waitForLine(/"API listening"/);
+    const base = /"url":"([^"]+)"/.exec(listening)?.[1]?.replace('localhost', '127.0.0.1');
+    if (!base) throw new Error(`no url in ${listening}`);
+    return { process: api, base };
+  } catch (err) {
+    await api.stop();
+    throw err;
+  }
 }
 
 /** Resident set size of a process in bytes (VmRSS of /proc/<pid>/status), or null once it is gone. */

@@ -56,6 +56,8 @@ const EnvSchema = z.object({
   /** The share of a worker's slots one business may hold while another business has due jobs (README "Fair share between businesses"). */
   WORKER_BUSINESS_SHARE: z.coerce.number().gt(0, 'must be more than 0').max(1, 'must be at most 1').default(0.5),
   WORKER_QUEUES: z.string().default('recordings,default,maintenance,broadcasts,low'),
+  /** The most jobs a worker claims beyond its free slots while its jobs are short (src/jobs/claim-ahead.ts); 0: never. */
+  WORKER_CLAIM_AHEAD: intFrom(500, 0),
   /** A fixed batch size; unset = adaptive (JOB_BATCH_TARGET_MS between JOB_BATCH_MIN and JOB_BATCH_MAX). */
   JOB_BATCH_SIZE: optionalInt(1),
   /** A fixed pause between batches; unset = paced by database pressure (JOB_PRESSURE_ACTIVE). */
@@ -293,6 +295,8 @@ export interface WorkerConfig {
   /** WORKER_BUSINESS_SHARE: 0 < share ≤ 1 (1: no per-business limit, fewest-running-first only). */
   businessShare: number;
   queues: string[];
+  /** WORKER_CLAIM_AHEAD: the most jobs claimed beyond free slots (0: none). */
+  claimAhead: number;
   batch: BatchConfig;
   runtimeSliceMs: number;
   maxConsecutiveFailures: number;
@@ -365,6 +369,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       concurrency: e.WORKER_CONCURRENCY,
       businessShare: e.WORKER_BUSINESS_SHARE,
       queues: e.WORKER_QUEUES.split(',').map((q) => q.trim()).filter(Boolean),
+      claimAhead: e.WORKER_CLAIM_AHEAD,
       batch: Object.freeze({
         fixedSize: e.JOB_BATCH_SIZE ?? null,
         targetMs: e.JOB_BATCH_TARGET_MS,

@@ -7,10 +7,10 @@ import { isActiveLockViolation } from '../jobs/admission.js';
 import { activeJobByLockKey } from '../jobs/domain-api.js';
 import { insertJob } from '../jobs/jobs.repo.js';
 import type { JobRow } from '../jobs/types.js';
-import { passGate } from './gate.js';
+import { enterGate, passGate } from './gate.js';
 import { canonicalJson, rememberResponse, replayIdempotent, type StoredResponse } from './idempotency.js';
 import { OPERATIONS, type OperationType } from './operations.js';
-import { recordAudit } from '../people/audit.repo.js';
+import { recordAudit, type AuditEntry } from '../people/audit.repo.js';
 
 /** Who asks: the business and user, and what the audit trail records of them. */
 export interface Caller {
@@ -45,8 +45,12 @@ export interface AcceptRequest {
   identity?: unknown;
   total: number;
   idempotency?: Idempotency | undefined;
-  /** Creates the job's domain rows in the same transaction; returns extra response fields. */
-  prepare?: (tx: pg.PoolClient, job: JobRow) => Promise<Record<string, unknown>>;
+  /**
+   * Creates the job's domain rows in the same transaction; returns extra response fields. A
+   * prepare that writes its rows in one statement may write the job's audit entry in it too
+   * (`takeAudit`, then e.g. auditInsertSql), saving acceptJob's own INSERT and its round trip.
+   */
+  prepare?: (tx: pg.PoolClient, job: JobRow, takeAudit: () => AuditEntry | null) => Promise<Record<string, unknown>>;
 }
 
 export interface Accepted extends StoredResponse {
@@ -74,15 +78,13 @@ export async function acceptJob(deps: AcceptDeps, req: AcceptRequest): Promise<A
   const lockKey = spec.lock === 'operation' ? req.op : spec.lock === 'custom' ? (req.lockKey ?? null) : null;
   try {
     return await withTx(deps.pool, async (tx) => {
+      const gate = { businessId, type: req.op, lockKey, paramsHash: hash, limits: { ratePerMinute: spec.ratePerMinute, dedupWindowS: deps.dedupWindowS } };
+      const observed = await enterGate(tx, gate, req.idempotency?.key ?? null);
       if (req.idempotency) {
         const stored = await replayIdempotent(tx, businessId, req.idempotency.key, req.idempotency.requestHash);
         if (stored) return { ...stored, replayed: true };
       }
-      await passGate(
-        tx,
-        { businessId, type: req.op, lockKey, paramsHash: hash, limits: { ratePerMinute: spec.ratePerMinute, dedupWindowS: deps.dedupWindowS } },
-        (code) => deps.onRefuse?.(code, req.op),
-      );
+      passGate(gate, observed, (code) => deps.onRefuse?.(code, req.op));
       const job = await insertJob(tx, {
         businessId,
         type: req.op,
@@ -95,20 +97,27 @@ export async function acceptJob(deps: AcceptDeps, req: AcceptRequest): Promise<A
         total: req.total,
         createdBy: userId,
       });
-      const extra = req.prepare ? await req.prepare(tx, job) : {};
-      // On record in the same transaction: an accepted job without its audit entry cannot exist.
-      if (!UNAUDITED.has(req.op)) {
-        await recordAudit(tx, {
+      // Whoever takes the entry writes it in this transaction: an accepted job without its audit
+      // entry cannot exist.
+      let pendingAudit: AuditEntry | null = UNAUDITED.has(req.op)
+        ? null
+        : {
           businessId,
           actor: { userId, email: req.caller.email ?? null, tokenId: req.caller.tokenId ?? null, ip: req.caller.ip ?? null },
           action: 'job.accepted',
           targetType: 'job',
           targetId: job.id,
           details: { operation: req.op, count: req.total },
-        });
-      }
+        };
+      const takeAudit = (): AuditEntry | null => {
+        const taken = pendingAudit;
+        pendingAudit = null;
+        return taken;
+      };
+      const extra = req.prepare ? await req.prepare(tx, job, takeAudit) : {};
       const response: StoredResponse = { statusCode: 202, body: { job_id: job.id, status: job.status, type: job.type, ...extra } };
-      if (req.idempotency) await rememberResponse(tx, businessId, req.idempotency.key, req.idempotency.requestHash, response);
+      if (req.idempotency) await rememberResponse(tx, businessId, req.idempotency.key, req.idempotency.requestHash, response, takeAudit());
+      else if (pendingAudit) await recordAudit(tx, pendingAudit);
       return { ...response, replayed: false };
     });
   } catch (err) {

@@ -1,5 +1,4 @@
 import type { Queryable } from '../db/pool.js';
-import { ACTIVE_STATUS_SQL } from './sql/fragments.js';
 
 /**
  * What the gate (src/gate) reads of the jobs table to admit a new job: the gate keeps its rules
@@ -17,38 +16,40 @@ export interface JobsObservation {
   now: Date;
 }
 
+/** What the gate reads before its verdict: the business's rate override, and the jobs. */
+export interface AdmissionObservation extends JobsObservation {
+  /** businesses.rate_limits[type]: this business's own limit per minute, if it has one. */
+  rateOverride: number | null;
+}
+
 /**
- * Lock, duplicate and rate observations in ONE statement. Must run after the gate's lock is
- * taken, in a statement of its own, so its snapshot sees the previous holder's committed job.
+ * Takes the advisory locks `locks` (in order, `hashtextextended(key, 0)`, held to the end of the
+ * transaction), THEN observes the active lock holder, an identical recent job and the last
+ * minute's jobs: one round trip, through the VOLATILE function of migration 020, whose second
+ * statement takes its snapshot after the locks are held, so it sees the job the previous holder
+ * committed while this request waited. One SQL statement could not (src/gate/gate.ts).
  */
 export async function observeJobsForGate(
   tx: Queryable,
-  q: { businessId: number; type: string; lockKey: string | null; paramsHash: string; dedupWindowS: number },
-): Promise<JobsObservation> {
-  const { rows } = await tx.query<{ active_id: number | null; dup_id: number | null; dup_at: Date | null; recent: number; oldest: Date | null; now: Date }>(
-    `SELECT
-       (SELECT id FROM jobs WHERE business_id = $1 AND lock_key = $3
-           AND status IN ${ACTIVE_STATUS_SQL} LIMIT 1) AS active_id,
-       d.id AS dup_id, d.created_at AS dup_at,
-       r.recent::int AS recent, r.oldest,
-       now() AS now
-     FROM (SELECT count(*) AS recent, min(created_at) AS oldest FROM jobs
-            WHERE business_id = $1 AND type = $2 AND created_at > now() - interval '60 seconds') r
-     LEFT JOIN LATERAL (
-       SELECT id, created_at FROM jobs
-        WHERE business_id = $1 AND type = $2 AND params_hash = $4
-          AND created_at > now() - make_interval(secs => $5)
-        ORDER BY id DESC LIMIT 1) d ON true`,
-    [q.businessId, q.type, q.lockKey, q.paramsHash, q.dedupWindowS],
-  );
+  q: { locks: string[]; businessId: number; type: string; lockKey: string | null; paramsHash: string; dedupWindowS: number },
+): Promise<AdmissionObservation> {
+  // Named: prepared once per connection, planned from then on without parsing (one per request).
+  const { rows } = await tx.query<{
+    o_rate_override: number | null; o_active_id: number | null; o_dup_id: number | null; o_dup_at: Date | null; o_recent: number; o_oldest: Date | null; o_now: Date;
+  }>({
+    name: 'bulkhead_gate_observation',
+    text: `SELECT * FROM bulkhead_gate_observation($1::text[], $2, $3, $4, $5, $6)`,
+    values: [q.locks, q.businessId, q.type, q.lockKey, q.paramsHash, q.dedupWindowS],
+  });
   const o = rows[0];
-  if (!o) throw new Error('gate observation query returned no row');
+  if (!o) throw new Error('gate observation returned no row');
   return {
-    activeJobId: q.lockKey === null ? null : o.active_id,
-    duplicate: o.dup_id !== null && o.dup_at ? { jobId: o.dup_id, createdAt: o.dup_at } : null,
-    recentCount: o.recent,
-    oldestRecentAt: o.oldest,
-    now: o.now,
+    rateOverride: o.o_rate_override,
+    activeJobId: q.lockKey === null ? null : o.o_active_id,
+    duplicate: o.o_dup_id !== null && o.o_dup_at ? { jobId: o.o_dup_id, createdAt: o.o_dup_at } : null,
+    recentCount: o.o_recent,
+    oldestRecentAt: o.o_oldest,
+    now: o.o_now,
   };
 }
 

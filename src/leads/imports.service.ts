@@ -5,7 +5,7 @@ import { isMessageKey, render, type Locale } from '../lib/messages.js';
 import type { Idempotency } from '../gate/accept.js';
 import type { ImportRequest } from './import-body.js';
 import type { ImportError } from './import-rows.js';
-import { getImport, insertImport, insertImportChunks, type ImportRow } from './imports.repo.js';
+import { getImport, insertImportWithChunks, type ImportRow } from './imports.repo.js';
 import type { LeadCaller } from './leads.service.js';
 import type { importLeadsJob } from './import-leads.job.js';
 import type { JobParams } from '../jobs/types.js';
@@ -29,14 +29,13 @@ export async function acceptImport(
     identity: { content: req.content.hash },
     total: req.content.rowCount,
     idempotency,
-    prepare: async (tx, job) => {
-      const importId = await insertImport(tx, who.businessId, {
+    prepare: async (tx, job, takeAudit) => {
+      const importId = await insertImportWithChunks(tx, who.businessId, {
         jobId: job.id,
         filename: req.filename,
         total: req.content.rowCount,
         createdBy: who.userId,
-      });
-      await insertImportChunks(tx, importId, req.content.chunks);
+      }, req.content.chunks, takeAudit());
       return { import_id: importId };
     },
   });

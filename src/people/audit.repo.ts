@@ -23,21 +23,33 @@ export interface AuditEntry {
  * commit or roll back together (DESIGN.md invariant 9).
  */
 export async function recordAudit(db: Queryable, e: AuditEntry): Promise<void> {
-  await db.query(
-    `INSERT INTO audit_log (business_id, user_id, user_email, token_id, action, target_type, target_id, details, ip)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [
-      e.businessId,
-      e.actor?.userId ?? null,
-      e.actor?.email ?? null,
-      e.actor?.tokenId ?? null,
-      e.action,
-      e.targetType ?? null,
-      e.targetId === undefined || e.targetId === null ? null : String(e.targetId),
-      JSON.stringify(e.details ?? {}),
-      e.actor?.ip ?? null,
-    ],
-  );
+  const insert = auditInsertSql(e, 2);
+  await db.query({ name: 'bulkhead_audit_record', text: insert.text, values: [e.businessId, ...insert.values] });
+}
+
+/**
+ * recordAudit's INSERT as text and values, for an action that writes its entry in its own
+ * statement (a data-modifying CTE: `WITH …, audited AS (<text>) …`), one round trip fewer than a
+ * statement of its own. The enclosing statement's `$1` is the business; the entry's other values
+ * are numbered from `$<firstParam>` and are appended to the statement's values by the caller.
+ */
+export function auditInsertSql(e: AuditEntry, firstParam: number): { text: string; values: unknown[] } {
+  const values = [
+    e.actor?.userId ?? null,
+    e.actor?.email ?? null,
+    e.actor?.tokenId ?? null,
+    e.action,
+    e.targetType ?? null,
+    e.targetId === undefined || e.targetId === null ? null : String(e.targetId),
+    JSON.stringify(e.details ?? {}),
+    e.actor?.ip ?? null,
+  ];
+  const params = values.map((_, i) => `$${firstParam + i}`).join(', ');
+  return {
+    text: `INSERT INTO audit_log (business_id, user_id, user_email, token_id, action, target_type, target_id, details, ip)
+     VALUES ($1, ${params})`,
+    values,
+  };
 }
 
 export interface AuditRow {

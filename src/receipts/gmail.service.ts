@@ -72,7 +72,7 @@ export async function startConnect(deps: GmailDeps, who: { businessId: number; u
     browserNonceHash: browserNonce === null ? null : sha256(browserNonce),
     ttlMs: STATE_TTL_MS,
   });
-  return { authUrl: consentUrl(deps.google(), state), browserNonce };
+  return { authUrl: await consentUrl(deps.google(), state), browserNonce };
 }
 
 /**

@@ -1,9 +1,10 @@
 import type { DomainModule, ModuleDeps } from '../app/module.js';
 import type { TelephonyProvider } from '../providers/telephony/types.js';
-import { RecordingsCache } from './cache.js';
+import type { RecordingsStoreConfig } from '../config/config.js';
+import { lazyImport } from '../lib/lazy-import.js';
+import { RecordingsCache, type RemoteRecordingStore } from './cache.js';
 import { downloadJob } from './download.job.js';
 import { recordingRoutes } from './recordings.routes.js';
-import { s3StoreFromConfig } from './s3.store.js';
 
 export interface RecordingsModuleDeps {
   /**
@@ -21,7 +22,7 @@ export interface RecordingsModule extends DomainModule {
 /** Call recordings: the play endpoint, its cache under DATA_DIR (and the optional S3 store) and the high-priority download job. */
 export function createRecordingsModule(deps: ModuleDeps, own: RecordingsModuleDeps): RecordingsModule {
   const { recordings } = deps.config;
-  const cache = new RecordingsCache(deps.config.dataDir, recordings.cacheMaxBytes, recordings.store === 's3' ? s3StoreFromConfig(recordings.s3) : null);
+  const cache = new RecordingsCache(deps.config.dataDir, recordings.cacheMaxBytes, recordings.store === 's3' ? s3OnFirstUse(recordings.s3) : null);
   return {
     name: 'recordings',
     cache,
@@ -32,4 +33,13 @@ export function createRecordingsModule(deps: ModuleDeps, own: RecordingsModuleDe
 
 export function isRecordingsModule(m: DomainModule): m is RecordingsModule {
   return m.name === 'recordings';
+}
+
+/** The S3 store, with the AWS SDK, built at its first use (src/lib/lazy-import.ts). */
+function s3OnFirstUse(c: RecordingsStoreConfig['s3']): RemoteRecordingStore {
+  const store = lazyImport(async () => (await import('./s3.store.js')).s3StoreFromConfig(c));
+  return {
+    download: async (key, out) => (await store()).download(key, out),
+    upload: async (key, file, size) => (await store()).upload(key, file, size),
+  };
 }

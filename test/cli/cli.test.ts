@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_TOKEN, createTenant, startTestEnv, type Tenant, type TestEnv } from '../helpers/harness.js';
+import { nodeEntry } from '../helpers/node-entry.js';
 import { ROOT } from '../helpers/processes.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { bulkDelete as bulkDeleteAs, leadSeeder } from '../leads/helpers.js';
@@ -42,7 +43,7 @@ interface Cli {
 function cli(args: string[], vars: Record<string, string> = {}): Cli {
   const base: NodeJS.ProcessEnv = { ...process.env };
   for (const k of ['BULKHEAD_URL', 'BULKHEAD_TOKEN', 'ADMIN_TOKEN']) delete base[k];
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], {
+  const proc = spawn(process.execPath, [...nodeEntry(path.join(ROOT, 'src/cli/main.ts')), ...args], {
     cwd: ROOT,
     // A login stored on this machine (~/.config/bulkhead) must not stand in for a missing token.
     env: { ...base, BULKHEAD_URL: env.baseUrl, BULKHEAD_CONFIG_DIR: noLoginDir, ...vars },

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_TOKEN, startTestEnv, waitForJob, type Tenant, type TestEnv } from '../helpers/harness.js';
+import { nodeEntry } from '../helpers/node-entry.js';
 import { ROOT } from '../helpers/processes.js';
 import { bulkDelete, leadSeeder } from '../leads/helpers.js';
 
@@ -42,7 +43,7 @@ function run(args: string[], vars: Record<string, string | undefined>, stdin?: s
   const childEnv: NodeJS.ProcessEnv = { ...base, HOME: path.join(tmp, 'home'), BULKHEAD_URL: env.baseUrl, ...vars };
   // undefined in vars: leave that variable out altogether.
   for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], {
+  const proc = spawn(process.execPath, [...nodeEntry(path.join(ROOT, 'src/cli/main.ts')), ...args], {
     cwd: ROOT,
     env: childEnv,
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createTenant, startTestEnv, type Tenant, type TestEnv } from '../helpers/harness.js';
+import { nodeEntry } from '../helpers/node-entry.js';
 import { ROOT } from '../helpers/processes.js';
 
 let env: TestEnv;
@@ -50,7 +51,7 @@ interface Run {
 function run(args: string[], token: string): Promise<Run> {
   const base: NodeJS.ProcessEnv = { ...process.env };
   for (const k of ['BULKHEAD_URL', 'BULKHEAD_TOKEN', 'BULKHEAD_PASSWORD', 'XDG_CONFIG_HOME', 'ADMIN_TOKEN']) delete base[k];
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], {
+  const proc = spawn(process.execPath, [...nodeEntry(path.join(ROOT, 'src/cli/main.ts')), ...args], {
     cwd: ROOT,
     env: { ...base, HOME: noLogin, BULKHEAD_CONFIG_DIR: noLogin, BULKHEAD_URL: env.baseUrl, BULKHEAD_TOKEN: token },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
 import { createTestDatabase } from '../helpers/db.js';
+import { nodeEntry } from '../helpers/node-entry.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURE = path.join(ROOT, 'test/fixtures/embedded-child.ts');
@@ -32,7 +33,7 @@ test('a server orphaned by kill -9 of its Node process is stopped at the next st
   const cleanup = deferStack(t);
   const dataDir = await tempDataDir(cleanup);
 
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dataDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeEntry(FIXTURE), dataDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   cleanup(() => { child.kill('SIGKILL'); });
   const orphan = await readReadyLine(child);
   cleanup(() => stopProcess(orphan.serverPid));

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TEST_ENV } from './harness.js';
+import { nodeEntry } from './node-entry.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -23,11 +24,11 @@ export interface Child {
 }
 
 /**
- * Spawns `node --import tsx <script>` with the test engine settings plus `env`, and resolves
+ * Spawns `node <script>` (test/helpers/node-entry.ts) with the test engine settings plus `env`, and resolves
  * once the child prints its {"ready": …} line (or `readyPattern` matches a line).
  */
 export async function spawnTs(script: string, env: Record<string, string>, args: string[] = [], readyPattern = /"ready":/): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
+  const proc = spawn(process.execPath, [...nodeEntry(path.join(ROOT, script)), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...TEST_ENV, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -15,6 +15,7 @@ import { buildEnvelope, WebhookEnvelope } from '../../src/providers/whatsapp/web
 import { collectRoutes, endpoint, endpointKey, ENDPOINTS, paramOf, pathOf, type Endpoint, type Method, type RegisteredRoute } from '../helpers/endpoints.js';
 import { ADMIN_TOKEN, createTenant, startTestEnv, waitFor, type Tenant, type TestEnv } from '../helpers/harness.js';
 import { liftRateLimits, seedLeads } from '../leads/helpers.js';
+import { QUIET_CALLEES } from '../outbound/helpers.js';
 import { signIn, type Session } from '../people/helpers.js';
 
 /**
@@ -54,6 +55,24 @@ let sent = 0;
 
 const SETTLED_CALL = `status IN ('completed', 'busy', 'no-answer', 'failed', 'canceled') AND (status <> 'completed' OR recording_status = 'completed')`;
 
+/**
+ * What an earlier endpoint's valid request started in the background (a placed call ends, its
+ * recording arrives, the recording queues its transcription) must not land between this
+ * endpoint's two snapshots (CI: a transcript and a job appeared during GET /api/v1/calls). Waits
+ * until every call but the ringing fixture is settled and each recorded one has its transcript.
+ */
+async function quiesce(): Promise<void> {
+  await waitFor(async () => {
+    const { rows } = await env.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM calls c
+        WHERE c.id <> $1
+          AND (NOT (${SETTLED_CALL}) OR (c.recording_status = 'completed' AND NOT EXISTS (SELECT 1 FROM transcripts x WHERE x.call_id = c.id)))`,
+      [fx.ringingCallId],
+    );
+    return rows[0]?.n === 0;
+  }, 'the calls earlier requests placed settled', 15_000);
+}
+
 /** Waits until the calls' provider callbacks are all in: later snapshots must see a quiet database. */
 async function waitForSettledCalls(ids: number[]): Promise<void> {
   await waitFor(async () => {
@@ -69,7 +88,7 @@ async function loadTenantLeads(): Promise<void> {
 
 before(async () => {
   // Calls end at once and all complete with a recording (the busy fixture is forced below).
-  env = await startTestEnv({ worker: false, listen: true, env: { SIM_CALL_MS: '20', SIM_OUTCOMES: 'completed:1' } });
+  env = await startTestEnv({ worker: false, listen: true, env: { SIM_CALL_MS: '20', SIM_OUTCOMES: 'completed:1', ...QUIET_CALLEES } });
   routes = await collectRoutes(env);
   t = await createTenant(env);
   other = await createTenant(env);
@@ -1915,6 +1934,7 @@ describe('bad input on every endpoint', () => {
       const spec = specs()[endpointKey(e)];
       assert.ok(spec, `no spec for ${endpointKey(e)}`);
       await loadTenantLeads();
+      await quiesce();
       const before = await snapshot();
       const start = sent;
       await fc.assert(fc.asyncProperty(spec.cases(), (c) => expectRefused(e, c)), { numRuns: RUNS, ...(SEED === undefined ? {} : { seed: SEED }) });

@@ -6,6 +6,7 @@ import { SIM_TWILIO_ACCOUNT_SID, SIM_TWILIO_AUTH_TOKEN } from '../../src/config/
 import { collectRoutes, endpointKey, ENDPOINTS, pathOf, type Endpoint, type Method } from '../helpers/endpoints.js';
 import { createTenant, startTestEnv, waitFor, waitForJob, type Tenant, type TestEnv } from '../helpers/harness.js';
 import { liftRateLimits } from '../leads/helpers.js';
+import { QUIET_CALLEES } from '../outbound/helpers.js';
 
 /**
  * DESIGN.md invariant 6 through real HTTP: business B asking for anything of business A gets
@@ -151,7 +152,7 @@ async function addChildren(who: Tenant, leadId: number): Promise<void> {
 }
 
 before(async () => {
-  env = await startTestEnv({ worker: false, listen: true, env: { JOB_BATCH_SIZE: '3', SIM_CALL_MS: '20', SIM_OUTCOMES: 'completed:1' } });
+  env = await startTestEnv({ worker: false, listen: true, env: { JOB_BATCH_SIZE: '3', SIM_CALL_MS: '20', SIM_OUTCOMES: 'completed:1', ...QUIET_CALLEES } });
   a = await createTenant(env);
   b = await createTenant(env);
   await liftRateLimits(env, a);

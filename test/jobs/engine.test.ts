@@ -144,13 +144,15 @@ describe('job engine (in-process workers)', () => {
   });
 
   test('the active lock is released by the UPDATE that ends the job: completed, failed and cancelled', async () => {
-    await startWorker({ JOB_RETRY_BASE_MS: '10' });
     for (const params of [{ batches: 1 }, { batches: 1, permanent: true }]) {
       const j = await insertProbeJob(pool, businessId, params, { lockKey: 'probe-lock' });
+      // No worker yet: a running one can end this one-batch job before the second insert, and the
+      // insert would rightly succeed (seen at TEST_CONCURRENCY=3).
       await assert.rejects(insertProbeJob(pool, businessId, params, { lockKey: 'probe-lock' }), /jobs_active_lock/);
+      await startWorker({ JOB_RETRY_BASE_MS: '10' });
       await waitForJob({ pool }, j.id, (x) => x.status === 'completed' || x.status === 'failed');
+      await stopAll();
     }
-    await stopAll();
     const queued = await insertProbeJob(pool, businessId, { batches: 1 }, { lockKey: 'probe-lock' });
     await cancelJob(pool, businessId, queued.id);
     const again = await insertProbeJob(pool, businessId, { batches: 1 }, { lockKey: 'probe-lock' });

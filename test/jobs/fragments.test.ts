@@ -19,6 +19,9 @@ test('the active status list is the one of the lock index (jobs_active_lock)', a
   const index = /CREATE UNIQUE INDEX jobs_active_lock ON jobs \(business_id, lock_key\)\s+WHERE status IN (\([^)]*\))/.exec(init);
   assert.ok(index?.[1], 'jobs_active_lock found in 001_init.sql');
   assert.equal(ACTIVE_STATUS_SQL, index[1]);
+  // The gate's observation (migration 020) finds the lock holder by the same list.
+  const gate = await readFile(new URL('../../src/db/migrations/020_gate_observation.sql', import.meta.url), 'utf8');
+  assert.equal(/j\.lock_key = p_lock_key\s+AND j\.status IN (\([^)]*\))/.exec(gate)?.[1], ACTIVE_STATUS_SQL);
 });
 
 test('status lists come from job statuses only', () => {

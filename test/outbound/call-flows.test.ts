@@ -22,8 +22,17 @@ let t: Tenant;
 let leads: Array<{ id: number; phone: string }>;
 let next = 0;
 
+/**
+ * A call's time (±25 %; answered at 35 % of it) and its TwiML steps (a twentieth of it each) must
+ * leave room for what the flow asks us mid-call — the AMD verdict, a key's action, the voicemail
+ * redirect — to be answered and played before the callee hangs up. At 500 ms that was a few
+ * hundred ms, and with three test files on two cores (browser tests among them) it was sometimes
+ * not enough: no confirmation after press 9 (CI), a machine not known in time.
+ */
+const CALL_MS = 2_000;
+
 before(async () => {
-  env = await startOutboundEnv({ SIM_CALL_MS: '500' });
+  env = await startOutboundEnv({ SIM_CALL_MS: String(CALL_MS) });
   t = await createTenant(env, { max_outbound_calls: 2 });
   // A Hebrew-speaking business, and room for this file's runs (3 per minute by default).
   const patch = await env.app.inject({
@@ -42,7 +51,7 @@ after(async () => {
 
 afterEach(async () => {
   env.sim.resetFaults();
-  env.sim.callMs = 500;
+  env.sim.callMs = CALL_MS;
   await waitForNoActiveCalls(env, t.businessId);
 });
 
@@ -110,7 +119,7 @@ describe('call flows', () => {
   test('connect: every human callee is connected to one of the agents, recorded, within the business\'s cap', async () => {
     const ls = take(4);
     // Long enough to ring the agents and talk (a bridge lasts until the callee's time is over).
-    env.sim.callMs = 1_500;
+    env.sim.callMs = 3_000;
     let maxActive = 0;
     let sampling = true;
     const sampler = (async () => {
@@ -209,11 +218,12 @@ describe('call flows', () => {
     const [a, b] = take(2);
     assert.ok(a && b);
     env.sim.faults.digitsFor = () => '1';
+    // Long enough to ring the agents and talk (a bridge lasts until the callee's time is over).
+    env.sim.callMs = 3_000;
     const r1 = await runWith({ kind: 'message', say: 'hi', press_1_connect_to: [AGENTS[1]] }, [a]);
     const [c1] = await callsOfRun(r1);
     assert.deepEqual([c1?.outcome, c1?.agent, c1?.digits], ['connected', AGENTS[1], '1']);
     env.sim.faults.digitsFor = () => 'none';
-    env.sim.callMs = 1_500;
     const r2 = await runWith({ kind: 'connect', agents: AGENTS, strategy: 'sequential' }, [b]);
     const [c2] = await callsOfRun(r2);
     assert.deepEqual([c2?.outcome, c2?.agent], ['connected', AGENTS[0]]);
@@ -283,7 +293,7 @@ describe('call flows', () => {
       assert.equal(unknown.status, 200);
       assert.match(await unknown.text(), /<Response><Hangup\/><\/Response>/);
     } finally {
-      env.sim.callMs = 500;
+      env.sim.callMs = CALL_MS;
     }
   });
 });

@@ -15,8 +15,13 @@ let env: OutboundEnv;
 const tenants: Tenant[] = [];
 
 before(async () => {
-  // Flows need room for the AMD verdict to come before the document ends (call-flows.test.ts).
-  env = await startOutboundEnv({ SIM_CALL_MS: '500', SIM_ANSWERED_BY: 'machine:1' });
+  // The AMD verdict must reach the API before the default flow's document ends, or the call ends
+  // as a message played with no machine known, and is not retried. The simulator times both in
+  // simulated seconds (SIM_CALL_MS / 20 ms each): a machine is known after 4, the document ends
+  // after ~7 plus a TwiML request. At 500 ms that left the API ~75 ms to take the verdict, and
+  // with three test files on two cores it sometimes did not (CI; 3 runs of 4 under load here);
+  // at 2000 ms it has ~300 ms (6 of 6 under the same load).
+  env = await startOutboundEnv({ SIM_CALL_MS: '2000', SIM_ANSWERED_BY: 'machine:1' });
 });
 
 after(async () => {

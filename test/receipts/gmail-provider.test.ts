@@ -28,7 +28,7 @@ let settings: GoogleSettings;
 const CALLBACK = 'http://127.0.0.1:9/oauth/google/callback';
 
 async function consent(state: string): Promise<URL> {
-  const res = await fetch(consentUrl(settings, state), { redirect: 'manual' });
+  const res = await fetch(await consentUrl(settings, state), { redirect: 'manual' });
   assert.equal(res.status, 302);
   return new URL(res.headers.get('location') ?? '');
 }
@@ -42,7 +42,7 @@ after(() => sim.stop());
 
 describe('Google through the official clients, against the simulator', () => {
   test('the consent URL asks for read-only Gmail, offline, with consent, and comes back with code and state', async () => {
-    const url = new URL(consentUrl(settings, 'st-1'));
+    const url = new URL(await consentUrl(settings, 'st-1'));
     assert.equal(url.searchParams.get('access_type'), 'offline');
     assert.equal(url.searchParams.get('prompt'), 'consent');
     assert.equal(url.searchParams.get('scope'), 'https://www.googleapis.com/auth/gmail.readonly');

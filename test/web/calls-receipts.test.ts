@@ -7,7 +7,7 @@
  * flow and shows an API issue at its field. Waits are for states, never fixed sleeps.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { Call, DialerSettings, Transcript } from '../../src/contract/index.js';
 import { ADMIN_TOKEN, createTenant, waitFor, type Tenant } from '../helpers/harness.js';
@@ -52,6 +52,8 @@ async function callAndTranscribe(t: Tenant, leadId: number): Promise<{ call: Cal
   }, `call to lead ${leadId} transcribed`, 20_000);
   return transcript;
 }
+
+afterEach(() => chromium?.closePages());
 
 describe('dashboard: receipts, calls, call flow', () => {
   test('Receipts: connect Gmail through the consent, Sync now imports the receipts, delete all counts them', async () => {

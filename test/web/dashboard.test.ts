@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { OPERATIONS } from '../../src/gate/operations.js';
 import { insertJob } from '../../src/jobs/jobs.repo.js';
@@ -62,6 +62,8 @@ async function selectPageAnd(page: Page, action: 'delete' | 'update' | 'call' | 
   await dialog.waitFor();
   return (await dialog.locator('.confirm-text').textContent()) ?? '';
 }
+
+afterEach(() => chromium?.closePages());
 
 describe('dashboard', () => {
   test('sign in: the form refuses a bad token and takes a good one; the start link signs in and leaves the URL', async () => {

@@ -5,7 +5,7 @@
  * the database, never fixed sleeps.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { ADMIN_TOKEN, startTestEnv, waitFor, waitForJob, type TestEnv } from '../helpers/harness.js';
 import { makeLeads } from '../outbound/helpers.js';
@@ -89,6 +89,8 @@ async function fetchAsPage(page: Page, method: string, url: string, body?: unkno
     return [res.status, code] as [number, string];
   }, [method, url, body] as const);
 }
+
+afterEach(() => chromium?.closePages());
 
 describe('dashboard: people', () => {
   test('an invitation link sets the password and signs in; the sign-in form takes email and password', async () => {

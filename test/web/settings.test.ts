@@ -6,7 +6,7 @@
  * an agent is not offered the page. Each test has its own business.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { getCountries } from 'libphonenumber-js';
 import type { Page } from 'playwright-core';
 import type { DialerSettings, OwnBusiness, VoiceChannel } from '../../src/contract/index.js';
@@ -59,6 +59,8 @@ async function adminOnSettings(): Promise<{ t: Tenant; admin: string; page: Page
 
 const saveIn = (page: Page, section: string) => page.locator(`section.settings-${section}`).getByRole('button', { name: 'Save' }).click();
 const savedIn = (page: Page, section: string) => page.locator(`section.settings-${section} .status .saved`).waitFor();
+
+afterEach(() => chromium?.closePages());
 
 describe('dashboard: settings', () => {
   test('the page offers exactly the countries the server can read numbers of', () => {

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { nodeEntry } from '../../../test/helpers/node-entry.js';
 import { spawnService, type ServiceProcess } from '../../lib/child.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../../src/db/embedded.js';
 import { migrate } from '../../../src/db/migrate.js';
@@ -141,7 +142,7 @@ export class Cluster {
 
   async #startSimulators(): Promise<void> {
     const sim = this.opts.sim ?? {};
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join('bench', 'chaos', 'sim-server.ts')], {
+    const proc = spawn(process.execPath, [...nodeEntry(path.join(ROOT, 'bench', 'chaos', 'sim-server.ts'))], {
       cwd: ROOT,
       env: {
         ...process.env,

@@ -1,5 +1,6 @@
-import { gmail, type gmail_v1 } from '@googleapis/gmail';
-import { OAuth2Client } from 'google-auth-library';
+import type { gmail_v1 } from '@googleapis/gmail';
+import type { OAuth2Client } from 'google-auth-library';
+import { lazyImport } from '../../lib/lazy-import.js';
 import { GMAIL_UNITS, QuotaPacer } from './quota.js';
 
 /*
@@ -7,7 +8,13 @@ import { GMAIL_UNITS, QuotaPacer } from './quota.js';
  * exchange, refresh, revoke) and @googleapis/gmail. Real Google by default; the simulator is
  * reached through the same code by the clients' own options — OAuth2Client `endpoints`
  * (oauth2AuthBaseUrl, oauth2TokenUrl, oauth2RevokeUrl) and the Gmail client's `rootUrl`.
+ * Both load at their first use (src/lib/lazy-import.ts): most processes never talk to Google.
  */
+
+const googleClients = lazyImport(async () => {
+  const [{ gmail }, { OAuth2Client }] = await Promise.all([import('@googleapis/gmail'), import('google-auth-library')]);
+  return { gmail, OAuth2Client };
+});
 
 export const GMAIL_SCOPE = 'https://www.googleapis.com/auth/gmail.readonly';
 
@@ -40,7 +47,8 @@ export class GmailUnavailable extends Error {
   }
 }
 
-function oauth(s: GoogleSettings): OAuth2Client {
+async function oauth(s: GoogleSettings): Promise<OAuth2Client> {
+  const { OAuth2Client } = await googleClients();
   return new OAuth2Client({ clientId: s.clientId, clientSecret: s.clientSecret, redirectUri: s.redirectUri, ...(s.endpoints ? { endpoints: s.endpoints } : {}) });
 }
 
@@ -89,13 +97,13 @@ export function classifyGoogleError(err: unknown, what: string): Error {
 }
 
 /** The consent URL: read-only Gmail, offline (a refresh token), consent asked every time (so one is always given). */
-export function consentUrl(s: GoogleSettings, state: string): string {
-  return oauth(s).generateAuthUrl({ access_type: 'offline', prompt: 'consent', scope: [GMAIL_SCOPE], state, include_granted_scopes: true });
+export async function consentUrl(s: GoogleSettings, state: string): Promise<string> {
+  return (await oauth(s)).generateAuthUrl({ access_type: 'offline', prompt: 'consent', scope: [GMAIL_SCOPE], state, include_granted_scopes: true });
 }
 
 /** Exchanges the consent's code for a refresh token and reads which mailbox it opens. */
 export async function exchangeCode(s: GoogleSettings, code: string): Promise<{ refreshToken: string; email: string; historyId: string | null }> {
-  const client = oauth(s);
+  const client = await oauth(s);
   let tokens;
   try {
     ({ tokens } = await client.getToken(code));
@@ -104,7 +112,7 @@ export async function exchangeCode(s: GoogleSettings, code: string): Promise<{ r
   }
   if (!tokens.refresh_token) throw new GoogleGrantError('Google gave no refresh token (offline access was not granted)');
   client.setCredentials(tokens);
-  const profile = await gmailOf(s, client).users.getProfile({ userId: 'me' }).catch((err: unknown) => {
+  const profile = await (await gmailOf(s, client)).users.getProfile({ userId: 'me' }).catch((err: unknown) => {
     throw classifyGoogleError(err, 'reading the mailbox profile');
   });
   return { refreshToken: tokens.refresh_token, email: profile.data.emailAddress ?? '', historyId: profile.data.historyId ?? null };
@@ -113,7 +121,7 @@ export async function exchangeCode(s: GoogleSettings, code: string): Promise<{ r
 /** Revokes the grant at Google. A token Google no longer knows counts as revoked. */
 export async function revokeGrant(s: GoogleSettings, refreshToken: string): Promise<void> {
   try {
-    await oauth(s).revokeToken(refreshToken);
+    await (await oauth(s)).revokeToken(refreshToken);
   } catch (err) {
     const status = statusOf(err);
     if (status === 400 || isInvalidGrant(err)) return;
@@ -121,7 +129,8 @@ export async function revokeGrant(s: GoogleSettings, refreshToken: string): Prom
   }
 }
 
-function gmailOf(s: GoogleSettings, auth: OAuth2Client): gmail_v1.Gmail {
+async function gmailOf(s: GoogleSettings, auth: OAuth2Client): Promise<gmail_v1.Gmail> {
+  const { gmail } = await googleClients();
   // retry: false — the job engine owns retries, with its backoff and its limit on failures.
   // @googleapis/gmail types `auth` with its own nested copy of google-auth-library (10.5 under
   // googleapis-common); at run time it only calls the client's request(), which ours has.
@@ -148,28 +157,32 @@ export interface Mailbox {
  * client, and the sync holds one client per job, one job per business at a time.
  */
 export function mailboxOf(s: GoogleSettings, refreshToken: string, pacer = new QuotaPacer()): Mailbox {
-  const client = oauth(s);
-  client.setCredentials({ refresh_token: refreshToken });
-  const api = gmailOf(s, client);
-  const call = async <T>(what: string, units: number, f: () => Promise<T>): Promise<T> => {
+  const gmailApi = lazyImport(async () => {
+    const client = await oauth(s);
+    client.setCredentials({ refresh_token: refreshToken });
+    return gmailOf(s, client);
+  });
+  const call = async <T>(what: string, units: number, f: (api: gmail_v1.Gmail) => Promise<T>): Promise<T> => {
     await pacer.take(units);
+    const api = await gmailApi();
     try {
-      return await f();
+      return await f(api);
     } catch (err) {
       throw classifyGoogleError(err, what);
     }
   };
   return {
-    profile: () => call('reading the mailbox profile', GMAIL_UNITS.profile, async () => {
+    profile: () => call('reading the mailbox profile', GMAIL_UNITS.profile, async (api) => {
       const r = await api.users.getProfile({ userId: 'me' });
       return { email: r.data.emailAddress ?? '', historyId: r.data.historyId ?? '0' };
     }),
-    list: (q, pageToken, maxResults) => call('listing messages', GMAIL_UNITS.list, async () => {
+    list: (q, pageToken, maxResults) => call('listing messages', GMAIL_UNITS.list, async (api) => {
       const r = await api.users.messages.list({ userId: 'me', q, maxResults, ...(pageToken ? { pageToken } : {}) });
       return { ids: (r.data.messages ?? []).map((m) => m.id ?? '').filter((id) => id !== ''), nextPageToken: r.data.nextPageToken ?? null, estimate: r.data.resultSizeEstimate ?? 0 };
     }),
     history: async (startHistoryId, pageToken, maxResults) => {
       await pacer.take(GMAIL_UNITS.history);
+      const api = await gmailApi();
       try {
         const r = await api.users.history.list({ userId: 'me', startHistoryId, historyTypes: ['messageAdded'], maxResults, ...(pageToken ? { pageToken } : {}) });
         const ids = (r.data.history ?? []).flatMap((h) => (h.messagesAdded ?? []).map((a) => a.message?.id ?? '')).filter((id) => id !== '');
@@ -181,6 +194,7 @@ export function mailboxOf(s: GoogleSettings, refreshToken: string, pacer = new Q
     },
     get: async (id) => {
       await pacer.take(GMAIL_UNITS.get);
+      const api = await gmailApi();
       try {
         return (await api.users.messages.get({ userId: 'me', id, format: 'full' })).data;
       } catch (err) {
@@ -189,7 +203,7 @@ export function mailboxOf(s: GoogleSettings, refreshToken: string, pacer = new Q
         throw classifyGoogleError(err, 'reading a message');
       }
     },
-    attachment: (messageId, attachmentId) => call('reading an attachment', GMAIL_UNITS.attachment, async () => {
+    attachment: (messageId, attachmentId) => call('reading an attachment', GMAIL_UNITS.attachment, async (api) => {
       const r = await api.users.messages.attachments.get({ userId: 'me', messageId, id: attachmentId });
       return Buffer.from(r.data.data ?? '', 'base64url');
     }),

@@ -96,6 +96,8 @@ export interface SimFaults {
   answeredByFor: ((to: string) => SimAnsweredBy | undefined) | null;
   /** Forces the key the callee presses by destination number, instead of SIM_DIGITS. */
   digitsFor: ((to: string) => SimDigit | undefined) | null;
+  /** A recording's audio is served only once this settles (a download held in flight). */
+  holdMedia: Promise<unknown> | null;
 }
 
 const NO_FAULTS: SimFaults = {
@@ -109,6 +111,7 @@ const NO_FAULTS: SimFaults = {
   outcomeFor: null,
   answeredByFor: null,
   digitsFor: null,
+  holdMedia: null,
 };
 
 export interface SimCall {
@@ -386,6 +389,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
       const c = own(recordings.get(recSid));
       if (!c) return notFound(res);
       stats.mediaDownloads.set(recSid, (stats.mediaDownloads.get(recSid) ?? 0) + 1);
+      if (sim.faults.holdMedia) await sim.faults.holdMedia;
       const seconds = Math.min(10, Math.max(1, c.durationS ?? 1));
       let audio = c.said.length > 0 ? scriptedWav(seconds, scriptOf(c, seconds)) : wav.get(seconds);
       if (!audio) wav.set(seconds, (audio = sineWav(seconds)));

@@ -1,5 +1,6 @@
 import type { TranscriptionConfig } from '../../config/config.js';
-import { OpenAiTranscription } from './openai.adapter.js';
+import { lazyImport } from '../../lib/lazy-import.js';
+import type { OpenAiTranscriptionOptions } from './openai.adapter.js';
 import { SIM_TRANSCRIBE_API_KEY, TranscriptionSimulator } from './simulator.js';
 import type { TranscriptionProvider } from './types.js';
 
@@ -15,16 +16,17 @@ export interface TranscriptionSetup {
  */
 export function transcriptionFromConfig(c: TranscriptionConfig): TranscriptionSetup {
   if (c.real && c.apiKey) {
-    return { provider: new OpenAiTranscription({ baseURL: c.apiBase, apiKey: c.apiKey, model: c.model, timeoutMs: c.timeoutMs }), simulator: null };
+    const apiKey = c.apiKey;
+    return { provider: openAiOnFirstUse(() => ({ baseURL: c.apiBase, apiKey, model: c.model, timeoutMs: c.timeoutMs })), simulator: null };
   }
   const simulator = new TranscriptionSimulator({ retryAfterS: c.simRetryAfterS });
-  let adapter: OpenAiTranscription | null = null;
-  const provider: TranscriptionProvider = {
-    transcribe(req) {
-      // Built on first use: the simulator's port is known only once it has started.
-      adapter ??= new OpenAiTranscription({ baseURL: c.apiBase ?? simulator.baseURL, apiKey: SIM_TRANSCRIBE_API_KEY, model: c.model, timeoutMs: c.timeoutMs });
-      return adapter.transcribe(req);
-    },
-  };
+  // Options read on first use: the simulator's port is known only once it has started.
+  const provider = openAiOnFirstUse(() => ({ baseURL: c.apiBase ?? simulator.baseURL, apiKey: SIM_TRANSCRIBE_API_KEY, model: c.model, timeoutMs: c.timeoutMs }));
   return { provider, simulator };
+}
+
+/** The adapter, with the OpenAI SDK, built at the first transcription (src/lib/lazy-import.ts). */
+function openAiOnFirstUse(options: () => OpenAiTranscriptionOptions): TranscriptionProvider {
+  const adapter = lazyImport(async () => new (await import('./openai.adapter.js')).OpenAiTranscription(options()));
+  return { transcribe: async (req) => (await adapter()).transcribe(req) };
 }

@@ -1,0 +1,16 @@
+-- Issue 11: fewer index writes per job — room on each page for HOT updates.
+--
+-- Between its claim and its settle a job row is updated by every batch commit (progress,
+-- checkpoint), every heartbeat and every pause/cancel request, and none of those changes an
+-- indexed column (src/jobs/sql/batch.ts settle(): status, locked_by and finished_at keep their
+-- values until the job lets go). PostgreSQL can then update the row in place with no new entry in
+-- any of the table's 8 indexes (a heap-only tuple), but only if the row's page has room for the
+-- new version. Jobs are inserted in id order, so at the default fillfactor (100) a running job's
+-- page is full of the jobs queued after it, and every batch commit and heartbeat wrote an entry in
+-- each index. 80 keeps a fifth of each new page for updates (test/jobs/hot-updates.test.ts fails
+-- at 100). Pages written before this migration keep their layout until rewritten (VACUUM FULL
+-- jobs, or pg_repack, if that matters).
+--
+-- The claim and the settle still write index entries: they change `status`, the predicate of the
+-- partial indexes that are the queue and the active-job lock (README, "The engine's short-job path").
+ALTER TABLE jobs SET (fillfactor = 80);
