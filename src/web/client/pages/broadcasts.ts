@@ -38,6 +38,10 @@ export function broadcastsPage(main: HTMLElement, params: URLSearchParams): Clea
   });
   const funnelBox = h('div');
   const recipientsBox = h('div');
+  // Only the latest load of each box is shown: the first (unfiltered) page of recipients may come
+  // back after the page a quick filter change asked for, and a funnel after another broadcast's.
+  let funnelGeneration = 0;
+  let recipientsGeneration = 0;
 
   function show(id: number): void {
     shownId = id;
@@ -52,29 +56,34 @@ export function broadcastsPage(main: HTMLElement, params: URLSearchParams): Clea
 
   async function loadFunnel(): Promise<void> {
     if (shownId === null) return;
+    const mine = ++funnelGeneration;
     try {
       const b = await get<Broadcast>(`/whatsapp/broadcasts/${shownId}`, abort.signal);
+      if (mine !== funnelGeneration) return;
       clear(funnelBox, funnel(b));
       if (['completed', 'failed', 'cancelled'].includes(b.status) && refresh) {
         clearInterval(refresh);
         refresh = null;
       }
     } catch (err) {
-      if (!abort.signal.aborted) clear(funnelBox, errorBox(err));
+      if (!abort.signal.aborted && mine === funnelGeneration) clear(funnelBox, errorBox(err));
     }
   }
 
   async function loadRecipients(): Promise<void> {
     if (shownId === null) return;
+    const mine = ++recipientsGeneration;
     try {
-      const items = recipientsPager.take(await get<Page<Recipient>>(`/whatsapp/broadcasts/${shownId}/recipients${query({ limit: 25, cursor: recipientsPager.cursor, status: statusFilter.value })}`, abort.signal));
+      const page = await get<Page<Recipient>>(`/whatsapp/broadcasts/${shownId}/recipients${query({ limit: 25, cursor: recipientsPager.cursor, status: statusFilter.value })}`, abort.signal);
+      if (mine !== recipientsGeneration) return;
+      const items = recipientsPager.take(page);
       clear(recipientsBox, items.length ? h('table', { class: 'recipients' },
         h('thead', {}, h('tr', {}, (['bc.col.phone', 'bc.col.status', 'bc.col.reason'] as const).map((k) => h('th', { scope: 'col' }, t(k))))),
         h('tbody', {}, items.map((r) => h('tr', {}, h('td', { dir: 'ltr' }, r.phone), h('td', {}, t(`count.${r.status}` as Key)),
           h('td', {}, [r.reason, r.error_code].filter((x) => x !== null && x !== '').join(' · ')))))) : h('p', {}, t('common.empty')),
       recipientsPager.controls(() => void loadRecipients()));
     } catch (err) {
-      if (!abort.signal.aborted) clear(recipientsBox, errorBox(err));
+      if (!abort.signal.aborted && mine === recipientsGeneration) clear(recipientsBox, errorBox(err));
     }
   }
 

@@ -116,12 +116,16 @@ export function callsPage(main: HTMLElement): Cleanup {
   } }, t('calls.searchClear')));
   const searchHelp = h('p', { class: 'muted', id: 'calls-search-help' }, t('calls.searchHelp'));
 
+  // Only the latest load is shown: the page asked for before a search may come back after it.
+  let callsGeneration = 0;
   async function loadCalls(): Promise<void> {
+    const mine = ++callsGeneration;
     callsBox.setAttribute('aria-busy', 'true');
     try {
       const page = await get<Page<Call>>(`/calls${query({ limit: 10, cursor: callsPager.cursor, q: searched || undefined })}`, abort.signal);
+      await learnRuns(page.items);
+      if (mine !== callsGeneration) return;
       const calls = callsPager.take(page);
-      await learnRuns(calls);
       const cols = ['calls.col.sid', 'calls.col.to', 'calls.col.status', 'calls.col.outcome', 'calls.col.answeredBy', 'calls.col.agent', 'calls.col.digits', 'calls.col.duration', 'calls.col.recording'] as const;
       clear(callsBox,
         searched ? h('p', { class: 'search-summary', role: 'status' }, t(calls.length ? 'calls.searchFound' : 'calls.searchNone', { q: searched })) : null,
@@ -137,9 +141,9 @@ export function callsPage(main: HTMLElement): Cleanup {
             h('td', {}, c.has_recording && c.call_sid ? playButton(c.call_sid, c.id) : t('calls.noRecording')))))) : searched ? null : h('p', {}, t('common.empty')),
         callsPager.controls(() => void loadCalls()));
     } catch (err) {
-      if (!abort.signal.aborted) clear(callsBox, errorBox(err));
+      if (!abort.signal.aborted && mine === callsGeneration) clear(callsBox, errorBox(err));
     }
-    callsBox.setAttribute('aria-busy', 'false');
+    if (mine === callsGeneration) callsBox.setAttribute('aria-busy', 'false');
   }
 
   // The transcript of the call in the player: "transcribing…" while pending (re-read every few
