@@ -1,10 +1,10 @@
 import { OPERATIONS } from '../gate/operations.js';
 import type { DomainModule, ModuleDeps, ModuleRoles } from '../app/module.js';
 import type { ChannelStore } from '../channels/channel-store.js';
+import { lazyImport } from '../lib/lazy-import.js';
 import { PeriodicTask } from '../lib/periodic-task.js';
-import { RewritingRequestClient } from '../providers/telephony/request-client.js';
 import { createTwilioSimulator, type TwilioSimulator } from '../providers/telephony/simulator.js';
-import { createTwilioProvider } from '../providers/telephony/twilio.adapter.js';
+import { lazyTelephonyProvider } from '../providers/telephony/lazy.js';
 import type { TelephonyProvider } from '../providers/telephony/types.js';
 import { createTelephonyAccounts, type TelephonyAccounts } from './accounts.js';
 import { createDialer, type Dialer } from './dialer.js';
@@ -128,9 +128,21 @@ export function createOutboundModule(deps: ModuleDeps, own: OutboundModuleDeps =
         log.info({ url: apiBase }, 'twilio simulator started in-process');
       }
       // One transport (connection pool) for every account: the SDK sends each request's credentials.
-      const httpClient = new RewritingRequestClient(apiBase, { timeoutMs: config.dialer.createTimeoutMs });
-      const adapterFor = (accountSid: string, authToken: string) =>
-        createTwilioProvider({ accountSid, authToken, apiBase, timeoutMs: config.dialer.createTimeoutMs, httpClient });
+      // The SDK loads at the first request (src/providers/telephony/lazy.ts).
+      const base = apiBase;
+      const sdk = lazyImport(async () => {
+        const [{ RewritingRequestClient }, { createTwilioProvider }] = await Promise.all([
+          import('../providers/telephony/request-client.js'),
+          import('../providers/telephony/twilio.adapter.js'),
+        ]);
+        const httpClient = new RewritingRequestClient(base, { timeoutMs: config.dialer.createTimeoutMs });
+        return (accountSid: string, authToken: string) =>
+          createTwilioProvider({ accountSid, authToken, apiBase: base, timeoutMs: config.dialer.createTimeoutMs, httpClient });
+      });
+      const adapterFor = (accountSid: string, authToken: string) => {
+        const adapter = lazyImport(async () => (await sdk())(accountSid, authToken));
+        return lazyTelephonyProvider(adapter);
+      };
       const main = adapterFor(config.twilio.accountSid, config.twilio.authToken);
       provider = main;
       const accs = createTelephonyAccounts({ mainSid: config.twilio.accountSid, mainToken: config.twilio.authToken, main, channels: own.channels, providerOf: adapterFor });

@@ -3,7 +3,7 @@ import { parse as parseForm, type ParsedUrlQuery } from 'node:querystring';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type pg from 'pg';
-import twilio from 'twilio';
+import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
 import { z } from 'zod';
 import { errorResponses } from '../contract/index.js';
 import { NoContent } from '../http/schemas.js';
@@ -185,7 +185,7 @@ export const twilioWebhooks = (deps: TwilioWebhookDeps): FastifyPluginAsyncZod =
     const form = (request.body ?? {}) as ParsedUrlQuery;
     const url = deps.publicBaseUrl() + request.url;
     const account = await expectedAccount(request.query);
-    if (typeof signature !== 'string' || account.token === null || !twilio.validateRequest(account.token, signature, url, form)) {
+    if (typeof signature !== 'string' || account.token === null || !validateRequest(account.token, signature, url, form)) {
       deps.log.warn({ url: request.url }, 'twilio webhook with a bad or missing signature refused');
       throw new AppError(403, 'forbidden', msg('webhooks.twilio_signature'));
     }

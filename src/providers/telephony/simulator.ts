@@ -3,7 +3,7 @@ import http, { createServer, type IncomingMessage, type Server, type ServerRespo
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parse as parseQuery } from 'node:querystring';
-import twilio from 'twilio';
+import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ProviderCallStatus } from './types.js';
 import { WebhookSender } from '../webhook-sender.js';
@@ -588,7 +588,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
   async function deliver(target: string, params: Record<string, string>, authToken: string): Promise<void> {
     const times = sim.faults.duplicateCallbacks ? 2 : 1;
     for (let i = 0; i < times && !stopped; i++) {
-      const signature = twilio.getExpectedTwilioSignature(authToken, target, params);
+      const signature = getExpectedTwilioSignature(authToken, target, params);
       try {
         const status = await sender.post(target, {
           'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature, 'i-twilio-idempotency-token': randomBytes(8).toString('hex'),
@@ -846,7 +846,7 @@ export function createTwilioSimulator(opts: TwilioSimulatorOptions): TwilioSimul
     const headers = {
       'content-type': 'application/x-www-form-urlencoded',
       'content-length': String(Buffer.byteLength(body)),
-      'x-twilio-signature': twilio.getExpectedTwilioSignature(authToken, url, params),
+      'x-twilio-signature': getExpectedTwilioSignature(authToken, url, params),
       'i-twilio-idempotency-token': randomBytes(8).toString('hex'),
     };
     return new Promise((resolve, reject) => {
