@@ -1,4 +1,7 @@
-import { hash, verify } from '@node-rs/argon2';
+import { lazyImport } from '../lib/lazy-import.js';
+
+// Loaded at the first sign-in or password set (its native binding costs a process ~60 ms).
+const argon2 = lazyImport(() => import('@node-rs/argon2'));
 
 /** API.md: passwords of at least 10 characters. The upper bound keeps one hash cheap to refuse. */
 export const PASSWORD_MIN = 10;
@@ -10,10 +13,10 @@ export const PASSWORD_MAX = 256;
  * (node-gyp prebuilds) and bcrypt (72-byte limit, not memory-hard) for prebuilt binaries and
  * argon2id as the default.
  */
-export function hashPassword(password: string): Promise<string> {
+export async function hashPassword(password: string): Promise<string> {
   // The library's default algorithm is argon2id (its `Algorithm` is a const enum, which this
   // build cannot import); test/people/auth.test.ts checks the stored hash says $argon2id$.
-  return hash(password);
+  return (await argon2()).hash(password);
 }
 
 // Verified against when the email is unknown, so "no such user" costs what "wrong password" does.
@@ -22,11 +25,11 @@ let dummy: Promise<string> | null = null;
 export async function verifyPassword(stored: string | null, password: string): Promise<boolean> {
   if (stored === null) {
     dummy ??= hashPassword('not-a-password-of-anyone');
-    await verify(await dummy, password).catch(() => false);
+    await (await argon2()).verify(await dummy, password).catch(() => false);
     return false;
   }
   try {
-    return await verify(stored, password);
+    return await (await argon2()).verify(stored, password);
   } catch {
     return false;
   }
