@@ -347,6 +347,14 @@ describe('dashboard', () => {
     const [jobId] = await jobIdsOf(t, 'broadcast_whatsapp');
     assert.ok(jobId);
     await waitForJob(env, jobId, (j) => ['completed', 'failed'].includes(j.status));
+    // The first page of recipients (every status) answers late, after the filtered page asked for
+    // below: the list must still show the filter's (CI once saw the late page replace it).
+    const unfiltered = /\/whatsapp\/broadcasts\/\d+\/recipients\?(?!.*status=)/;
+    await page.route(unfiltered, async (route) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.continue();
+    });
+    const late = page.waitForResponse(unfiltered);
     await page.getByRole('link', { name: 'Broadcasts' }).click();
     const funnel = page.locator('.funnel');
     await funnel.waitFor();
@@ -354,6 +362,9 @@ describe('dashboard', () => {
     assert.equal(await funnel.locator('[data-stat=skipped] dd').textContent(), '1');
     await page.getByLabel('Recipient status').selectOption('skipped');
     await page.waitForFunction(() => document.querySelectorAll('table.recipients tbody tr').length === 1);
+    await (await late).finished();
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 200)));
+    assert.equal(await page.locator('table.recipients tbody tr').count(), 1, 'the late unfiltered page did not replace the filtered list');
     await screenshot(page, 'broadcasts');
   });
 
