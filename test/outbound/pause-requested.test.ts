@@ -49,6 +49,15 @@ describe('a run with a pause requested', () => {
     assert.equal(requested.body.status, 'running');
     assert.equal(requested.body.pause_requested, true);
 
+    // A fill whose transaction began before the request committed may still place its calls
+    // (it read the job as runnable; the README says so): wait until every transaction
+    // of this database that began before the request has ended, then until the calls have.
+    // (Counting right after the request raced such a fill on a loaded CI run: 4, then 6.)
+    const { rows: [at] } = await env.pool.query<{ t: Date }>(`SELECT clock_timestamp() AS t`);
+    await waitFor(async () => (await env.pool.query(
+      `SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start < $1) AS ok`,
+      [at?.t],
+    )).rows[0]?.ok === true, 'no transaction from before the pause request', 10_000);
     await waitForNoActiveCalls(env, t.businessId);
     const placed = await callCount(t.businessId);
     assert.ok(placed < 12, `the pause came after ${placed} of 12 calls`);
