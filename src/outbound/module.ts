@@ -139,10 +139,8 @@ export function createOutboundModule(deps: ModuleDeps, own: OutboundModuleDeps =
         return (accountSid: string, authToken: string) =>
           createTwilioProvider({ accountSid, authToken, apiBase: base, timeoutMs: config.dialer.createTimeoutMs, httpClient });
       });
-      const adapterFor = (accountSid: string, authToken: string) => {
-        const adapter = lazyImport(async () => (await sdk())(accountSid, authToken));
-        return lazyTelephonyProvider(adapter);
-      };
+      const adapterFor = (accountSid: string, authToken: string) =>
+        lazyTelephonyProvider(async () => (await sdk())(accountSid, authToken));
       const main = adapterFor(config.twilio.accountSid, config.twilio.authToken);
       provider = main;
       const accs = createTelephonyAccounts({ mainSid: config.twilio.accountSid, mainToken: config.twilio.authToken, main, channels: own.channels, providerOf: adapterFor });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { ACTIVE_SQL } from '../../src/outbound/calls.repo.js';
 import { createTenant, waitForJob, type Tenant } from '../helpers/harness.js';
 import { activeByBusiness, api, makeLeads, startOutboundEnv, startRun, type OutboundEnv } from './helpers.js';
 
@@ -88,7 +89,7 @@ test('storm: 50 businesses × 3 runs + direct calls: never above the limit, one 
     const { rows: [p] } = await env.pool.query<{ done: number; failed: number; settled: number }>(
       `SELECT count(*) FILTER (WHERE status = 'completed')::int AS done,
               count(*) FILTER (WHERE status IN ('failed', 'cancelled'))::int AS failed,
-              (SELECT count(*) FROM calls WHERE status NOT IN ('dialing', 'queued', 'initiated', 'ringing', 'in-progress'))::int AS settled
+              (SELECT count(*) FROM calls WHERE status NOT IN ${ACTIVE_SQL})::int AS settled
          FROM jobs WHERE id = ANY($1::bigint[])`,
       [jobIds],
     );

@@ -1,12 +1,14 @@
+import { lazyImport } from '../../lib/lazy-import.js';
 import type { TelephonyProvider } from './types.js';
 
 /**
  * A provider built on its first call: the twilio SDK's REST client (with axios and its other
  * dependencies, ~120 modules) cost every process that started the outbound module ~0.2 s of CPU
  * to import, and an API process serving leads, or a worker with no call to place, never uses it.
- * `load` runs once; a failed load (src/lib/lazy-import.ts) is tried again on the next call.
+ * `build` runs once; a failed build (src/lib/lazy-import.ts) is tried again on the next call.
  */
-export function lazyTelephonyProvider(load: () => Promise<TelephonyProvider>): TelephonyProvider {
+export function lazyTelephonyProvider(build: () => Promise<TelephonyProvider>): TelephonyProvider {
+  const load = lazyImport(build);
   return {
     createCall: async (req) => (await load()).createCall(req),
     fetchCall: async (sid) => (await load()).fetchCall(sid),
